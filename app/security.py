@@ -1,0 +1,128 @@
+"""JWTs, the current user, role checks and unit-subtree scope."""
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import timedelta
+
+import jwt
+from flask import current_app, g, request
+
+from sqlalchemy import select
+
+from app import clock, db
+from app.accounts.models import Role, Unit, User
+from app.errors import Forbidden, NotFound, Unauthorized
+
+ALGORITHM = "HS256"
+BIND_AUDIENCE_SUFFIX = ":bind"
+
+
+def _cfg(key: str):
+    return current_app.config[key]
+
+
+def issue_token(user: User) -> tuple[str, int]:
+    """Sign the backend's own access token for ``user``; returns (token, expires_in)."""
+    ttl = int(_cfg("JWT_TTL_SECONDS"))
+    now = clock.now()
+    claims = {"sub": str(user.id), "iss": _cfg("JWT_ISSUER"), "aud": _cfg("JWT_AUDIENCE"),
+              "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+              "jti": uuid.uuid4().hex}
+    return jwt.encode(claims, _cfg("JWT_SECRET"), algorithm=ALGORITHM), ttl
+
+
+def issue_bind_ticket(openid: str) -> str:
+    """A short-lived ticket proving we saw this openid from WeChat; only /auth/bind accepts it."""
+    ttl = int(_cfg("BIND_TICKET_TTL_SECONDS"))
+    now = clock.now()
+    claims = {"sub": openid, "iss": _cfg("JWT_ISSUER"),
+              "aud": _cfg("JWT_AUDIENCE") + BIND_AUDIENCE_SUFFIX,
+              "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=ttl)).timestamp())}
+    return jwt.encode(claims, _cfg("JWT_SECRET"), algorithm=ALGORITHM)
+
+
+def _decode(token: str, audience: str) -> dict:
+    # The algorithm is pinned (no "none", no RS/HS confusion). Expiry is checked against
+    # app.clock rather than PyJWT's wall clock so that time-travelling tests stay honest.
+    claims = jwt.decode(token, _cfg("JWT_SECRET"), algorithms=[ALGORITHM], audience=audience,
+                        issuer=_cfg("JWT_ISSUER"),
+                        options={"require": ["exp", "iat", "iss", "aud", "sub"],
+                                 "verify_exp": False, "verify_iat": False})
+    if not isinstance(claims["exp"], (int, float)) or claims["exp"] <= clock.now().timestamp():
+        raise jwt.ExpiredSignatureError("expired")
+    return claims
+
+
+def read_bind_ticket(ticket: str) -> str:
+    try:
+        return _decode(ticket, _cfg("JWT_AUDIENCE") + BIND_AUDIENCE_SUFFIX)["sub"]
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("绑定凭证无效或已过期，请重新登录", code="invalid_ticket") from exc
+
+
+def bearer_user_id() -> int | None:
+    """The user id of a valid bearer token, or None when there is none (raises when it is bad)."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("登录凭证格式错误", code="invalid_token")
+    try:
+        claims = _decode(token.strip(), _cfg("JWT_AUDIENCE"))
+        return int(claims["sub"])
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("登录已过期，请重新登录", code="token_expired") from exc
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise Unauthorized("登录凭证无效", code="invalid_token") from exc
+
+
+def current_user() -> User:
+    """The authenticated, active user of this request (401 otherwise)."""
+    if "user" not in g:
+        user_id = bearer_user_id()
+        if user_id is None:
+            raise Unauthorized()
+        user = db.session.get(User, user_id)
+        if user is None or not user.active:
+            raise Unauthorized("账号不可用，请联系管理员", code="account_disabled")
+        g.user = user
+    return g.user
+
+
+def roles_required(*roles: Role | str):
+    """View decorator: the caller must hold at least one of ``roles``."""
+
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(*args, **kwargs):
+            user = current_user()
+            if roles and not user.has_role(*roles):
+                raise Forbidden()
+            return view(*args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
+def in_scope(user: User, unit: Unit) -> bool:
+    """A user sees their own unit's subtree; platform staff sit at the city root."""
+    return unit.path.startswith(user.unit.path)
+
+
+def scoped_get(model, obj_id: int, user: User | None = None, unit_of=lambda o: o.unit):
+    """Load ``model`` by id or 404 — also 404 when it lies outside the caller's scope,
+    so another unit's ids reveal nothing."""
+    user = user or current_user()
+    obj = db.session.get(model, obj_id)
+    if obj is None or not in_scope(user, unit_of(obj)):
+        raise NotFound()
+    return obj
+
+
+def scope_filter(user: User, unit_column):
+    """A SQL condition limiting ``unit_column`` to the caller's unit subtree."""
+    subtree = select(Unit.id).where(Unit.path.startswith(user.unit.path))
+    return unit_column.in_(subtree)

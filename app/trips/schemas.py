@@ -1,0 +1,76 @@
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.accounts.models import VehicleClass
+from app.api import AwareDateTime, Money, PageArgs
+from app.trips.models import Purpose, TripState
+
+
+class PurposeSchema(Schema):
+    category = fields.String(required=True, validate=validate.OneOf([p.value for p in Purpose]))
+    text = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class PassengerSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+class StopSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    region_code = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+
+
+class TripCreateSchema(Schema):
+    purpose = fields.Nested(PurposeSchema, required=True)
+    passengers = fields.List(fields.Nested(PassengerSchema), required=True,
+                             validate=validate.Length(min=1, max=45, error="乘车人数须为1至45人"))
+    stops = fields.List(fields.Nested(StopSchema), required=True,
+                        validate=validate.Length(min=2, max=10, error="请填写起点和终点（最多10个地点）"))
+    depart_at = AwareDateTime(required=True)
+    return_at = AwareDateTime(required=True)
+    vehicle_class = fields.String(load_default=None, allow_none=True,
+                                  validate=validate.OneOf([c.value for c in VehicleClass]))
+
+    @validates_schema
+    def _times(self, data, **kwargs):
+        if data["return_at"] <= data["depart_at"]:
+            raise ValidationError("返回时间须晚于出发时间", "return_at")
+
+
+class TripEventSchema(Schema):
+    state = fields.Function(lambda e: e.to_state.value)
+    from_state = fields.Function(lambda e: e.from_state.value)
+    at = AwareDateTime()
+    actor_id = fields.Integer(allow_none=True)
+    on_behalf_of_id = fields.Integer(allow_none=True)
+    comment = fields.String()
+    action = fields.Function(lambda e: e.data.get("action"))
+
+
+class TripSchema(Schema):
+    id = fields.Integer()
+    state = fields.Function(lambda t: t.state.value)
+    cross_region = fields.Boolean()
+    emergency = fields.Boolean()
+    unit_id = fields.Integer()
+    applicant_id = fields.Integer()
+    purpose = fields.Function(lambda t: {"category": t.purpose_category.value,
+                                         "text": t.purpose_text})
+    passengers = fields.List(fields.Dict())
+    stops = fields.List(fields.Dict())
+    depart_at = AwareDateTime()
+    return_at = AwareDateTime()
+    vehicle_class = fields.Function(lambda t: t.vehicle_class.value if t.vehicle_class else None)
+    est_distance_km = fields.Decimal(as_string=True, allow_none=True)
+    est_duration_min = fields.Integer(allow_none=True)
+    selected_offer_id = fields.Integer(allow_none=True)
+    channel = fields.Function(lambda t: t.channel.value if t.channel else None)
+    estimate = Money(allow_none=True)
+    created_at = AwareDateTime()
+    history = fields.List(fields.Nested(TripEventSchema), attribute="events")
+
+
+class TripListArgs(PageArgs):
+    state = fields.String(validate=validate.OneOf([s.value for s in TripState]))
+    mine = fields.Boolean(load_default=False)

@@ -1,0 +1,1 @@
+"""Simulators of the external APIs: real HTTP servers on loopback with injectable faults."""
