@@ -21,11 +21,11 @@ def create_app(config: Config | dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from app import db, models, web  # noqa: F401  (models registers every table)
-    from app.api import api
+    from flask_smorest import Api
     from app.errors import register_error_handlers
 
     db.configure(app.config["DATABASE_URL"])
-    api.init_app(app)
+    api = Api(app)
     for blp in models.blueprints():
         api.register_blueprint(blp)
     register_error_handlers(app)

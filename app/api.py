@@ -11,8 +11,6 @@ from sqlalchemy import Select
 from app import db
 from app.errors import ValidationFailed
 
-api = Api()
-
 MAX_LIMIT = 100
 
 

@@ -14,7 +14,7 @@ class Config:
     DATABASE_URL: str = field(
         default_factory=lambda: os.environ.get("DATABASE_URL", "sqlite:///var/otb.sqlite")
     )
-    JWT_SECRET: str = field(default_factory=lambda: _env("JWT_SECRET", "dev-only-secret-change-me"))
+    JWT_SECRET: str = field(default_factory=lambda: _env("JWT_SECRET", "dev-only-insecure-secret-change-me-in-production"))
     JWT_ISSUER: str = field(default_factory=lambda: _env("JWT_ISSUER", "otb-backend"))
     JWT_AUDIENCE: str = field(default_factory=lambda: _env("JWT_AUDIENCE", "otb-miniprogram"))
     JWT_TTL_SECONDS: int = field(default_factory=lambda: int(_env("JWT_TTL_SECONDS", "7200")))

@@ -17,7 +17,7 @@ def _enum(cls, name):
                 values_callable=lambda e: [m.value for m in e], validate_strings=True)
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     TRAVELER = "traveler"
     APPROVER = "approver"
     PLATFORM_APPROVER = "platform_approver"
@@ -28,20 +28,20 @@ class Role(str, enum.Enum):
     ADMIN = "admin"
 
 
-class UnitLevel(str, enum.Enum):
+class UnitLevel(enum.StrEnum):
     CITY = "city"
     DISTRICT = "district"
     TOWN = "town"
 
 
-class VehicleClass(str, enum.Enum):
+class VehicleClass(enum.StrEnum):
     SEDAN = "sedan"
     MPV = "mpv"
     MINIBUS = "minibus"
     BUS = "bus"
 
 
-class EnergyType(str, enum.Enum):
+class EnergyType(enum.StrEnum):
     PETROL = "petrol"
     DIESEL = "diesel"
     HYBRID = "hybrid"
@@ -54,7 +54,7 @@ class EnergyType(str, enum.Enum):
         return self in (EnergyType.ELECTRIC, EnergyType.PHEV)
 
 
-class VehicleStatus(str, enum.Enum):
+class VehicleStatus(enum.StrEnum):
     AVAILABLE = "available"
     MAINTENANCE = "maintenance"
     RETIRED = "retired"
@@ -142,7 +142,7 @@ class Vehicle(Base):
 
     @property
     def nev(self) -> bool:
-        return self.energy_type.is_nev
+        return EnergyType(self.energy_type).is_nev
 
 
 class Driver(Base):

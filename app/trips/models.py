@@ -14,7 +14,7 @@ from app.db import Base
 from app.errors import IllegalTransition
 
 
-class TripState(str, enum.Enum):
+class TripState(enum.StrEnum):
     DRAFT = "draft"
     QUOTED = "quoted"
     PENDING_APPROVAL = "pending_approval"
@@ -30,7 +30,7 @@ class TripState(str, enum.Enum):
     EXPIRED = "expired"
 
 
-class Purpose(str, enum.Enum):
+class Purpose(enum.StrEnum):
     MEETING = "meeting"
     INSPECTION = "inspection"
     ENFORCEMENT = "enforcement"
@@ -39,7 +39,7 @@ class Purpose(str, enum.Enum):
     OTHER = "other"
 
 
-class Channel(str, enum.Enum):
+class Channel(enum.StrEnum):
     FLEET = "fleet"
     RENTAL = "rental"
     RIDEHAIL = "ridehail"

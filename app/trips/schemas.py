@@ -39,8 +39,8 @@ class TripCreateSchema(Schema):
 
 
 class TripEventSchema(Schema):
-    state = fields.Function(lambda e: e.to_state.value)
-    from_state = fields.Function(lambda e: e.from_state.value)
+    state = fields.Function(lambda e: str(e.to_state))
+    from_state = fields.Function(lambda e: str(e.from_state))
     at = AwareDateTime()
     actor_id = fields.Integer(allow_none=True)
     on_behalf_of_id = fields.Integer(allow_none=True)
@@ -50,22 +50,22 @@ class TripEventSchema(Schema):
 
 class TripSchema(Schema):
     id = fields.Integer()
-    state = fields.Function(lambda t: t.state.value)
+    state = fields.Function(lambda t: str(t.state))
     cross_region = fields.Boolean()
     emergency = fields.Boolean()
     unit_id = fields.Integer()
     applicant_id = fields.Integer()
-    purpose = fields.Function(lambda t: {"category": t.purpose_category.value,
+    purpose = fields.Function(lambda t: {"category": str(t.purpose_category),
                                          "text": t.purpose_text})
     passengers = fields.List(fields.Dict())
     stops = fields.List(fields.Dict())
     depart_at = AwareDateTime()
     return_at = AwareDateTime()
-    vehicle_class = fields.Function(lambda t: t.vehicle_class.value if t.vehicle_class else None)
+    vehicle_class = fields.Function(lambda t: str(t.vehicle_class) if t.vehicle_class else None)
     est_distance_km = fields.Decimal(as_string=True, allow_none=True)
     est_duration_min = fields.Integer(allow_none=True)
     selected_offer_id = fields.Integer(allow_none=True)
-    channel = fields.Function(lambda t: t.channel.value if t.channel else None)
+    channel = fields.Function(lambda t: str(t.channel) if t.channel else None)
     estimate = Money(allow_none=True)
     created_at = AwareDateTime()
     history = fields.List(fields.Nested(TripEventSchema), attribute="events")

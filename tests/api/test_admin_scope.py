@@ -1,0 +1,117 @@
+"""Admin CRUD with validation, and scope: another unit's ids reveal nothing (404)."""
+import pytest
+
+
+@pytest.fixture
+def district_admin(api, demo):
+    resp = api.post("/admin/users", as_="demo-admin", json={
+        "name": "武进管理员", "phone": "13700000001", "unit_id": demo["units"]["武进区"],
+        "roles": ["admin"]})
+    assert resp.status_code == 201, resp.get_json()
+    # log the new admin in through the binding flow
+    ticket = api.client.post("/api/v1/auth/wechat-login",
+                             json={"code": "sandbox:wujin-admin"}).get_json()["ticket"]
+    bound = api.client.post("/api/v1/auth/bind", json={"ticket": ticket,
+                                                       "phone_code": "sandbox-phone:13700000001"})
+    api.tokens["wujin-admin"] = bound.get_json()["access_token"]
+    return "wujin-admin"
+
+
+def test_admin_creates_unit_user_vehicle_driver(api, demo):
+    unit = api.post("/admin/units", as_="demo-admin", json={
+        "name": "湖塘镇", "level": "town", "parent_id": demo["units"]["武进区"],
+        "region_code": "320412"})
+    assert unit.status_code == 201
+    unit_id = unit.get_json()["id"]
+    user = api.post("/admin/users", as_="demo-admin", json={
+        "name": "新同事", "phone": "13600000001", "unit_id": unit_id, "roles": ["traveler"]})
+    assert user.status_code == 201 and user.get_json()["bound"] is False
+    vehicle = api.post("/admin/vehicles", as_="demo-admin", json={
+        "plate": "苏D12345", "vehicle_class": "sedan", "seats": 4, "energy_type": "electric",
+        "unit_id": demo["units"]["常州市"]})
+    assert vehicle.status_code == 201 and vehicle.get_json()["nev"] is True
+    driver = api.post("/admin/drivers", as_="demo-admin", json={
+        "name": "新司机", "phone": "13600000002", "unit_id": demo["units"]["常州市"]})
+    assert driver.status_code == 201
+    listed = api.get("/admin/vehicles?limit=5", as_="demo-admin").get_json()
+    assert len(listed["items"]) == 5 and listed["next_cursor"]
+    rest = api.get(f"/admin/vehicles?limit=100&cursor={listed['next_cursor']}", as_="demo-admin")
+    assert len(rest.get_json()["items"]) == 19 + 1 - 5  # 19 demo vehicles + the new one
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/admin/users", {"name": "x", "phone": "123", "unit_id": 1, "roles": ["traveler"]}, "phone"),
+    ("/admin/users", {"name": "x", "phone": "13600000009", "unit_id": 1, "roles": ["pilot"]}, "roles"),
+    ("/admin/vehicles", {"plate": "苏D99999", "vehicle_class": "tank", "seats": 4,
+                         "energy_type": "petrol", "unit_id": 1}, "vehicle_class"),
+    ("/admin/vehicles", {"plate": "苏D99999", "vehicle_class": "sedan", "seats": 0,
+                         "energy_type": "petrol", "unit_id": 1}, "seats"),
+])
+def test_invalid_admin_input_is_422_with_field(api, path, body, field):
+    resp = api.post(path, as_="demo-admin", json=body)
+    assert resp.status_code == 422
+    assert field in resp.get_json()["errors"]
+
+
+def test_duplicate_phone_and_plate_are_409(api, demo):
+    resp = api.post("/admin/users", as_="demo-admin", json={
+        "name": "重复", "phone": "13800000001", "unit_id": demo["units"]["常州市"],
+        "roles": ["traveler"]})
+    assert resp.status_code == 409 and resp.get_json()["code"] == "phone_taken"
+
+
+def test_non_admin_is_403(api):
+    assert api.get("/admin/users", as_="demo-traveler").status_code == 403
+
+
+def test_no_token_is_401(api):
+    assert api.get("/admin/users").status_code == 401
+
+
+def test_district_admin_sees_only_own_subtree(api, demo, district_admin):
+    other = demo["users"]["demo-traveler"]            # in the city-level DRC, not Wujin
+    mine = demo["users"]["demo-traveler-2"]           # in Wujin
+    assert api.get(f"/admin/users/{other}", as_=district_admin).status_code == 404
+    assert api.get(f"/admin/users/{mine}", as_=district_admin).status_code == 200
+    assert api.patch(f"/admin/users/{other}", as_=district_admin,
+                     json={"name": "改名"}).status_code == 404
+    assert api.delete(f"/admin/users/{other}", as_=district_admin).status_code == 404
+    listed = api.get("/admin/users?limit=100", as_=district_admin).get_json()["items"]
+    assert {u["id"] for u in listed} >= {mine} and other not in {u["id"] for u in listed}
+    vehicle = api.get("/admin/vehicles?limit=1", as_="demo-admin").get_json()["items"][0]
+    assert api.get(f"/admin/vehicles/{vehicle['id']}", as_=district_admin).status_code == 404
+
+
+def test_district_admin_cannot_place_user_outside_subtree(api, demo, district_admin):
+    resp = api.post("/admin/users", as_=district_admin, json={
+        "name": "越权", "phone": "13600000003", "unit_id": demo["units"]["天宁区"],
+        "roles": ["traveler"]})
+    assert resp.status_code == 422 and "unit_id" in resp.get_json()["errors"]
+
+
+def test_nonexistent_and_foreign_ids_look_the_same(api, demo, district_admin):
+    foreign = api.get(f"/admin/units/{demo['units']['天宁区']}", as_=district_admin)
+    missing = api.get("/admin/units/999999", as_=district_admin)
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.get_json() == missing.get_json()
+
+
+def test_unit_with_members_cannot_be_deleted(api, demo):
+    resp = api.delete(f"/admin/units/{demo['units']['武进区市场监督管理局']}", as_="demo-admin")
+    assert resp.status_code == 409 and resp.get_json()["code"] == "unit_not_empty"
+
+
+def test_admin_changes_are_audited(api, app, demo):
+    from sqlalchemy import select
+
+    from app import db
+    from app.audit import AuditEntry
+
+    user_id = demo["users"]["demo-traveler-2"]
+    api.patch(f"/admin/users/{user_id}", as_="demo-admin", json={"roles": ["traveler", "approver"]})
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.entity == "users", AuditEntry.entity_id == user_id)).one()
+        assert entry.action == "updated" and entry.actor_id == demo["users"]["demo-admin"]
+        assert entry.data == {"roles": ["traveler", "approver"]}
+        db.session.remove()
