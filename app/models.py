@@ -2,6 +2,8 @@
 from app import audit, idempotency  # noqa: F401
 from app.accounts import models as accounts_models  # noqa: F401
 from app.auth import wechat  # noqa: F401
+from app.billing import models as billing_models  # noqa: F401
+from app.settlements import models as settlements_models  # noqa: F401
 from app.trips import models as trips_models  # noqa: F401
 from app.db import Base
 
@@ -11,6 +13,7 @@ metadata = Base.metadata
 def blueprints():
     from app.accounts.views import blp as admin
     from app.auth.views import blp as auth
+    from app.settlements.views import blp as settlements
     from app.trips.views import blp as trips
 
-    return [auth, admin, trips]
+    return [auth, admin, trips, settlements]

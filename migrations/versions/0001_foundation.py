@@ -142,7 +142,6 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['applicant_id'], ['users.id'], name=op.f('fk_trips_applicant_id_users')),
-    sa.ForeignKeyConstraint(['selected_offer_id'], ['offers.id'], name='fk_trips_selected_offer_id_offers', use_alter=True),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_trips_unit_id_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_trips'))
     )
@@ -188,6 +187,10 @@ def upgrade() -> None:
     with op.batch_alter_table('offers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_offers_trip_id'), ['trip_id'], unique=False)
 
+    # trips <-> offers reference each other: the trip's chosen offer is added once both exist.
+    with op.batch_alter_table('trips', schema=None) as batch_op:
+        batch_op.create_foreign_key('fk_trips_selected_offer_id_offers', 'offers',
+                                    ['selected_offer_id'], ['id'])
     op.create_table('trip_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('trip_id', sa.Integer(), nullable=False),
@@ -218,6 +221,8 @@ def downgrade() -> None:
     with op.batch_alter_table('offers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_offers_trip_id'))
 
+    with op.batch_alter_table('trips', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_trips_selected_offer_id_offers', type_='foreignkey')
     op.drop_table('offers')
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_roles_user_id'))

@@ -1,0 +1,81 @@
+"""Monthly statements (结算单) per paying unit and supplier, and their lines."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app import clock
+from app.accounts.models import Unit, _enum
+from app.db import Base
+from app.errors import IllegalTransition
+
+
+class SettlementState(enum.StrEnum):
+    DRAFT = "draft"
+    PENDING_CONFIRMATION = "pending_confirmation"
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"
+    CLOSED = "closed"
+
+
+S = SettlementState
+TRANSITIONS = {
+    S.DRAFT: {S.PENDING_CONFIRMATION, S.CONFIRMED, S.DISPUTED},
+    S.PENDING_CONFIRMATION: {S.CONFIRMED, S.DISPUTED},
+    S.DISPUTED: {S.PENDING_CONFIRMATION, S.CONFIRMED},
+    S.CONFIRMED: {S.CLOSED, S.DISPUTED},
+}
+LABELS = {S.DRAFT: "草稿", S.PENDING_CONFIRMATION: "待确认", S.CONFIRMED: "已确认",
+          S.DISPUTED: "有异议", S.CLOSED: "已关闭"}
+
+
+class Settlement(Base):
+    __tablename__ = "settlements"
+    __table_args__ = (UniqueConstraint("period", "unit_id", "supplier"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)  # "2026-10"
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    supplier: Mapped[str] = mapped_column(String(40))
+    state: Mapped[SettlementState] = mapped_column(
+        _enum(SettlementState, "settlement_state"), default=S.DRAFT)
+    total: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    line_count: Mapped[int] = mapped_column(default=0)
+    generated_at: Mapped[datetime] = mapped_column(default=clock.now)
+    closed_at: Mapped[datetime | None]
+    dispute_reason: Mapped[str | None] = mapped_column(String(500))
+
+    unit: Mapped[Unit] = relationship(lazy="joined")
+
+    def can(self, to: SettlementState) -> bool:
+        return to in TRANSITIONS.get(self.state, set())
+
+    def move(self, to: SettlementState) -> None:
+        if not self.can(to):
+            raise IllegalTransition(f"结算单当前为“{LABELS[self.state]}”，不能变为“{LABELS[to]}”")
+        self.state = to
+
+
+class SettlementLine(Base):
+    """One confirmed charge on a statement, or an adjustment for a closed period."""
+
+    __tablename__ = "settlement_lines"
+    __table_args__ = (Index("ix_settlement_lines_settlement_order", "settlement_id", "order_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    settlement_id: Mapped[int] = mapped_column(ForeignKey("settlements.id", ondelete="CASCADE"))
+    # A charge appears on exactly one statement; adjustments carry no charge id.
+    charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), unique=True)
+    # An adjustment names the charge it corrects here (a charge may be corrected twice).
+    source_charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), index=True)
+    trip_id: Mapped[int | None] = mapped_column(ForeignKey("trips.id"))
+    order_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20), default="charge")  # charge | adjustment
+    description: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal]
+    finished_at: Mapped[datetime]
+    disputed: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,48 @@
+from marshmallow import Schema, fields, validate
+
+from app.api import AwareDateTime, Money, PageArgs
+
+
+class GenerateSchema(Schema):
+    period = fields.String(required=True, validate=validate.Regexp(
+        r"^\d{4}-(0[1-9]|1[0-2])$", error="结算期间格式应为 YYYY-MM"))
+
+
+class SettlementSchema(Schema):
+    id = fields.Integer()
+    period = fields.String()
+    unit_id = fields.Integer()
+    unit_name = fields.Function(lambda s: s.unit.name)
+    supplier = fields.String()
+    state = fields.Function(lambda s: str(s.state))
+    total = Money()
+    line_count = fields.Integer()
+    generated_at = AwareDateTime()
+    closed_at = AwareDateTime(allow_none=True)
+    dispute_reason = fields.String(allow_none=True)
+
+
+class SettlementLineSchema(Schema):
+    id = fields.Integer()
+    trip_id = fields.Integer(allow_none=True)
+    order_id = fields.String()
+    kind = fields.String()
+    description = fields.String()
+    amount = Money()
+    finished_at = AwareDateTime()
+    disputed = fields.Boolean()
+
+
+class SettlementListArgs(PageArgs):
+    period = fields.String(validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"))
+    unit_id = fields.Integer()
+    supplier = fields.String()
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class GenerateResultSchema(Schema):
+    period = fields.String()
+    items = fields.List(fields.Nested(SettlementSchema))

@@ -1,0 +1,150 @@
+"""Monthly settlement (SPEC §5.5): statements per paying unit and supplier from final charges."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import and_, exists, func, insert, literal, select, update
+
+from app import audit, clock
+from app.accounts.models import User
+from app.billing.models import Charge
+from app.errors import ValidationFailed
+from app.settlements.models import Settlement, SettlementLine, SettlementState
+
+OPEN_STATES = (SettlementState.DRAFT, SettlementState.PENDING_CONFIRMATION,
+               SettlementState.DISPUTED)
+PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    """The UTC instants where an Asia/Shanghai calendar month starts and ends."""
+    match = PERIOD.match(period or "")
+    if not match:
+        raise ValidationFailed("结算期间格式应为 YYYY-MM", errors={"period": ["格式错误"]})
+    year, month = int(match.group(1)), int(match.group(2))
+    start = datetime(year, month, 1, tzinfo=clock.SHANGHAI)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=clock.SHANGHAI)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def period_of(at: datetime) -> str:
+    return clock.local(at).strftime("%Y-%m")
+
+
+def _statements(session, period: str, keys: set[tuple[int, str]]) -> dict[tuple[int, str], Settlement]:
+    """Find or create the statements of ``period`` for the (unit, supplier) keys."""
+    found = {(s.unit_id, s.supplier): s for s in session.scalars(
+        select(Settlement).where(Settlement.period == period))}
+    for unit_id, supplier in sorted(keys - set(found)):
+        statement = Settlement(period=period, unit_id=unit_id, supplier=supplier)
+        session.add(statement)
+        found[(unit_id, supplier)] = statement
+    session.flush()
+    return found
+
+
+def generate(session, *, period: str, actor: User) -> list[Settlement]:
+    """Put every final charge of ``period`` on its statement; idempotent.
+
+    Charges of ``period`` not yet on any line go on their (unit, supplier) statement in one
+    INSERT … SELECT. A charge whose own statement is already confirmed or closed, or that
+    changed after it was settled, becomes an adjustment line on this period's statement.
+    """
+    start, end = period_bounds(period)
+    if start > clock.now():
+        raise ValidationFailed("不能为尚未开始的期间生成结算单", errors={"period": ["期间未开始"]})
+    fresh = and_(Charge.final.is_(True), Charge.finished_at >= start, Charge.finished_at < end,
+                 ~exists().where(SettlementLine.charge_id == Charge.id))
+    keys = {(u, s) for u, s in session.execute(
+        select(Charge.unit_id, Charge.supplier).where(fresh).distinct())}
+    corrections = _corrections(session, start, end)
+    statements = _statements(session, period,
+                             keys | {(c.unit_id, c.supplier) for c, _ in corrections})
+    open_statements = {key: st for key, st in statements.items() if st.state in OPEN_STATES}
+
+    for (unit_id, supplier), statement in open_statements.items():
+        session.execute(insert(SettlementLine).from_select(
+            ["settlement_id", "charge_id", "trip_id", "order_id", "kind", "description",
+             "amount", "finished_at", "disputed"],
+            select(literal(statement.id), Charge.id, Charge.trip_id, Charge.order_id,
+                   literal("charge"), literal("行程费用"), Charge.total, Charge.finished_at,
+                   Charge.held)
+            .where(fresh, Charge.unit_id == unit_id, Charge.supplier == supplier)))
+    for charge, delta in corrections:
+        statement = open_statements.get((charge.unit_id, charge.supplier))
+        if statement is not None:
+            session.add(SettlementLine(
+                settlement_id=statement.id, source_charge_id=charge.id, trip_id=charge.trip_id,
+                order_id=charge.order_id, kind="adjustment", amount=delta,
+                description=f"{period_of(charge.finished_at)} 期间费用调整",
+                finished_at=charge.finished_at, disputed=charge.held))
+    session.flush()
+    _retotal(session, [s.id for s in open_statements.values()])
+    for statement in open_statements.values():
+        audit.record(session, entity="settlements", entity_id=statement.id, action="generated",
+                     actor_id=actor.id, data={"period": period})
+    session.expire_all()
+    return sorted(statements.values(), key=lambda s: (s.unit_id, s.supplier))
+
+
+def _corrections(session, start: datetime, end: datetime) -> list[tuple[Charge, Decimal]]:
+    """Final charges before ``end`` whose settled lines fall short of (or exceed) their total
+    and whose own period's statement can no longer take them (locked, or an earlier period)."""
+    candidates = list(session.scalars(select(Charge).where(
+        Charge.final.is_(True), Charge.finished_at < end,
+        exists().where(SettlementLine.charge_id == Charge.id) | (Charge.finished_at < start))))
+    if not candidates:
+        return []
+    key = func.coalesce(SettlementLine.charge_id, SettlementLine.source_charge_id)
+    settled = dict(session.execute(select(key, func.sum(SettlementLine.amount))
+                                   .where(key.in_([c.id for c in candidates])).group_by(key)).all())
+    own = {(s.period, s.unit_id, s.supplier): s.state for s in session.scalars(select(Settlement))}
+    result = []
+    for charge in candidates:
+        delta = charge.total - Decimal(settled.get(charge.id) or 0)
+        own_state = own.get((period_of(charge.finished_at), charge.unit_id, charge.supplier))
+        if delta != 0 and (own_state is not None and own_state not in OPEN_STATES):
+            result.append((charge, delta))
+    return result
+
+
+def _retotal(session, settlement_ids: list[int]) -> None:
+    """Totals are always the sum of their lines: recomputed in SQL, never incremented."""
+    lines = select(func.coalesce(func.sum(SettlementLine.amount), 0)).where(
+        SettlementLine.settlement_id == Settlement.id).scalar_subquery()
+    count = select(func.count(SettlementLine.id)).where(
+        SettlementLine.settlement_id == Settlement.id).scalar_subquery()
+    session.execute(update(Settlement).where(Settlement.id.in_(settlement_ids))
+                    .values(total=lines, line_count=count), execution_options={"synchronize_session": False})
+
+
+def is_platform(user: User) -> bool:
+    """Platform staff sit at the root of the unit tree."""
+    return user.unit.parent_id is None
+
+
+def change_state(session, *, statement: Settlement, to: SettlementState, actor: User,
+                 reason: str = "") -> Settlement:
+    """Move a statement along draft → pending_confirmation → confirmed/disputed → closed."""
+    before = statement.state
+    statement.move(to)
+    if to == SettlementState.DISPUTED:
+        statement.dispute_reason = reason
+    if to == SettlementState.CLOSED:
+        statement.closed_at = clock.now()
+    audit.record(session, entity="settlements", entity_id=statement.id, action=f"state:{to}",
+                 actor_id=actor.id, data={"from": str(before), "reason": reason})
+    return statement
+
+
+def lines_of(session, statement_ids: list[int]):
+    """Stream lines of the statements ordered by supplier, then unit, then time (for exports)."""
+    stmt = (select(SettlementLine, Settlement.supplier, Settlement.unit_id)
+            .join(Settlement, Settlement.id == SettlementLine.settlement_id)
+            .where(SettlementLine.settlement_id.in_(statement_ids))
+            .order_by(Settlement.supplier, Settlement.unit_id, SettlementLine.finished_at,
+                      SettlementLine.id)
+            .execution_options(yield_per=2000))
+    return session.execute(stmt)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from flask.views import MethodView
+from sqlalchemy import select
+
+from app import db
+from app.accounts.models import Role
+from app.api import PageArgs, blueprint, page_schema, paginate
+from app.errors import Forbidden
+from app.security import current_user, roles_required, scope_filter, scoped_get
+from app.settlements import service
+from app.settlements.models import Settlement, SettlementLine, SettlementState
+from app.settlements.schemas import (GenerateResultSchema, GenerateSchema, ReasonSchema,
+                                     SettlementLineSchema, SettlementListArgs, SettlementSchema)
+
+blp = blueprint("settlements", "/settlements", "Monthly statements per unit and supplier")
+finance = roles_required(Role.FINANCE)
+
+
+def _platform_finance():
+    user = current_user()
+    if not service.is_platform(user):
+        raise Forbidden("仅平台财务可执行此操作", code="platform_finance_only")
+    return user
+
+
+@blp.route("")
+class Settlements(MethodView):
+    decorators = [finance]
+
+    @blp.arguments(SettlementListArgs, location="query")
+    @blp.response(200, page_schema(SettlementSchema))
+    def get(self, args):
+        """Statements in the caller's unit subtree, filtered by period, unit or supplier."""
+        stmt = select(Settlement).where(scope_filter(current_user(), Settlement.unit_id))
+        for key in ("period", "unit_id", "supplier"):
+            if args.get(key) is not None:
+                stmt = stmt.where(getattr(Settlement, key) == args[key])
+        return paginate(stmt, Settlement.id, limit=args["limit"], cursor=args["cursor"])
+
+    @blp.arguments(GenerateSchema)
+    @blp.response(200, GenerateResultSchema)
+    def post(self, data):
+        """Generate (or bring up to date) every statement of a period; idempotent."""
+        actor = _platform_finance()
+        items = service.generate(db.session, period=data["period"], actor=actor)
+        return {"period": data["period"], "items": items}
+
+
+def _statement(settlement_id: int) -> Settlement:
+    return scoped_get(Settlement, settlement_id)
+
+
+@blp.route("/<int:settlement_id>")
+@finance
+@blp.response(200, SettlementSchema)
+def get_settlement(settlement_id):
+    return _statement(settlement_id)
+
+
+@blp.route("/<int:settlement_id>/lines")
+@finance
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(SettlementLineSchema))
+def get_lines(args, settlement_id):
+    statement = _statement(settlement_id)
+    stmt = select(SettlementLine).where(SettlementLine.settlement_id == statement.id)
+    return paginate(stmt, SettlementLine.id, limit=args["limit"], cursor=args["cursor"])
+
+
+def _transition(settlement_id: int, to: SettlementState, reason: str = "", platform=False):
+    actor = _platform_finance() if platform else current_user()
+    statement = _statement(settlement_id)
+    return service.change_state(db.session, statement=statement, to=to, actor=actor,
+                                reason=reason)
+
+
+@blp.route("/<int:settlement_id>/issue", methods=["POST"])
+@finance
+@blp.response(200, SettlementSchema)
+def issue(settlement_id):
+    """Send a draft to the paying unit's finance for confirmation (platform finance)."""
+    return _transition(settlement_id, SettlementState.PENDING_CONFIRMATION, platform=True)
+
+
+@blp.route("/<int:settlement_id>/confirm", methods=["POST"])
+@finance
+@blp.response(200, SettlementSchema)
+def confirm(settlement_id):
+    return _transition(settlement_id, SettlementState.CONFIRMED)
+
+
+@blp.route("/<int:settlement_id>/dispute", methods=["POST"])
+@finance
+@blp.arguments(ReasonSchema)
+@blp.response(200, SettlementSchema)
+def dispute(data, settlement_id):
+    return _transition(settlement_id, SettlementState.DISPUTED, reason=data["reason"])
+
+
+@blp.route("/<int:settlement_id>/close", methods=["POST"])
+@finance
+@blp.response(200, SettlementSchema)
+def close(settlement_id):
+    """Close a confirmed statement; its period is immutable from now on (platform finance)."""
+    return _transition(settlement_id, SettlementState.CLOSED, platform=True)

@@ -1,0 +1,175 @@
+"""Monthly settlement: statements per unit and supplier, idempotent, closed periods immutable."""
+import random
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app import clock, db
+from app.settlements.models import Settlement, SettlementLine
+from tests import factories
+
+SH = clock.SHANGHAI
+
+
+@pytest.fixture
+def month(app, demo):
+    """Confirmed charges in October 2026 for two units and two suppliers, one in November."""
+    u = demo["users"]
+    units = demo["units"]
+    with app.app_context():
+        s = db.session
+        made = []
+        for i, (who, unit, supplier, total) in enumerate([
+            ("demo-traveler", "常州市发展和改革委员会", "fleet", "70.00"),
+            ("demo-traveler", "常州市发展和改革委员会", "fleet", "290.00"),
+            ("demo-traveler", "常州市发展和改革委员会", "rental-a", "425.00"),
+            ("demo-traveler-2", "武进区市场监督管理局", "fleet", "515.50"),
+        ]):
+            trip = factories.trip(s, applicant_id=u[who], unit_id=units[unit], state="confirmed",
+                                  depart_at=datetime(2026, 10, 10 + i, 9, tzinfo=SH))
+            made.append(factories.charge(s, trip=trip, total=total, supplier=supplier,
+                                         channel="fleet" if supplier == "fleet" else "rental"))
+        late = factories.trip(s, applicant_id=u["demo-traveler"], unit_id=units["常州市发展和改革委员会"],
+                              state="confirmed", depart_at=datetime(2026, 11, 2, 9, tzinfo=SH))
+        factories.charge(s, trip=late, total="30.00")
+        # a trip finishing at 23:30 local on 31 October belongs to October
+        edge = factories.trip(s, applicant_id=u["demo-traveler"], unit_id=units["常州市发展和改革委员会"],
+                              state="confirmed", depart_at=datetime(2026, 10, 31, 21, tzinfo=SH),
+                              hours=2.5)
+        factories.charge(s, trip=edge, total="60.00")
+        # not yet confirmed: must not be settled
+        open_trip = factories.trip(s, applicant_id=u["demo-traveler"],
+                                   unit_id=units["常州市发展和改革委员会"], state="completed",
+                                   depart_at=datetime(2026, 10, 20, 9, tzinfo=SH))
+        factories.charge(s, trip=open_trip, total="99.00", final=False)
+        s.commit()
+        db.session.remove()
+    return units
+
+
+def totals(resp):
+    return {(i["unit_name"], i["supplier"]): i["total"] for i in resp.get_json()["items"]}
+
+
+def test_generate_per_unit_and_supplier(api, month):
+    resp = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"})
+    assert resp.status_code == 200, resp.get_json()
+    assert totals(resp) == {
+        ("常州市发展和改革委员会", "fleet"): "420.00",      # 70 + 290 + 60 (23:30 on 31 Oct)
+        ("常州市发展和改革委员会", "rental-a"): "425.00",
+        ("武进区市场监督管理局", "fleet"): "515.50",
+    }
+    assert all(i["state"] == "draft" for i in resp.get_json()["items"])
+
+
+def test_generating_twice_changes_nothing(api, app, month):
+    first = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"})
+    second = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"})
+    assert totals(first) == totals(second)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SettlementLine)) == 5
+        assert db.session.scalar(select(func.count()).select_from(Settlement)) == 3
+        db.session.remove()
+
+
+def test_closed_period_is_immutable_and_late_charges_become_adjustments(api, app, demo, month):
+    items = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"}).get_json()["items"]
+    drc_fleet = next(i for i in items if i["supplier"] == "fleet" and i["unit_name"].startswith("常州市发展"))
+    sid = drc_fleet["id"]
+    assert api.post(f"/settlements/{sid}/issue", as_="demo-finance").status_code == 200
+    assert api.post(f"/settlements/{sid}/confirm", as_="demo-finance").status_code == 200
+    assert api.post(f"/settlements/{sid}/close", as_="demo-finance").get_json()["state"] == "closed"
+    # a trip of October confirmed only now
+    with app.app_context():
+        trip = factories.trip(db.session, applicant_id=demo["users"]["demo-traveler"],
+                              unit_id=month["常州市发展和改革委员会"], state="confirmed",
+                              depart_at=datetime(2026, 10, 28, 9, tzinfo=SH))
+        factories.charge(db.session, trip=trip, total="120.00")
+        db.session.commit()
+        db.session.remove()
+    again = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"})
+    assert totals(again)[("常州市发展和改革委员会", "fleet")] == "420.00"  # closed: unchanged
+    november = api.post("/settlements", as_="demo-finance", json={"period": "2026-11"})
+    assert totals(november)[("常州市发展和改革委员会", "fleet")] == "150.00"  # 30 + 120 adjustment
+    nov_id = next(i["id"] for i in november.get_json()["items"] if i["supplier"] == "fleet"
+                  and i["unit_name"].startswith("常州市发展"))
+    lines = api.get(f"/settlements/{nov_id}/lines", as_="demo-finance").get_json()["items"]
+    assert sorted((l["kind"], l["amount"]) for l in lines) == [("adjustment", "120.00"),
+                                                               ("charge", "30.00")]
+    assert api.post(f"/settlements/{sid}/dispute", as_="demo-finance",
+                    json={"reason": "x"}).status_code == 409
+
+
+def test_held_charge_is_a_disputed_line(api, app, demo):
+    with app.app_context():
+        trip = factories.trip(db.session, applicant_id=demo["users"]["demo-traveler"],
+                              unit_id=demo["units"]["常州市发展和改革委员会"], state="confirmed",
+                              depart_at=datetime(2026, 10, 5, 9, tzinfo=SH))
+        factories.charge(db.session, trip=trip, total="999.00", supplier="rental-b",
+                         channel="rental", held=True)
+        db.session.commit()
+        db.session.remove()
+    sid = api.post("/settlements", as_="demo-finance",
+                   json={"period": "2026-10"}).get_json()["items"][0]["id"]
+    line = api.get(f"/settlements/{sid}/lines", as_="demo-finance").get_json()["items"][0]
+    assert line["disputed"] is True
+
+
+@pytest.mark.parametrize("period, status", [("2026-13", 422), ("26-10", 422), ("2099-01", 422)])
+def test_bad_periods(api, period, status):
+    assert api.post("/settlements", as_="demo-finance",
+                    json={"period": period}).status_code == status
+
+
+def test_only_platform_finance_generates_and_scope_applies(api, app, demo, month):
+    assert api.post("/settlements", as_="demo-traveler",
+                    json={"period": "2026-10"}).status_code == 403
+    # a unit finance officer in Wujin
+    resp = api.post("/admin/users", as_="demo-admin", json={
+        "name": "武进财务", "phone": "13700000002", "roles": ["finance"],
+        "unit_id": demo["units"]["武进区市场监督管理局"]})
+    assert resp.status_code == 201
+    ticket = api.client.post("/api/v1/auth/wechat-login",
+                             json={"code": "sandbox:wujin-finance"}).get_json()["ticket"]
+    api.tokens["wujin-finance"] = api.client.post("/api/v1/auth/bind", json={
+        "ticket": ticket, "phone_code": "sandbox-phone:13700000002"}).get_json()["access_token"]
+    assert api.post("/settlements", as_="wujin-finance",
+                    json={"period": "2026-10"}).status_code == 403
+    items = api.post("/settlements", as_="demo-finance",
+                     json={"period": "2026-10"}).get_json()["items"]
+    visible = api.get("/settlements?period=2026-10", as_="wujin-finance").get_json()["items"]
+    assert [i["unit_name"] for i in visible] == ["武进区市场监督管理局"]
+    foreign = next(i["id"] for i in items if i["unit_name"] != "武进区市场监督管理局")
+    assert api.get(f"/settlements/{foreign}", as_="wujin-finance").status_code == 404
+    assert api.post(f"/settlements/{foreign}/confirm", as_="wujin-finance").status_code == 404
+
+
+def test_totals_always_equal_sum_of_lines_over_generated_data(api, app, demo):
+    """Property over random data: every statement's total is the sum of its lines."""
+    rng = random.Random(20261125)
+    suppliers = ["fleet", "rental-a", "rental-b", "ridehail"]
+    units = [demo["units"]["常州市发展和改革委员会"], demo["units"]["武进区市场监督管理局"]]
+    with app.app_context():
+        for i in range(300):
+            at = datetime(2026, 9, 1, tzinfo=SH) + timedelta(hours=rng.randrange(0, 24 * 61))
+            trip = factories.trip(db.session, applicant_id=demo["users"]["demo-traveler"],
+                                  unit_id=rng.choice(units), state="confirmed", depart_at=at,
+                                  hours=rng.choice([1, 3, 9]))
+            factories.charge(db.session, trip=trip, supplier=rng.choice(suppliers),
+                             total=Decimal(rng.randrange(100, 200000)) / 100,
+                             final=rng.random() > 0.1, held=rng.random() < 0.05)
+        db.session.commit()
+        db.session.remove()
+    for period in ("2026-09", "2026-10", "2026-11"):
+        assert api.post("/settlements", as_="demo-finance", json={"period": period}).status_code == 200
+    with app.app_context():
+        sums = dict(db.session.execute(select(SettlementLine.settlement_id,
+                                              func.sum(SettlementLine.amount))
+                                       .group_by(SettlementLine.settlement_id)).all())
+        statements = db.session.scalars(select(Settlement)).all()
+        assert statements
+        for st in statements:
+            assert st.total == Decimal(sums.get(st.id, 0)).quantize(Decimal("0.01")), st.id
+        db.session.remove()
