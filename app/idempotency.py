@@ -9,7 +9,7 @@ row behind, so the client may retry them.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Response, g, request
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select
@@ -20,6 +20,7 @@ from app import clock, db
 from app.db import Base
 from app.errors import Conflict, Unauthorized, ValidationFailed
 from app.security import bearer_user_id
+from app.worker import job
 
 HEADER = "Idempotency-Key"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -107,3 +108,13 @@ def release() -> None:
             IdempotencyKey.scope == scope, IdempotencyKey.key == key,
             IdempotencyKey.state == "pending"))
         side.commit()
+
+
+RETENTION = timedelta(days=7)
+
+
+@job("idempotency.purge", every=3600)
+def purge_old_keys(session, now: datetime) -> int:
+    """Forget keys after a week: mobile retries come within minutes, not days."""
+    result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now - RETENTION))
+    return result.rowcount or 0
