@@ -105,12 +105,14 @@ class FleetTariff:
         for name, raw in _classes(data).items():
             path = f"classes.{name}"
             blocks = tuple(
-                TimeBlock(_int(b, "hours", f"{path}.time_blocks[{i}]"), _money(b, "price", f"{path}.time_blocks[{i}]"))
+                TimeBlock(_int(b, "hours", where), _money(b, "price", where))
                 for i, b in enumerate(_list(raw, "time_blocks", path))
+                for where in [f"{path}.time_blocks[{i}]"]
             )
             bands = tuple(
-                KmBand(_int(b, "up_to_km", f"{path}.km_bands[{i}]", optional=True), _money(b, "rate", f"{path}.km_bands[{i}]"))
+                KmBand(_int(b, "up_to_km", where, optional=True), _money(b, "rate", where))
                 for i, b in enumerate(_list(raw, "km_bands", path))
+                for where in [f"{path}.km_bands[{i}]"]
             )
             _check_ascending([b.hours for b in blocks], f"{path}.time_blocks", "hours")
             _check_bands(bands, f"{path}.km_bands")
@@ -155,8 +157,7 @@ class RentalAgreement:
         return {
             "effective_from": self.effective_from.isoformat(),
             "classes": {
-                name: {"day_rate": str(r.day_rate), "km_rate": str(r.km_rate)}
-                for name, r in self.classes.items()
+                name: {"day_rate": str(r.day_rate), "km_rate": str(r.km_rate)} for name, r in self.classes.items()
             },
             "discount": str(self.discount),
             "half_day_max_hours": self.half_day_max_hours,
@@ -192,9 +193,9 @@ class RentalAgreement:
 
 def _fleet_class(blocks: tuple[int, int, int], extra_hour: int, rates: tuple[str, str, str, str]) -> FleetClassRates:
     return FleetClassRates(
-        time_blocks=tuple(TimeBlock(h, Decimal(p)) for h, p in zip((2, 4, 8), blocks)),
+        time_blocks=tuple(TimeBlock(h, Decimal(p)) for h, p in zip((2, 4, 8), blocks, strict=True)),
         extra_hour=Decimal(extra_hour),
-        km_bands=tuple(KmBand(up, Decimal(r)) for up, r in zip((100, 200, 400, None), rates)),
+        km_bands=tuple(KmBand(up, Decimal(r)) for up, r in zip((100, 200, 400, None), rates, strict=True)),
     )
 
 
@@ -388,6 +389,7 @@ def rental_ceiling(
     discounted: bool = True,
 ) -> Decimal:
     """The most a rental company may charge for this trip under the agreement."""
+    # The agreement prices every trip alike, in-city or not; TripFacts only validates the input.
     facts = TripFacts(vehicle_class, False, started_at, finished_at, km)
     return rental_quote(agreement, facts, discounted=discounted).total
 
@@ -505,7 +507,7 @@ def _list(data: Mapping[str, Any], key: str, path: str) -> list[Any]:
 def _money(data: Mapping[str, Any], key: str, path: str) -> Decimal:
     value = _get(data, key, path)
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise TariffError(f"{_where(path, key)} 应为数字字符串，例如 \"1.10\"")
+        raise TariffError(f'{_where(path, key)} 应为数字字符串，例如 "1.10"')
     try:
         number = Decimal(value)
     except InvalidOperation:
@@ -529,11 +531,11 @@ def _date(data: Mapping[str, Any], key: str) -> date:
     try:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise TariffError(f"{key} 应为日期，例如 \"2026-01-01\"") from None
+        raise TariffError(f'{key} 应为日期，例如 "2026-01-01"') from None
 
 
 def _check_ascending(values: list[int], path: str, key: str) -> None:
-    if any(b <= a for a, b in zip(values, values[1:])):
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
         raise TariffError(f"{path} 的 {key} 必须严格递增")
 
 
@@ -543,4 +545,3 @@ def _check_bands(bands: tuple[KmBand, ...], path: str) -> None:
     if any(b.up_to_km is None for b in bands[:-1]):
         raise TariffError(f"{path} 只有最后一档可以不设上限")
     _check_ascending([b.up_to_km for b in bands[:-1]], path, "up_to_km")
-

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import BinaryIO, Iterator
 
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 from app.settlements.lines import StatementLine, as_statement_line
 
@@ -170,7 +171,7 @@ class _Formats:
 
 
 def _write_header(sheet, headers: tuple[str, ...], widths: tuple[int, ...], formats: _Formats) -> None:
-    for col, (title, width) in enumerate(zip(headers, widths)):
+    for col, (title, width) in enumerate(zip(headers, widths, strict=True)):
         sheet.set_column(col, col, width)
         sheet.write_string(0, col, title, formats.header)
     sheet.freeze_panes(1, 0)
@@ -181,7 +182,7 @@ def _write_total(sheet, rows: int, col: int, amount: Decimal, formats: _Formats)
     row = rows + 1
     sheet.write_string(row, 0, TOTAL_LABEL, formats.total_label)
     if rows:
-        column = xlsxwriter.utility.xl_col_to_name(col)
+        column = xl_col_to_name(col)
         sheet.write_formula(row, col, f"=SUM({column}2:{column}{rows + 1})", formats.total_money, amount)
     else:
         sheet.write_number(row, col, amount, formats.total_money)

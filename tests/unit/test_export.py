@@ -65,7 +65,7 @@ def test_xlsx_supplier_sheets_have_chinese_headers_numeric_amounts_and_totals(xl
         rows = list(book[supplier].iter_rows())
         assert [c.value for c in rows[0]] == list(HEADERS)
         body, total_row = rows[1:-1], rows[-1]
-        assert [r[0].value for r in body] == [l.order_id for l in lines if l.supplier == supplier]
+        assert [r[0].value for r in body] == [line.order_id for line in lines if line.supplier == supplier]
         amount_cells = [r[HEADERS.index("金额")] for r in body]
         assert all(c.data_type == "n" and c.number_format == "0.00" for c in amount_cells)
         assert all(r[HEADERS.index("日期")].is_date for r in body)
@@ -88,7 +88,7 @@ def test_xlsx_summary_sheet_totals_per_supplier(xlsx):
     totals = expected_totals(lines)
     assert rows[0] == list(SUMMARY_HEADERS)
     assert [(r[0], r[1], D(str(r[2]))) for r in rows[1:-1]] == [
-        (s, sum(1 for l in lines if l.supplier == s), totals[s]) for s in SUPPLIERS
+        (s, sum(1 for line in lines if line.supplier == s), totals[s]) for s in SUPPLIERS
     ]
     assert rows[-1][0] == "合计" and rows[-1][1] == len(lines) and rows[-1][3] == 1
     assert D(str(rows[-1][2])) == sum(totals.values()) == result.total
@@ -103,14 +103,14 @@ def test_xlsx_flags_are_labelled_in_chinese(xlsx):
 
 def test_xlsx_accepts_interleaved_suppliers_and_dicts(tmp_path):
     lines = make_lines(12)
-    shuffled = [vars_of(l) for l in lines[::2] + lines[1::2]]
+    shuffled = [vars_of(line) for line in lines[::2] + lines[1::2]]
     result = write_xlsx(shuffled, tmp_path / "x.xlsx")
     book = openpyxl.load_workbook(tmp_path / "x.xlsx", data_only=True)
     assert sorted(book.sheetnames[1:]) == sorted(SUPPLIERS)
-    assert result.total == sum(l.amount for l in lines)
+    assert result.total == sum(line.amount for line in lines)
     for supplier in SUPPLIERS:
         ids = [r[0] for r in book[supplier].iter_rows(min_row=2, values_only=True)][:-1]
-        assert sorted(ids) == [l.order_id for l in lines if l.supplier == supplier]
+        assert sorted(ids) == [line.order_id for line in lines if line.supplier == supplier]
 
 
 def vars_of(line):
@@ -167,9 +167,17 @@ def test_csv_starts_with_bom_and_round_trips_chinese(tmp_path):
     assert rows[0] == list(HEADERS)
     assert len(rows) == len(lines) + 1
     assert rows[1] == [
-        "ORD-00000", "1000", "2026-10-01", "常州市财政局", SUPPLIERS[0], "公车平台", "行程 0：市政府 → 高铁站", "0.10", "",
+        "ORD-00000",
+        "1000",
+        "2026-10-01",
+        "常州市财政局",
+        SUPPLIERS[0],
+        "公车平台",
+        "行程 0：市政府 → 高铁站",
+        "0.10",
+        "",
     ]
-    assert sum(D(r[7]) for r in rows[1:]) == result.total == sum(l.amount for l in lines)
+    assert sum(D(r[7]) for r in rows[1:]) == result.total == sum(line.amount for line in lines)
 
 
 def test_csv_neutralises_formula_cells_but_keeps_negative_amounts():

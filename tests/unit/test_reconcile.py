@@ -27,15 +27,23 @@ OURS = [
         ("order_id,amount\nA1,100.00\n", [("A1", "100.00", 2)]),
         ("\ufeff订单号,金额\nA1,100.00\n", [("A1", "100.00", 2)]),
         ("\ufeff订单号,金额\r\nA1,100.00\r\n".encode("utf-8"), [("A1", "100.00", 2)]),
-        ("订单号,金额（元）,日期,说明\nA1,\"1,234.50\",2026-10-01,接站\n".encode("gb18030"), [("A1", "1234.50", 2)]),
+        ('订单号,金额（元）,日期,说明\nA1,"1,234.50",2026-10-01,接站\n'.encode("gb18030"), [("A1", "1234.50", 2)]),
         ("\n\nOrder_ID , Amount(元)\n\nA1, ￥100 \n,\nA2,-5.5\n", [("A1", "100", 5), ("A2", "-5.5", 7)]),
-        ("说明,金额,订单号\n\"多行\n说明\",7.00,A9\n", [("A9", "7.00", 2)]),
+        ('说明,金额,订单号\n"多行\n说明",7.00,A9\n', [("A9", "7.00", 2)]),
         ("订单号,金额\n", []),
     ],
-    ids=["english", "bom-str", "bom-bytes-crlf", "gb18030-extras", "blank-lines-spaces", "reordered-multiline", "header-only"],
+    ids=[
+        "english",
+        "bom-str",
+        "bom-bytes-crlf",
+        "gb18030-extras",
+        "blank-lines-spaces",
+        "reordered-multiline",
+        "header-only",
+    ],
 )
 def test_parse_tolerates_real_world_files(data, expected):
-    assert [(l.order_id, str(l.amount), l.row) for l in parse_supplier_statement(data)] == expected
+    assert [(line.order_id, str(line.amount), line.row) for line in parse_supplier_statement(data)] == expected
 
 
 def test_parse_keeps_optional_date_and_description():
@@ -89,14 +97,35 @@ def test_error_message_lists_the_first_ten_rows_and_counts_the_rest():
         ("A1,100\nA2,212.5\nA3,902.70\nA4,66\n", 4, [], [], []),  # trailing zeros do not matter
         ("A1,100.00\nA2,212.50\nA3,902.70\n", 3, [], [("A4", "66.00")], []),
         ("A1,100.00\nA2,212.50\nA3,902.70\nA4,66.00\nB7,35.00\n", 4, [("B7", "35.00")], [], []),
-        ("A1,100.00\nA2,250.00\nA3,902.70\nA4,60.00\n", 2, [], [], [("A2", "212.50", "250.00", "37.50"), ("A4", "66.00", "60.00", "-6.00")]),
+        (
+            "A1,100.00\nA2,250.00\nA3,902.70\nA4,60.00\n",
+            2,
+            [],
+            [],
+            [("A2", "212.50", "250.00", "37.50"), ("A4", "66.00", "60.00", "-6.00")],
+        ),
         # a double-billed order surfaces as a mismatch of the summed amounts
         ("A1,100.00\nA1,100.00\nA2,212.50\nA3,902.70\nA4,66.00\n", 3, [], [], [("A1", "100.00", "200.00", "100.00")]),
         # all three kinds at once, planted among clean lines
-        (" A1 ,100.00\nA3,903.70\nZ9,1.00\n", 1, [("Z9", "1.00")], [("A2", "212.50"), ("A4", "66.00")], [("A3", "902.70", "903.70", "1.00")]),
+        (
+            " A1 ,100.00\nA3,903.70\nZ9,1.00\n",
+            1,
+            [("Z9", "1.00")],
+            [("A2", "212.50"), ("A4", "66.00")],
+            [("A3", "902.70", "903.70", "1.00")],
+        ),
         ("", 0, [], [("A1", "100.00"), ("A2", "212.50"), ("A3", "902.70"), ("A4", "66.00")], []),
     ],
-    ids=["clean", "clean-unpadded", "missing-theirs", "missing-ours", "mismatches", "double-billed", "planted-mix", "empty-theirs"],
+    ids=[
+        "clean",
+        "clean-unpadded",
+        "missing-theirs",
+        "missing-ours",
+        "mismatches",
+        "double-billed",
+        "planted-mix",
+        "empty-theirs",
+    ],
 )
 def test_reconcile_finds_planted_differences(theirs_csv, matched, missing_ours, missing_theirs, mismatches):
     result = reconcile(OURS, parse_supplier_statement("订单号,金额\n" + theirs_csv))
