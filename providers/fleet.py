@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from providers.base import (Cancellation, FeeLine, NotApplicable, Offer, Order, OrderRequest,
+from providers.base import (CENT, Cancellation, FeeLine, NotApplicable, Offer, Order, OrderRequest,
                             ProviderError, QuoteRequest)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -35,7 +35,6 @@ KM_BANDS = {
 }
 MIN_BILLED_KM = Decimal("60")
 MEAL_ALLOWANCE_PER_DAY = Decimal("100.00")
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Sequence
 
-CENT = Decimal("0.01")
+from app.db import CENT
+
 CLASS_LABELS = {"sedan": "轿车", "mpv": "商务车", "minibus": "中型客车", "bus": "大型客车"}
 
 

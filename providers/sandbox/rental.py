@@ -33,13 +33,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from flask import Flask
 
 from providers.sandbox.server import json_body
-from providers.sandbox.supplier import create_supplier_app, iso, params, reply
+from providers.base import CENT
+from providers.sandbox.supplier import create_supplier_app, iso, params, refuse, reply
 
 QUOTE_TTL_SECONDS = 1800
 CANCEL_CUTOFF = timedelta(hours=2)
 LATE_CANCEL_SHARE = Decimal("0.20")
 STATES = ["reserved", "assigned", "in_service", "finished"]
-CENT = Decimal("0.01")
 
 # class -> (list day rate, list rate per km beyond 100 km a day, model, seats, nev)
 PRICE_LIST = {
@@ -81,9 +81,6 @@ def create_app(app_key: str = "otb-rental", secret: str = "sandbox-rental-secret
     numbers = itertools.count(1)
     lock = threading.Lock()
 
-    def fail(code: int, msg: str):
-        return reply(state, None, code=code, msg=msg)
-
     @app.post("/api/v2/quote")
     def quote():
         body = params()
@@ -93,9 +90,9 @@ def create_app(app_key: str = "otb-rental", secret: str = "sandbox-rental-secret
             km = Decimal(str(body["est_km"]))
             classes = [c for c in body["vehicle_classes"] if c in PRICE_LIST]
         except (KeyError, TypeError, ValueError, ArithmeticError):
-            return fail(42200, "vehicle_classes, start_at, end_at and est_km required")
+            return refuse(state, 42200, "vehicle_classes, start_at, end_at and est_km required")
         if end <= start or start.tzinfo is None:
-            return fail(42200, "bad time range")
+            return refuse(state, 42200, "bad time range")
         hours = (end - start).total_seconds() / 3600
         valid_until = state.now() + QUOTE_TTL_SECONDS
         items = []
@@ -115,15 +112,15 @@ def create_app(app_key: str = "otb-rental", secret: str = "sandbox-rental-secret
         body = params()
         out_id, quote_id = body.get("out_order_id"), body.get("quote_id")
         if not out_id or not quote_id:
-            return fail(42200, "out_order_id and quote_id required")
+            return refuse(state, 42200, "out_order_id and quote_id required")
         with lock:
             if out_id in by_out_id:
                 return reply(state, reservations[by_out_id[out_id]]["public"])
             q = quotes.get(quote_id)
             if q is None:
-                return fail(40400, "quote not found")
+                return refuse(state, 40400, "quote not found")
             if q["_expires"] < state.now():
-                return fail(40410, "quote expired")
+                return refuse(state, 40410, "quote expired")
             rid = f"RS{next(numbers):07d}"
             reservations[rid] = {"start": q["_start"], "class": q["vehicle_class"], "public": {
                 "reservation_id": rid, "out_order_id": out_id, "quote_id": quote_id,
@@ -138,11 +135,11 @@ def create_app(app_key: str = "otb-rental", secret: str = "sandbox-rental-secret
         with lock:
             row = reservations.get(body.get("reservation_id", ""))
             if row is None:
-                return fail(40400, "reservation not found")
+                return refuse(state, 40400, "reservation not found")
             res = row["public"]
             if res["state"] != "cancelled":
                 if res["state"] != "reserved" and res["state"] != "assigned":
-                    return fail(40901, f"cannot cancel in state {res['state']}")
+                    return refuse(state, 40901, f"cannot cancel in state {res['state']}")
                 late = state.now_dt() > row["start"] - CANCEL_CUTOFF
                 fee = (Decimal(res["price"]) * LATE_CANCEL_SHARE).quantize(CENT) if late \
                     else Decimal("0.00")
@@ -156,7 +153,7 @@ def create_app(app_key: str = "otb-rental", secret: str = "sandbox-rental-secret
     def detail():
         row = reservations.get(params().get("reservation_id", ""))
         if row is None:
-            return fail(40400, "reservation not found")
+            return refuse(state, 40400, "reservation not found")
         return reply(state, row["public"])
 
     @app.post("/__sandbox/orders/<rid>/advance")

@@ -32,7 +32,8 @@ from flask import Flask
 
 from providers.route import path_km
 from providers.sandbox.server import json_body
-from providers.sandbox.supplier import create_supplier_app, iso, params, reply
+from providers.base import CENT
+from providers.sandbox.supplier import create_supplier_app, iso, params, refuse, reply
 
 ESTIMATE_TTL_SECONDS = 600
 DETOUR = 1.25
@@ -40,7 +41,6 @@ SPEED_KMH = 30.0
 STATES = ["created", "assigned", "arrived", "in_trip", "completed", "paid"]
 CANCEL_FEES = {"created": Decimal("0.00"), "assigned": Decimal("5.00"),
                "arrived": Decimal("10.00")}
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,6 @@ def create_app(app_key: str = "otb-ridehail", secret: str = "sandbox-ridehail-se
     numbers = itertools.count(1)
     lock = threading.Lock()
 
-    def fail(code: int, msg: str):
-        return reply(state, None, code=code, msg=msg)
-
     def public(order: dict) -> dict:
         return {k: v for k, v in order.items() if not k.startswith("_")}
 
@@ -95,9 +92,9 @@ def create_app(app_key: str = "otb-ridehail", secret: str = "sandbox-ridehail-se
             coords = [(float(p["lat"]), float(p["lng"])) for p in points]
             passengers = int(body.get("passengers", 1))
         except (TypeError, KeyError, ValueError):
-            return fail(42200, "points and passengers required")
+            return refuse(state, 42200, "points and passengers required")
         if len(coords) < 2:
-            return fail(42200, "at least two points")
+            return refuse(state, 42200, "at least two points")
         km = Decimal(str(path_km(coords) * DETOUR)).quantize(Decimal("0.1"), ROUND_HALF_UP)
         minutes = math.ceil(float(km) / SPEED_KMH * 60)
         expires = state.now() + ESTIMATE_TTL_SECONDS
@@ -123,15 +120,15 @@ def create_app(app_key: str = "otb-ridehail", secret: str = "sandbox-ridehail-se
         body = params()
         out_id, estimate_id = body.get("out_order_id"), body.get("estimate_id")
         if not out_id or not estimate_id:
-            return fail(42200, "out_order_id and estimate_id required")
+            return refuse(state, 42200, "out_order_id and estimate_id required")
         with lock:
             if out_id in by_out_id:
                 return reply(state, public(orders[by_out_id[out_id]]))
             est = estimates.get(estimate_id)
             if est is None:
-                return fail(40400, "estimate not found")
+                return refuse(state, 40400, "estimate not found")
             if est["expires_at"] < state.now():
-                return fail(40410, "estimate expired")
+                return refuse(state, 40410, "estimate expired")
             order_id = f"RH{next(numbers):08d}"
             orders[order_id] = {
                 "order_id": order_id, "out_order_id": out_id, "estimate_id": estimate_id,
@@ -148,10 +145,10 @@ def create_app(app_key: str = "otb-ridehail", secret: str = "sandbox-ridehail-se
         with lock:
             order = orders.get(body.get("order_id", ""))
             if order is None:
-                return fail(40400, "order not found")
+                return refuse(state, 40400, "order not found")
             if order["state"] != "cancelled":
                 if order["state"] not in CANCEL_FEES:
-                    return fail(40901, f"cannot cancel in state {order['state']}")
+                    return refuse(state, 40901, f"cannot cancel in state {order['state']}")
                 order["cancel_fee"] = str(CANCEL_FEES[order["state"]])
                 order["cancel_reason"] = body.get("reason", "")
                 order["state"] = "cancelled"
@@ -163,16 +160,16 @@ def create_app(app_key: str = "otb-ridehail", secret: str = "sandbox-ridehail-se
     def order_detail():
         order = orders.get(params().get("order_id", ""))
         if order is None:
-            return fail(40400, "order not found")
+            return refuse(state, 40400, "order not found")
         return reply(state, public(order))
 
     @app.get("/v1/orders/driver-location")
     def driver_location():
         order = orders.get(params().get("order_id", ""))
         if order is None:
-            return fail(40400, "order not found")
+            return refuse(state, 40400, "order not found")
         if order["state"] not in ("assigned", "arrived", "in_trip"):
-            return fail(40902, "no driver on the way")
+            return refuse(state, 40902, "no driver on the way")
         lat, lng = order["_origin"]
         return reply(state, {"lat": round(lat + 0.002, 6), "lng": round(lng + 0.002, 6),
                              "at": iso(state.now())})

@@ -107,7 +107,7 @@ def create_supplier_app(name: str, app_key: str, secret: str,
             verify(params, lambda key: state.secret if key == state.app_key else None,
                    nonce_store=state.nonces)
         except SignatureError as exc:
-            return reply(state, None, code=INVALID_SIGN_CODE, msg=f"invalid sign: {exc.code}")
+            return refuse(state, INVALID_SIGN_CODE, f"invalid sign: {exc.code}")
         g.params = params
         return None
 
@@ -144,3 +144,8 @@ def reply(state: SupplierState, data: Any, *, code: int = 0, msg: str = "ok"):
 def params() -> dict:
     """The verified request parameters of this call."""
     return g.params
+
+
+def refuse(state: SupplierState, code: int, msg: str):
+    """A signed refusal: non-zero ``code``, no data."""
+    return reply(state, None, code=code, msg=msg)

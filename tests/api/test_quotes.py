@@ -1,6 +1,6 @@
 """POST/GET /trips/{id}/quotes against the running sandboxes: all three channels, ranking,
 policy, partial results when one provider is slow, hanging, failing, malformed or badly signed."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
