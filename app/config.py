@@ -44,6 +44,10 @@ class Config:
     QUOTE_DEADLINE_SECONDS: float = field(
         default_factory=lambda: float(_env("QUOTE_DEADLINE_SECONDS", "1.5"))
     )
+    # Route estimate: straight lines × detour factor at an average speed (providers/route.py).
+    ROUTE_DETOUR_FACTOR: float = field(
+        default_factory=lambda: float(_env("ROUTE_DETOUR_FACTOR", "1.3")))
+    ROUTE_SPEED_KMH: float = field(default_factory=lambda: float(_env("ROUTE_SPEED_KMH", "40")))
     TESTING: bool = False
 
     @classmethod

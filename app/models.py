@@ -5,6 +5,7 @@ from app.auth import wechat  # noqa: F401
 from app.billing import models as billing_models  # noqa: F401
 from app.settlements import models as settlements_models  # noqa: F401
 from app.trips import models as trips_models  # noqa: F401
+from app.quotes import models as quotes_models  # noqa: F401
 from app.db import Base
 
 metadata = Base.metadata
@@ -15,5 +16,6 @@ def blueprints():
     from app.auth.views import blp as auth
     from app.settlements.views import blp as settlements
     from app.trips.views import blp as trips
+    from app.quotes.views import blp as quotes
 
-    return [auth, admin, trips, settlements]
+    return [auth, admin, trips, quotes, settlements]

@@ -1,12 +1,15 @@
 """Start every sandbox the embedded default needs, on consecutive loopback ports."""
 from __future__ import annotations
 
+from providers import registry
 from providers.sandbox import wechat
 from providers.sandbox.server import SandboxServer
 
-# name -> (port offset, factory)
+# name -> (port offset, factory); the supply sandboxes follow the registry's defaults.
 SANDBOXES = {
     "wechat": (0, wechat.create_app),
+    **{name: (offset, factory)
+       for offset, (name, factory) in enumerate(registry.sandbox_apps().items(), start=1)},
 }
 
 
@@ -20,4 +23,5 @@ def start_all(port_base: int = 0) -> dict[str, SandboxServer]:
 
 def settings_for(servers: dict[str, SandboxServer]) -> dict[str, str]:
     """App settings that point the adapters at the running sandboxes."""
-    return {"WECHAT_BASE_URL": servers["wechat"].url}
+    return {"WECHAT_BASE_URL": servers["wechat"].url,
+            **registry.settings_for_sandboxes(servers)}

@@ -1,0 +1,211 @@
+"""The one signed HTTP client for supply providers, and the signature rules both ways.
+
+Signing (SPEC §3): every request carries ``app_key``, ``timestamp`` (Unix seconds) and
+``nonce``; ``sign`` is the lowercase hex HMAC-SHA256, keyed by the shared secret, of the
+parameters other than ``sign`` sorted by name and joined as ``k=v&k=v``. Strings are taken
+as they are; every other value as compact JSON with sorted keys (so nested objects of a
+JSON body sign the same on both sides). GET requests sign their query parameters, POST
+requests their top-level JSON body. Responses (``{code, msg, data}``) and callbacks are
+signed the same way, and ``verify`` checks all of them: the signature, a 5-minute
+timestamp window and, given a nonce store, that the nonce was not seen before.
+
+Transport time is the wall clock (``time.time``), not ``app.clock``: signatures are about
+the two machines' real clocks, even while a test freezes the application's time.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+from typing import Any, Callable, Mapping, Protocol
+
+import requests
+
+from providers.base import MalformedResponse, ProviderError, ProviderTimeout, SignatureError
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_WINDOW_SECONDS = 300
+# The code the supply APIs answer when our signature does not hold.
+INVALID_SIGN_CODE = 40101
+AUTH_FIELDS = ("app_key", "timestamp", "nonce", "sign")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(params: Mapping[str, Any]) -> str:
+    """The string that is signed: sorted ``k=v`` pairs without ``sign`` and without nulls."""
+    return "&".join(f"{key}={_text(params[key])}" for key in sorted(params)
+                    if key != "sign" and params[key] is not None)
+
+
+def signature(params: Mapping[str, Any], secret: str) -> str:
+    return hmac.new(secret.encode(), canonical(params).encode(), hashlib.sha256).hexdigest()
+
+
+def sign_params(params: Mapping[str, Any], app_key: str, secret: str, *,
+                now: float | None = None) -> dict[str, Any]:
+    """``params`` plus ``app_key``, ``timestamp``, ``nonce`` and their ``sign``."""
+    signed = {**params, "app_key": app_key,
+              "timestamp": str(int(now if now is not None else time.time())),
+              "nonce": secrets.token_hex(16)}
+    signed["sign"] = signature(signed, secret)
+    return signed
+
+
+class NonceStore(Protocol):
+    def add(self, key: str, nonce: str, expires_at: float) -> bool:
+        """Remember ``nonce`` for ``key`` until ``expires_at``; False when it was seen already."""
+
+
+class MemoryNonceStore:
+    """Process-local nonce memory (sandboxes, tests); the app can back it with a table."""
+
+    def __init__(self):
+        self._seen: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: str, nonce: str, expires_at: float) -> bool:
+        now = time.time()
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen = {k: exp for k, exp in self._seen.items() if exp > now}
+            if self._seen.get((key, nonce), 0) > now:
+                return False
+            self._seen[(key, nonce)] = expires_at
+            return True
+
+
+def verify(params: Mapping[str, Any], secret_for: Callable[[str], str | None], *,
+           nonce_store: NonceStore | None = None, now: float | None = None,
+           window: int = SIGNATURE_WINDOW_SECONDS) -> str:
+    """Check a signed request, response or callback; returns its ``app_key``.
+
+    Raises SignatureError (``code`` says why: missing, unknown_key, stale, bad_sign,
+    replayed). The nonce is recorded only after the signature holds, so forged messages
+    cannot use up nonces.
+    """
+    missing = [f for f in AUTH_FIELDS if not params.get(f)]
+    if missing:
+        raise SignatureError(f"missing {', '.join(missing)}", code="missing")
+    app_key = str(params["app_key"])
+    secret = secret_for(app_key)
+    if not secret:
+        raise SignatureError("unknown app_key", code="unknown_key")
+    try:
+        timestamp = int(str(params["timestamp"]))
+    except ValueError:
+        raise SignatureError("timestamp is not an integer", code="stale") from None
+    now = now if now is not None else time.time()
+    if abs(now - timestamp) > window:
+        raise SignatureError("timestamp outside the window", code="stale")
+    if not hmac.compare_digest(signature(params, secret), str(params["sign"])):
+        raise SignatureError("signature mismatch", code="bad_sign")
+    if nonce_store is not None and not nonce_store.add(app_key, str(params["nonce"]),
+                                                        timestamp + window):
+        raise SignatureError("nonce replayed", code="replayed")
+    return app_key
+
+
+class SignedClient:
+    """Signed JSON calls to one provider, with its timeouts, retries and error translation.
+
+    Answers are the ``{code, msg, data}`` envelope, itself signed; ``call`` returns
+    ``data`` or raises ProviderTimeout, ProviderError (non-zero code, 5xx, unreachable),
+    MalformedResponse or SignatureError. Retries (with exponential backoff) happen only for
+    idempotent calls: every GET, and a POST the caller marks ``idempotent`` because it
+    carries an ``out_order_id`` the provider deduplicates.
+    """
+
+    def __init__(self, base_url: str, app_key: str, secret: str, *, provider: str = "",
+                 connect_timeout: float = 0.5, read_timeout: float = 3.0, retries: int = 2,
+                 backoff: float = 0.1, signature_codes: frozenset = frozenset(),
+                 session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.app_key = app_key
+        self.secret = secret
+        self.provider = provider
+        self.timeout = (connect_timeout, read_timeout)
+        self.retries = retries
+        self.backoff = backoff
+        self.signature_codes = signature_codes
+        self.http = session or requests.Session()
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.call("GET", path, params or {}, idempotent=True)
+
+    def post(self, path: str, body: Mapping[str, Any], *, idempotent: bool = False) -> Any:
+        return self.call("POST", path, body, idempotent=idempotent)
+
+    def call(self, method: str, path: str, payload: Mapping[str, Any], *,
+             idempotent: bool) -> Any:
+        attempts = 1 + (self.retries if idempotent else 0)
+        for attempt in range(attempts):
+            try:
+                return self._once(method, path, payload)
+            except (ProviderTimeout, _Transient) as exc:
+                if attempt + 1 == attempts:
+                    raise exc.as_provider_error() if isinstance(exc, _Transient) else exc
+                delay = self.backoff * (2 ** attempt)
+                log.info("%s %s %s failed (%s); retry %d in %.2fs", self.provider, method,
+                         path, exc, attempt + 1, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _once(self, method: str, path: str, payload: Mapping[str, Any]) -> Any:
+        signed = sign_params(payload, self.app_key, self.secret)
+        url = self.base_url + path
+        kwargs = {"params": signed} if method == "GET" else {"json": signed}
+        try:
+            resp = self.http.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout as exc:
+            raise ProviderTimeout(f"{method} {path} timed out", provider=self.provider) from exc
+        except requests.RequestException as exc:
+            raise _Transient(f"{method} {path} unreachable: {exc.__class__.__name__}",
+                             self.provider, None) from exc
+        if resp.status_code >= 500:
+            raise _Transient(f"{method} {path} answered HTTP {resp.status_code}",
+                             self.provider, resp.status_code)
+        return self._unwrap(resp, f"{method} {path}")
+
+    def _unwrap(self, resp: requests.Response, what: str) -> Any:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or "code" not in body:
+            raise MalformedResponse(f"{what}: not a JSON envelope (HTTP {resp.status_code})",
+                                    provider=self.provider, code=resp.status_code)
+        try:
+            verify(body, lambda key: self.secret if key == self.app_key else None)
+        except SignatureError as exc:
+            raise SignatureError(f"{what}: response {exc}", provider=self.provider,
+                                 code=exc.code) from None
+        code = body["code"]
+        if code != 0:
+            cls = SignatureError if code in self.signature_codes else ProviderError
+            raise cls(f"{what}: code {code} {body.get('msg', '')}", provider=self.provider,
+                      code=code)
+        return body.get("data")
+
+
+class _Transient(Exception):
+    """A retryable failure (unreachable, 5xx) before it becomes a ProviderError."""
+
+    def __init__(self, message: str, provider: str, code: int | None):
+        super().__init__(message)
+        self.provider = provider
+        self.code = code
+
+    def as_provider_error(self) -> ProviderError:
+        err = ProviderError(str(self), provider=self.provider, code=self.code)
+        err.__cause__ = self.__cause__
+        return err

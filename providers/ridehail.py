@@ -1,0 +1,96 @@
+"""Ride-hailing enterprise adapter (网约车, T3 / DiDi-enterprise style).
+
+Estimates come per tier with an ``estimate_id`` that locks the price for 10 minutes and is
+needed to order; orders are created with our idempotent ``out_order_id``; the provider's
+signed callbacks (see ``parse_callback``) carry every state change and the final fee.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from providers.base import (Bill, Cancellation, FeeLine, NotApplicable, Offer, Order,
+                            OrderRequest, QuoteRequest, money)
+from providers.http import SignedClient
+
+FEE_LABELS = {"base": "起步价", "distance": "里程费", "time": "时长费", "tolls": "通行费",
+              "parking": "停车费", "other": "其他费用"}
+
+
+@dataclass(frozen=True)
+class DriverPosition:
+    lat: float
+    lng: float
+    at: datetime
+
+
+def fee_lines(fee: Mapping[str, Any]) -> tuple[FeeLine, ...]:
+    """A provider fee breakdown as our lines, in a fixed order, without zero extras."""
+    lines = []
+    for kind, label in FEE_LABELS.items():
+        if kind in fee and (kind == "base" or money(fee[kind])):
+            lines.append(FeeLine(kind, label, money(fee[kind])))
+    return tuple(lines)
+
+
+class RideHailProvider:
+    channel = "ridehail"
+
+    def __init__(self, name: str, client: SignedClient, *, label: str = "网约车"):
+        self.name = name
+        self.client = client
+        self.label = label
+
+    def quote(self, request: QuoteRequest) -> list[Offer]:
+        data = self.client.post("/v1/estimate", {
+            "points": [{"name": s.name, "lat": s.lat, "lng": s.lng} for s in request.stops],
+            "depart_at": request.depart_at.isoformat(), "passengers": request.passengers})
+        estimates = data.get("estimates") or []
+        if not estimates:
+            raise NotApplicable("乘车人数超出网约车车型座位数")
+        return [Offer(
+            provider=self.name, channel=self.channel,
+            product=f"{self.label}·{e['tier_name']}", vehicle_class=e["vehicle_class"],
+            seats=int(e["seats"]), nev=bool(e["nev"]), price=money(e["price"]),
+            breakdown=fee_lines(e["breakdown"]),
+            expires_at=datetime.fromtimestamp(int(e["expires_at"]), timezone.utc),
+            extra={"estimate_id": e["estimate_id"], "tier": e["tier"],
+                   "distance_m": e["distance_m"], "duration_s": e["duration_s"]})
+            for e in estimates]
+
+    def book(self, order_request: OrderRequest) -> Order:
+        data = self.client.post("/v1/orders", {
+            "estimate_id": order_request.offer.extra["estimate_id"],
+            "out_order_id": order_request.out_order_id,
+            "passenger_name": order_request.contact_name,
+            "passenger_phone": order_request.contact_phone}, idempotent=True)
+        return self._order(data)
+
+    def cancel(self, order_id: str, reason: str) -> Cancellation:
+        data = self.client.post("/v1/orders/cancel", {"order_id": order_id, "reason": reason},
+                                idempotent=True)
+        return Cancellation(order_id=data["order_id"], fee=money(data["fee"]))
+
+    def status(self, order_id: str) -> Order:
+        return self._order(self.client.get("/v1/orders/detail", {"order_id": order_id}))
+
+    def driver_position(self, order_id: str) -> DriverPosition:
+        data = self.client.get("/v1/orders/driver-location", {"order_id": order_id})
+        return DriverPosition(lat=float(data["lat"]), lng=float(data["lng"]),
+                              at=datetime.fromisoformat(data["at"]))
+
+    def parse_callback(self, payload: Mapping[str, Any]) -> Order:
+        """The order a (signature-checked) callback describes."""
+        return self._order(payload)
+
+    def _order(self, data: Mapping[str, Any]) -> Order:
+        driver = data.get("driver") or {}
+        fee = data.get("fee")
+        extra = {k: data[k] for k in ("tier", "estimate_id", "estimate_price", "cancel_fee",
+                                      "occurred_at") if data.get(k) is not None}
+        return Order(provider=self.name, order_id=data["order_id"],
+                     out_order_id=data["out_order_id"], state=data["state"],
+                     plate=driver.get("plate"), driver_name=driver.get("name"),
+                     driver_phone=driver.get("phone"),
+                     bill=Bill(fee_lines(fee)) if fee else None, extra=extra)
