@@ -1,7 +1,11 @@
 """Every domain's tables and blueprints in one place (Alembic and the factory import this)."""
 from app import audit, idempotency  # noqa: F401
 from app.accounts import models as accounts_models  # noqa: F401
+from app.approvals import jobs as approvals_jobs  # noqa: F401  (registers worker jobs)
+from app.approvals import models as approvals_models  # noqa: F401
 from app.auth import wechat  # noqa: F401
+from app.notifications import jobs as notifications_jobs  # noqa: F401
+from app.notifications import models as notifications_models  # noqa: F401
 from app.trips import models as trips_models  # noqa: F401
 from app.db import Base
 
@@ -10,7 +14,9 @@ metadata = Base.metadata
 
 def blueprints():
     from app.accounts.views import blp as admin
+    from app.approvals import views as approvals
     from app.auth.views import blp as auth
     from app.trips.views import blp as trips
 
-    return [auth, admin, trips]
+    return [auth, admin, trips, approvals.trip_blp, approvals.blp, approvals.delegation_blp,
+            approvals.admin_blp]
