@@ -230,7 +230,7 @@ def submit_trip(session, *, actor: User, trip: Trip, offer_id: int,
                 now: datetime | None = None) -> Workflow:
     """Submit a quoted trip with the chosen offer and start its approval workflow."""
     now = now or clock.now()
-    session.refresh(trip, with_for_update=True)
+    lock_row(session, Trip, trip.id)
     if trip.state != TripState.QUOTED:
         raise IllegalTransition("只有已报价的行程可以提交审批",
                                 errors={"state": trip.state.value, "to": "pending_approval"})
@@ -294,9 +294,16 @@ def add_task(session, step: ApprovalStep, user: User, now: datetime,
     return task
 
 
+def lock_row(session, model, pk: int):
+    """Row-lock ``model`` ``pk`` (no eager joins: PostgreSQL refuses FOR UPDATE on an outer
+    join) and return it re-read."""
+    session.execute(select(model.id).where(model.id == pk).with_for_update())
+    return session.get(model, pk, populate_existing=True)
+
+
 def lock_workflow(session, workflow_id: int) -> Workflow:
     """The workflow, row-locked and re-read, before anything of it is loaded."""
-    return session.get(Workflow, workflow_id, with_for_update=True, populate_existing=True)
+    return lock_row(session, Workflow, workflow_id)
 
 
 def workflow_of(session, trip_id: int) -> Workflow | None:
