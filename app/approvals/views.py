@@ -6,6 +6,7 @@ from datetime import date
 
 from flask.views import MethodView
 from sqlalchemy import extract, select
+from sqlalchemy.orm import selectinload
 
 from app import clock, db
 from app.accounts.models import Role
@@ -85,7 +86,9 @@ def inbox(args):
     """The caller's approval tasks, including those delegated to them right now."""
     user = current_user()
     stmt = (select(ApprovalTask).join(Trip, ApprovalTask.trip_id == Trip.id)
-            .where(service.inbox_filter(user, clock.now())))
+            .where(service.inbox_filter(user, clock.now()))
+            .options(selectinload(ApprovalTask.step),
+                     selectinload(ApprovalTask.trip).selectinload(Trip.applicant)))
     if args["state"] != "all":
         stmt = stmt.where(ApprovalTask.state == args["state"])
     return paginate(stmt, ApprovalTask.id, limit=args["limit"], cursor=args["cursor"])
