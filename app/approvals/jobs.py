@@ -14,8 +14,7 @@ from sqlalchemy import select
 from app import audit, db
 from app.accounts.models import Unit
 from app.approvals import service
-from app.approvals.models import (ApprovalStep, ApprovalTask, StepState, TaskState, Workflow,
-                                  WorkflowState)
+from app.approvals.models import ApprovalStep, ApprovalTask, Workflow, WorkflowState
 from app.trips.models import Purpose, Trip, TripState
 from app.worker import job
 
@@ -31,13 +30,18 @@ def _claim(session, stmt, of):
     return list(session.scalars(stmt.limit(BATCH).with_for_update(skip_locked=True, of=of)).unique())
 
 
+def _claim_overdue(session, model, *, handled, since, cutoff: datetime):
+    """Pending tasks/steps of open workflows, waiting since before ``cutoff``, not yet handled."""
+    return _claim(session, select(model).join(Workflow).where(
+        model.state == "pending", handled.is_(None), since <= cutoff,
+        Workflow.state == WorkflowState.PENDING).order_by(model.id), model)
+
+
 @job("approvals.remind", every=60)
 def remind(session, now: datetime) -> int:
     """Remind approvers of tasks pending for 2 h (催办), once per task."""
-    tasks = _claim(session, select(ApprovalTask).join(Workflow).where(
-        ApprovalTask.state == TaskState.PENDING, ApprovalTask.reminded_at.is_(None),
-        ApprovalTask.created_at <= now - REMIND_AFTER,
-        Workflow.state == WorkflowState.PENDING).order_by(ApprovalTask.id), ApprovalTask)
+    tasks = _claim_overdue(session, ApprovalTask, handled=ApprovalTask.reminded_at,
+                           since=ApprovalTask.created_at, cutoff=now - REMIND_AFTER)
     for task in tasks:
         task.reminded_at = now
         service.notify_task(session, task, task.trip, kind="approval_reminder",
@@ -50,10 +54,8 @@ def remind(session, now: datetime) -> int:
 @job("approvals.escalate", every=60)
 def escalate(session, now: datetime) -> int:
     """After 4 h, add the parent unit's approvers to a pending unit step and notify them."""
-    steps = _claim(session, select(ApprovalStep).join(Workflow).where(
-        ApprovalStep.state == StepState.PENDING, ApprovalStep.escalated_at.is_(None),
-        ApprovalStep.activated_at <= now - ESCALATE_AFTER,
-        Workflow.state == WorkflowState.PENDING).order_by(ApprovalStep.id), ApprovalStep)
+    steps = _claim_overdue(session, ApprovalStep, handled=ApprovalStep.escalated_at,
+                           since=ApprovalStep.activated_at, cutoff=now - ESCALATE_AFTER)
     for step in steps:
         step.escalated_at = now
         trip = step.workflow.trip
