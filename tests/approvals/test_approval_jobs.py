@@ -164,3 +164,27 @@ def test_approver_without_openid_is_skipped_and_recorded(flow, app):
                       flow.user_id("demo-approver"): ("demo-approver", "pending")}
     flow.run("notifications.send")
     assert len(flow.messages()) == 1
+
+
+def test_several_workers_send_each_message_once(flow, app):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from app.worker import run_due
+
+    for n in range(4):
+        flow.add_user(f"approver-{n}", "常州市发展和改革委员会", ["approver"], f"1390000992{n}")
+    flow.submitted()
+    flow.submitted()
+    barrier = Barrier(3)
+
+    def worker(_):
+        with app.app_context():
+            barrier.wait()
+            return run_due(now=flow.now, names=["notifications.send"])["notifications.send"]
+
+    with ThreadPoolExecutor(3) as pool:
+        handled = sum(pool.map(worker, range(3)))
+    assert handled == 10
+    assert len(flow.messages()) == 10
+    assert {str(r.state) for r in flow.outbox()} == {"sent"}
