@@ -1,8 +1,12 @@
 """Every domain's tables and blueprints in one place (Alembic and the factory import this)."""
 from app import audit, idempotency  # noqa: F401
 from app.accounts import models as accounts_models  # noqa: F401
+from app.approvals import jobs as approvals_jobs  # noqa: F401  (registers worker jobs)
+from app.approvals import models as approvals_models  # noqa: F401
 from app.auth import wechat  # noqa: F401
 from app.billing import models as billing_models  # noqa: F401
+from app.notifications import jobs as notifications_jobs  # noqa: F401
+from app.notifications import models as notifications_models  # noqa: F401
 from app.settlements import models as settlements_models  # noqa: F401
 from app.trips import models as trips_models  # noqa: F401
 from app.quotes import models as quotes_models  # noqa: F401
@@ -13,9 +17,11 @@ metadata = Base.metadata
 
 def blueprints():
     from app.accounts.views import blp as admin
+    from app.approvals import views as approvals
     from app.auth.views import blp as auth
     from app.settlements.views import blp as settlements
     from app.trips.views import blp as trips
     from app.quotes.views import blp as quotes
 
-    return [auth, admin, trips, quotes, settlements]
+    return [auth, admin, trips, quotes, approvals.trip_blp, approvals.blp,
+            approvals.delegation_blp, approvals.admin_blp, settlements]

@@ -1,0 +1,458 @@
+"""Approval use cases: submit, withdraw, decide, delegate, and the policy/calendar admin.
+
+Concurrency: every use case that changes a workflow first locks its row (``FOR UPDATE`` on
+PostgreSQL; on SQLite the request already holds the single write lock) and only then loads
+steps and tasks, so two approvers racing on one step are serialised and the second one
+sees the first one's decision.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, select
+
+from app import audit, clock
+from app.accounts.models import Role, Unit, User, UserRole
+from app.approvals.calendar import load_calendar
+from app.approvals.models import (ApprovalPolicy, ApprovalStep, ApprovalTask, CalendarDay,
+                                  Delegation, StepMode, StepState, TaskState, Workflow,
+                                  WorkflowState)
+from app.approvals.policy import DEFAULT_RULES, Routing, TripFacts, route
+from app.errors import (AppError, Conflict, Forbidden, IllegalTransition, NotFound,
+                        ValidationFailed)
+from app.notifications.service import enqueue_wechat
+from app.security import in_scope
+from app.trips.models import Offer, Purpose, Trip, TripState
+from app.trips.service import can_view
+from providers.wechat import fit_value
+
+# Trip states in which nothing is left to approve.
+CLOSED_TRIP_STATES = {TripState.CANCELLED, TripState.EXPIRED, TripState.WITHDRAWN,
+                      TripState.REJECTED}
+EMERGENCY_DEADLINE = timedelta(hours=24)
+PURPOSE_LABELS = {Purpose.MEETING: "会议", Purpose.INSPECTION: "调研", Purpose.ENFORCEMENT: "执法",
+                  Purpose.EMERGENCY: "应急", Purpose.RECEPTION: "接待", Purpose.OTHER: "其他公务"}
+
+
+class OfferRefused(AppError):
+    status, code, message = 422, "offer_not_found", "所选报价不存在"
+
+
+# --- policy and calendar -------------------------------------------------------------------
+
+def policy_in_force(session, at: datetime) -> tuple[int, dict]:
+    """(version, rules) in force at ``at``; version 0 is the built-in default of SPEC §4."""
+    row = session.scalars(select(ApprovalPolicy).where(ApprovalPolicy.effective_from <= at)
+                          .order_by(ApprovalPolicy.effective_from.desc(),
+                                    ApprovalPolicy.version.desc()).limit(1)).first()
+    return (row.version, row.rules) if row is not None else (0, DEFAULT_RULES)
+
+
+def publish_policy(session, *, actor: User, rules: dict, effective_from: datetime,
+                   note: str = "") -> ApprovalPolicy:
+    """Add a new policy version (old versions stay, for the workflows that used them)."""
+    last = session.scalar(select(ApprovalPolicy.version).order_by(ApprovalPolicy.version.desc())
+                          .limit(1).with_for_update())
+    policy = ApprovalPolicy(version=(last or 0) + 1, effective_from=effective_from, rules=rules,
+                            note=note, created_by_id=actor.id)
+    session.add(policy)
+    session.flush()
+    audit.record(session, entity="approval_policies", entity_id=policy.id, action="published",
+                 actor_id=actor.id, data={"version": policy.version,
+                                          "effective_from": effective_from.isoformat()})
+    return policy
+
+
+def set_calendar_day(session, *, actor: User, data: dict) -> CalendarDay:
+    """Add or replace the admin calendar entry for one date."""
+    row = session.get(CalendarDay, data["day"])
+    if row is None:
+        row = CalendarDay(day=data["day"])
+        session.add(row)
+    row.kind, row.note, row.updated_by_id = data["kind"], data.get("note", ""), actor.id
+    session.flush()
+    audit.record(session, entity="calendar_days", entity_id=int(data["day"].strftime("%Y%m%d")),
+                 action="set", actor_id=actor.id,
+                 data={"day": data["day"].isoformat(), "kind": str(data["kind"]),
+                       "note": row.note})
+    return row
+
+
+def delete_calendar_day(session, *, actor: User, day) -> None:
+    row = session.get(CalendarDay, day)
+    if row is None:
+        raise NotFound("该日期没有维护记录")
+    audit.record(session, entity="calendar_days", entity_id=int(day.strftime("%Y%m%d")),
+                 action="deleted", actor_id=actor.id, data={"day": day.isoformat()})
+    session.delete(row)
+
+
+# --- approvers and delegation --------------------------------------------------------------
+
+def _holders(session, role: Role, *, unit_id: int | None = None) -> list[User]:
+    stmt = (select(User).join(UserRole).where(UserRole.role == role, User.active)
+            .order_by(User.id))
+    if unit_id is not None:
+        stmt = stmt.where(User.unit_id == unit_id)
+    return list(session.scalars(stmt).unique())
+
+
+def unit_approvers(session, unit: Unit | None, *, exclude: set[int]) -> tuple[Unit | None, list[User]]:
+    """The first unit from ``unit`` upwards with approvers outside ``exclude``, and them."""
+    while unit is not None:
+        users = [u for u in _holders(session, Role.APPROVER, unit_id=unit.id) if u.id not in exclude]
+        if users:
+            return unit, users
+        unit = unit.parent
+    return None, []
+
+
+def _assignees_for(session, step_approvers: str, trip: Trip) -> tuple[Unit | None, list[User]]:
+    exclude = {trip.applicant_id}
+    if step_approvers == "unit":
+        return unit_approvers(session, trip.unit, exclude=exclude)
+    return None, [u for u in _holders(session, Role.PLATFORM_APPROVER) if u.id not in exclude]
+
+
+def active_delegation(session, *, delegator_id: int, delegate_id: int,
+                      at: datetime) -> Delegation | None:
+    return session.scalars(select(Delegation).where(
+        Delegation.delegator_id == delegator_id, Delegation.delegate_id == delegate_id,
+        *_active_at(at)).limit(1)).first()
+
+
+def _active_at(at: datetime):
+    return (Delegation.starts_at <= at, Delegation.ends_at > at, Delegation.revoked_at.is_(None))
+
+
+def create_delegation(session, *, actor: User, data: dict) -> Delegation:
+    """Name a delegate (代理人) for a time range; they see and act on the actor's tasks."""
+    delegate = session.get(User, data["delegate_id"])
+    if delegate is None or not delegate.active or not in_scope(actor, delegate.unit):
+        raise ValidationFailed("代理人不存在、已停用或不在您的管理范围内", code="invalid_delegate",
+                               errors={"delegate_id": ["代理人无效"]})
+    if delegate.id == actor.id:
+        raise ValidationFailed("不能委托给自己", code="invalid_delegate",
+                               errors={"delegate_id": ["不能是本人"]})
+    if data["ends_at"] <= data["starts_at"]:
+        raise ValidationFailed("结束时间须晚于开始时间", errors={"ends_at": ["须晚于开始时间"]})
+    if data["ends_at"] <= clock.now():
+        raise ValidationFailed("结束时间须晚于当前时间", errors={"ends_at": ["须为将来时间"]})
+    row = Delegation(delegator_id=actor.id, delegate_id=delegate.id,
+                     starts_at=data["starts_at"], ends_at=data["ends_at"])
+    session.add(row)
+    session.flush()
+    audit.record(session, entity="approval_delegations", entity_id=row.id, action="created",
+                 actor_id=actor.id, data={"delegate_id": delegate.id,
+                                          "starts_at": row.starts_at.isoformat(),
+                                          "ends_at": row.ends_at.isoformat()})
+    return row
+
+
+def revoke_delegation(session, *, actor: User, delegation_id: int) -> Delegation:
+    row = session.get(Delegation, delegation_id)
+    if row is None or actor.id not in (row.delegator_id, row.delegate_id):
+        raise NotFound("委托不存在")
+    if row.delegator_id != actor.id:
+        raise Forbidden("只有委托人可以撤销委托")
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+        audit.record(session, entity="approval_delegations", entity_id=row.id, action="revoked",
+                     actor_id=actor.id)
+    return row
+
+
+def delegations_filter(user: User):
+    return or_(Delegation.delegator_id == user.id, Delegation.delegate_id == user.id)
+
+
+# --- notifications -------------------------------------------------------------------------
+
+def trip_no(trip: Trip) -> str:
+    """The trip number people quote (ASCII, fits a WeChat character_string)."""
+    return f"YC{clock.local_date(trip.created_at):%Y%m%d}{trip.id:06d}"
+
+
+def message_data(trip: Trip, phrase: str) -> dict[str, str]:
+    """The approval template's fields, each fitted to WeChat's rule for its kind."""
+    stops = trip.stops or [{}]
+    purpose = trip.purpose_text or PURPOSE_LABELS.get(trip.purpose_category, "公务用车")
+    route_text = f"{stops[0].get('name', '')}→{stops[-1].get('name', '')}"
+    return {"thing1": fit_value("thing", purpose),
+            "time2": clock.local(trip.depart_at).strftime("%Y-%m-%d %H:%M"),
+            "character_string3": fit_value("character_string", trip_no(trip)),
+            "phrase4": fit_value("phrase", phrase),
+            "thing5": fit_value("thing", route_text)}
+
+
+def notify_task(session, task: ApprovalTask, trip: Trip, *, kind: str, phrase: str,
+                now: datetime) -> None:
+    """Queue the subscription message for a task to its assignee and their active delegates."""
+    recipients = [task.assignee] + [d.delegate for d in session.scalars(
+        select(Delegation).where(Delegation.delegator_id == task.assignee_id, *_active_at(now)))]
+    seen: set[int] = set()
+    for user in recipients:
+        if user.id in seen or user.id == trip.applicant_id:
+            continue
+        seen.add(user.id)
+        enqueue_wechat(session, recipient=user, kind=kind, ref=f"task:{task.id}", now=now,
+                       template_id=current_app.config["WECHAT_APPROVAL_TEMPLATE_ID"],
+                       page=f"pages/approval/detail?task_id={task.id}",
+                       data=message_data(trip, phrase))
+
+
+# --- submit and the workflow ---------------------------------------------------------------
+
+def trip_facts(trip: Trip) -> TripFacts:
+    return TripFacts(cross_region=trip.cross_region, estimate=trip.estimate,
+                     vehicle_class=str(trip.vehicle_class) if trip.vehicle_class else None,
+                     depart_date=clock.local_date(trip.depart_at))
+
+
+def _check_offer(session, trip: Trip, offer_id: int, now: datetime) -> Offer:
+    offer = session.get(Offer, offer_id)
+    if offer is None or offer.trip_id != trip.id:
+        raise OfferRefused(errors={"offer_id": ["报价不属于该行程"]})
+    if offer.expires_at <= now:
+        raise OfferRefused("报价已过期，请重新询价", code="offer_expired",
+                           errors={"offer_id": ["报价已过期"]})
+    if not offer.compliant:
+        raise OfferRefused("所选报价不符合用车标准，请选择其他报价", code="offer_not_compliant",
+                           errors={"offer_id": ["不合规"], "reasons": list(offer.reasons)})
+    if not offer.available:
+        raise OfferRefused("所选车辆已无法提供，请重新询价", code="offer_unavailable",
+                           errors={"offer_id": ["不可用"]})
+    return offer
+
+
+def submit_trip(session, *, actor: User, trip: Trip, offer_id: int,
+                now: datetime | None = None) -> Workflow:
+    """Submit a quoted trip with the chosen offer and start its approval workflow."""
+    now = now or clock.now()
+    lock_row(session, Trip, trip.id)
+    if trip.state != TripState.QUOTED:
+        raise IllegalTransition("只有已报价的行程可以提交审批",
+                                errors={"state": trip.state.value, "to": "pending_approval"})
+    offer = _check_offer(session, trip, offer_id, now)
+    trip.selected_offer_id, trip.channel = offer.id, offer.channel
+    trip.estimate, trip.vehicle_class = offer.price, offer.vehicle_class
+
+    version, rules = policy_in_force(session, now)
+    facts = trip_facts(trip)
+    routing = route(rules, facts, load_calendar(session, [facts.depart_date]))
+    plans = _staff(session, routing, trip)
+    wf = Workflow(trip_id=trip.id, policy_version=version, policy_rules=rules,
+                  calendar_unknown=routing.calendar_unknown, submitted_at=now,
+                  state=WorkflowState.PENDING)
+    for seq, (plan, unit) in enumerate(plans, start=1):
+        wf.steps.append(ApprovalStep(seq=seq, key=plan.key, name=plan.name,
+                                     approvers=plan.approvers, mode=plan.mode,
+                                     reasons=list(plan.reasons),
+                                     source_unit_id=unit.id if unit else None))
+    session.add(wf)
+    trip.transition(session, TripState.PENDING_APPROVAL, actor_id=actor.id, at=now,
+                    data={"offer_id": offer.id, "estimate": str(offer.price),
+                          "policy_version": version, "steps": [p.key for p, _ in plans],
+                          "calendar_unknown": routing.calendar_unknown,
+                          "dispatchable": trip.emergency})
+    session.flush()
+    _activate(session, wf.steps[0], trip, now)
+    return wf
+
+
+def _staff(session, routing: Routing, trip: Trip):
+    """Each planned step with its source unit; refuses when a step would have nobody."""
+    staffed = []
+    for plan in routing.steps:
+        unit, users = _assignees_for(session, plan.approvers, trip)
+        if not users:
+            raise ValidationFailed(f"“{plan.name}”没有可用的审批人，请联系管理员",
+                                   code="no_approver", errors={"step": [plan.key]})
+        staffed.append((plan, unit))
+    return staffed
+
+
+def _activate(session, step: ApprovalStep, trip: Trip, now: datetime) -> None:
+    """Open a step: one task per approver, each announced through the outbox."""
+    unit, users = _assignees_for(session, step.approvers, trip)
+    step.state, step.activated_at = StepState.PENDING, now
+    if unit is not None:
+        step.source_unit_id = unit.id
+    tasks = [add_task(session, step, user, now) for user in users]
+    session.flush()
+    for task in tasks:
+        notify_task(session, task, trip, kind="approval_task", phrase="待审批", now=now)
+
+
+def add_task(session, step: ApprovalStep, user: User, now: datetime,
+              escalated: bool = False) -> ApprovalTask:
+    task = ApprovalTask(workflow_id=step.workflow_id, trip_id=step.workflow.trip_id,
+                        assignee=user, state=TaskState.PENDING, created_at=now,
+                        escalated=escalated)
+    step.tasks.append(task)
+    return task
+
+
+def lock_row(session, model, pk: int):
+    """Row-lock ``model`` ``pk`` (no eager joins: PostgreSQL refuses FOR UPDATE on an outer
+    join) and return it re-read."""
+    session.execute(select(model.id).where(model.id == pk).with_for_update())
+    return session.get(model, pk, populate_existing=True)
+
+
+def lock_workflow(session, workflow_id: int) -> Workflow:
+    """The workflow, row-locked and re-read, before anything of it is loaded."""
+    return lock_row(session, Workflow, workflow_id)
+
+
+def workflow_of(session, trip_id: int) -> Workflow | None:
+    return session.scalars(select(Workflow).where(Workflow.trip_id == trip_id)).first()
+
+
+def close_workflow(session, wf: Workflow, state: WorkflowState, now: datetime) -> None:
+    """End the workflow: every open task and step is cancelled."""
+    wf.state, wf.decided_at = state, now
+    for step in wf.steps:
+        if step.state in (StepState.PENDING, StepState.WAITING):
+            step.state = StepState.CANCELLED
+        for task in step.tasks:
+            if task.state == TaskState.PENDING:
+                task.state = TaskState.CANCELLED
+
+
+def withdraw_trip(session, *, actor: User, trip: Trip, reason: str,
+                  now: datetime | None = None) -> Trip:
+    """The applicant takes back a trip that is not finally approved yet."""
+    now = now or clock.now()
+    wf = workflow_of(session, trip.id)
+    if wf is not None:
+        wf = lock_workflow(session, wf.id)
+    session.refresh(trip)
+    trip.transition(session, TripState.WITHDRAWN, actor_id=actor.id, comment=reason, at=now)
+    if wf is not None and wf.state == WorkflowState.PENDING:
+        close_workflow(session, wf, WorkflowState.WITHDRAWN, now)
+    return trip
+
+
+def close_for_trip(session, trip: Trip, *, state: WorkflowState = WorkflowState.CANCELLED,
+                   now: datetime | None = None) -> None:
+    """For other domains ending a trip (e.g. cancel): cancel its open approval tasks."""
+    wf = workflow_of(session, trip.id)
+    if wf is not None:
+        wf = lock_workflow(session, wf.id)
+        if wf.state == WorkflowState.PENDING:
+            close_workflow(session, wf, state, now or clock.now())
+
+
+# --- deciding ------------------------------------------------------------------------------
+
+def acting_for(session, user: User, task: ApprovalTask, now: datetime) -> int | None | bool:
+    """None when ``user`` is the assignee, the assignee's id when acting as their delegate,
+    False when they may not act on the task."""
+    if task.assignee_id == user.id:
+        return None
+    if active_delegation(session, delegator_id=task.assignee_id, delegate_id=user.id, at=now):
+        return task.assignee_id
+    return False
+
+
+def get_task(session, user: User, task_id: int, now: datetime | None = None) -> ApprovalTask:
+    """A task its assignee, their delegate, its decider or a trip overseer may read (else 404)."""
+    task = session.get(ApprovalTask, task_id)
+    if task is None or not (task.decided_by_id == user.id or can_view(user, task.trip)
+                            or acting_for(session, user, task, now or clock.now()) is not False):
+        raise NotFound("审批任务不存在")
+    return task
+
+
+def decide(session, *, actor: User, task_id: int, approve: bool, comment: str = "",
+           now: datetime | None = None) -> ApprovalTask:
+    """Approve or reject one task; idempotent for the same decision, 409 for the opposite."""
+    now = now or clock.now()
+    wf_id = session.scalar(select(ApprovalTask.workflow_id).where(ApprovalTask.id == task_id))
+    if wf_id is None:
+        raise NotFound("审批任务不存在")
+    wf = lock_workflow(session, wf_id)
+    task = session.get(ApprovalTask, task_id, populate_existing=True)
+    trip = task.trip
+    on_behalf = acting_for(session, actor, task, now)
+    if trip.applicant_id == actor.id:
+        raise Forbidden("不能审批本人提交的用车申请", code="self_approval")
+    if on_behalf is False:
+        if task.decided_by_id == actor.id or can_view(actor, trip):
+            raise Forbidden("您不是该审批环节的审批人", code="not_assignee")
+        raise NotFound("审批任务不存在")
+    wanted = TaskState.APPROVED if approve else TaskState.REJECTED
+    if task.state == wanted:
+        return task
+    if task.state != TaskState.PENDING:
+        if task.state == TaskState.CANCELLED:
+            raise Conflict("该审批已由他人处理或流程已结束", code="task_closed")
+        raise Conflict("该任务已作出相反的审批决定", code="already_decided")
+    if wf.state != WorkflowState.PENDING or trip.state in CLOSED_TRIP_STATES:
+        raise Conflict("该审批流程已结束", code="task_closed")
+
+    task.state, task.decided_at, task.comment = wanted, now, comment
+    task.decided_by_id, task.on_behalf_of_id = actor.id, on_behalf
+    step = task.step
+    history = dict(actor_id=actor.id, on_behalf_of_id=on_behalf, comment=comment, at=now)
+    detail = {"task_id": task.id, "step": step.seq, "step_name": step.name}
+    if not approve:
+        step.state, step.decided_at = StepState.REJECTED, now
+        close_workflow(session, wf, WorkflowState.REJECTED, now)
+        _record_end(session, trip, TripState.REJECTED, "approval:rejected", history, detail)
+        return task
+    if not _step_complete(step, task):
+        trip.note(session, "approval:approved", data=detail, **history)
+        return task
+    step.state, step.decided_at = StepState.APPROVED, now
+    for other in step.tasks:
+        if other.state == TaskState.PENDING:
+            other.state = TaskState.CANCELLED
+    following = next((s for s in wf.steps if s.state == StepState.WAITING), None)
+    if following is not None:
+        trip.note(session, "approval:approved", data={**detail, "step_done": True}, **history)
+        _activate(session, following, trip, now)
+        return task
+    wf.state, wf.decided_at = WorkflowState.APPROVED, now
+    if trip.emergency and wf.flagged_at is None and now - wf.submitted_at > EMERGENCY_DEADLINE:
+        flag_emergency(session, wf, trip, now)
+    _record_end(session, trip, TripState.APPROVED, "approval:approved", history, detail)
+    return task
+
+
+def _step_complete(step: ApprovalStep, task: ApprovalTask) -> bool:
+    """或签: one approval. 会签: every original member; an escalated superior decides alone."""
+    if step.mode == StepMode.ANY or task.escalated:
+        return True
+    return all(t.state == TaskState.APPROVED for t in step.tasks if not t.escalated)
+
+
+def _record_end(session, trip: Trip, to: TripState, action: str, history: dict,
+                detail: dict) -> None:
+    # An emergency trip may already be on the road: its state stays, the decision is noted.
+    if trip.state == TripState.PENDING_APPROVAL:
+        trip.transition(session, to, data={"action": action, **detail}, **history)
+    else:
+        trip.note(session, action, data={**detail, "final": to.value}, **history)
+
+
+def flag_emergency(session, wf: Workflow, trip: Trip, now: datetime) -> None:
+    """Mark an emergency trip whose approval took over 24 h (for supervision)."""
+    wf.flagged_at = now
+    audit.record(session, entity="approval_workflows", entity_id=wf.id,
+                 action="emergency_overdue", actor_id=None, at=now,
+                 data={"trip_id": trip.id, "submitted_at": wf.submitted_at.isoformat()})
+    trip.note(session, "approval:emergency_overdue", actor_id=None, at=now,
+              comment="应急用车提交后24小时内未完成审批", data={"workflow_id": wf.id})
+
+
+def inbox_filter(user: User, now: datetime):
+    """Tasks of ``user``: assigned, decided by them, or delegated to them right now."""
+    delegators = select(Delegation.delegator_id).where(Delegation.delegate_id == user.id,
+                                                       *_active_at(now))
+    return and_(or_(ApprovalTask.assignee_id == user.id, ApprovalTask.decided_by_id == user.id,
+                    and_(ApprovalTask.assignee_id.in_(delegators),
+                         ApprovalTask.state == TaskState.PENDING)),
+                Trip.applicant_id != user.id)

@@ -1,0 +1,82 @@
+"""``notifications.send``: claim due outbox rows, send them outside the claim, record outcomes.
+
+Claiming is one short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the single
+writer on SQLite) that marks rows ``sending`` with a lease, so several workers never send
+one row twice and a crashed worker's rows come due again when the lease ends. The network
+calls happen with no transaction open; each outcome is written afterwards.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, select
+
+from app import db
+from app.auth.wechat import client
+from app.notifications.models import OutboxMessage, OutboxState
+from app.worker import job
+from providers.wechat import WeChatError
+
+log = logging.getLogger(__name__)
+
+BATCH = 50
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 6
+BACKOFF_BASE = timedelta(seconds=30)  # 30 s, 1 min, 2 min, 4 min, 8 min
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after ``attempts`` failed ones (exponential)."""
+    return BACKOFF_BASE * (2 ** (attempts - 1))
+
+
+def _claim(session, now: datetime) -> list[OutboxMessage]:
+    db.begin_write(session)
+    due = or_(and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now),
+              and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_until <= now))
+    rows = list(session.scalars(
+        select(OutboxMessage).where(due).order_by(OutboxMessage.id).limit(BATCH)
+        .with_for_update(skip_locked=True)))
+    for row in rows:
+        row.state, row.claimed_until = OutboxState.SENDING, now + LEASE
+        row.attempts += 1
+    session.commit()
+    return rows
+
+
+def _outcome(row: OutboxMessage, error: WeChatError | None, now: datetime) -> None:
+    row.claimed_until = None
+    if error is None:
+        row.state, row.sent_at, row.last_error = OutboxState.SENT, now, None
+        return
+    row.last_error = str(error)
+    if error.transient and row.attempts < MAX_ATTEMPTS:
+        row.state, row.next_attempt_at = OutboxState.PENDING, now + backoff(row.attempts)
+        log.warning("outbox %s: transient %s, retry at %s", row.id, error, row.next_attempt_at)
+    else:
+        # 43101 (not subscribed) and other permanent errors are not retried.
+        row.state = OutboxState.FAILED
+        log.warning("outbox %s failed for good after %s attempt(s): %s", row.id, row.attempts, error)
+
+
+@job("notifications.send", every=5)
+def send_due(session, now: datetime) -> int:
+    rows = _claim(session, now)
+    if not rows:
+        return 0
+    wx, state = client(), current_app.config["WECHAT_MINIPROGRAM_STATE"]
+    results: dict[int, WeChatError | None] = {}
+    for row in rows:
+        try:
+            wx.send_subscribe_message(touser=row.touser, template_id=row.template_id,
+                                      page=row.page, data=row.data, state=state)
+            results[row.id] = None
+        except WeChatError as exc:
+            results[row.id] = exc
+    db.begin_write(session)
+    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(results))
+                               .with_for_update()):
+        _outcome(row, results[row.id], now)
+    return len(rows)
