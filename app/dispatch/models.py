@@ -74,7 +74,7 @@ class Assignment(Base):
 
     @classmethod
     def for_window(cls, trip: Trip, **fields) -> "Assignment":
-        return cls(trip_id=trip.id, starts_at=trip.depart_at, ends_at=trip.return_at,
+        return cls(trip=trip, starts_at=trip.depart_at, ends_at=trip.return_at,
                    busy_until=trip.return_at + BUFFER, active=True, **fields)
 
     def release(self, why: ReleaseReason, *, actor_id: int | None, comment: str = "",

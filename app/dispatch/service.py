@@ -25,8 +25,6 @@ from app.trips.models import Channel, Purpose, Trip, TripEvent, TripState
 from app.trips.service import can_view, get_visible
 
 S = TripState
-# Auto-assign tries the next candidate when a concurrent request took the best one.
-AUTO_ATTEMPTS = 5
 # Unconfirmed this long after completion counts as confirmed (SPEC §2 step 8).
 AUTO_CONFIRM_AFTER = timedelta(hours=72)
 
@@ -139,11 +137,9 @@ def _place(session, *, actor: User, trip: Trip, vehicle_id: int | None, driver_i
                 else ranked_vehicles(session, trip))
     drivers = ([_explicit_driver(session, actor, trip, driver_id).id] if driver_id
                else ranked_drivers(session, trip))
-    for _ in range(AUTO_ATTEMPTS):
-        if not vehicles:
-            raise Conflict("该时段没有符合要求的空闲车辆", code="no_vehicle_available")
-        if not drivers:
-            raise Conflict("该时段没有空闲的驾驶员", code="no_driver_available")
+    # A candidate taken by a concurrent request (PostgreSQL's constraint) drops out; the
+    # next one is tried. Explicit choices are not replaced.
+    while vehicles and drivers:
         try:
             return _insert(session, Assignment.for_window(
                 trip, vehicle_id=vehicles[0], driver_id=drivers[0],
@@ -156,7 +152,9 @@ def _place(session, *, actor: User, trip: Trip, vehicle_id: int | None, driver_i
             if driver_id:
                 raise
             drivers.pop(0)
-    raise Conflict("车辆或驾驶员正被同时分配，请重试", code="assignment_contended")
+    if not vehicles:
+        raise Conflict("该时段没有符合要求的空闲车辆", code="no_vehicle_available")
+    raise Conflict("该时段没有空闲的驾驶员", code="no_driver_available")
 
 
 def _describe(assignment: Assignment) -> dict:
@@ -308,7 +306,7 @@ def start_trip(session, *, actor: User, trip_id: int, odometer_km: Decimal,
     vehicle = assignment.vehicle
     _odometer(odometer_km, at_least=vehicle.odometer_km,
               message="里程表读数不能小于车辆上次记录的读数")
-    run = TripRun(trip_id=trip.id, assignment_id=assignment.id, vehicle_id=vehicle.id,
+    run = TripRun(trip=trip, assignment_id=assignment.id, vehicle_id=vehicle.id,
                   driver_id=assignment.driver_id, started_at=started_at,
                   start_odometer_km=odometer_km,
                   odometer_gap_km=odometer_km - vehicle.odometer_km)
