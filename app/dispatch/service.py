@@ -3,8 +3,10 @@ and finishes; the passenger confirms or disputes; the traveler or a dispatcher c
 
 Every function runs inside the request's unit of work (the view never commits). On SQLite
 the request already holds the single writer (``db.begin_write``), so the busy checks below
-cannot interleave; on PostgreSQL two racing inserts meet the exclusion constraints, and the
-loser's violation becomes the same 409 as the check.
+cannot interleave. On PostgreSQL the exclusion constraints are the guarantee; writers of
+assignments also queue on one advisory lock, because two inserts that each conflict with
+the other on the vehicle and the driver constraint would otherwise deadlock, and because the
+check then gives the clearer answer. A violation still becomes the same 409 as the check.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, clock
@@ -25,6 +27,8 @@ from app.trips.models import Channel, Purpose, Trip, TripEvent, TripState
 from app.trips.service import can_view, get_visible
 
 S = TripState
+# pg_advisory_xact_lock key of the assignment writers ("disp").
+ASSIGNMENT_LOCK_KEY = 0x64697370
 # Unconfirmed this long after completion counts as confirmed (SPEC §2 step 8).
 AUTO_CONFIRM_AFTER = timedelta(hours=72)
 
@@ -133,12 +137,14 @@ def _insert(session, assignment: Assignment) -> Assignment:
 def _place(session, *, actor: User, trip: Trip, vehicle_id: int | None, driver_id: int | None,
            reason: str) -> Assignment:
     """Check (explicit) or rank (omitted) the vehicle and driver, then insert the assignment."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ASSIGNMENT_LOCK_KEY})
     vehicles = ([_explicit_vehicle(session, actor, trip, vehicle_id).id] if vehicle_id
                 else ranked_vehicles(session, trip))
     drivers = ([_explicit_driver(session, actor, trip, driver_id).id] if driver_id
                else ranked_drivers(session, trip))
-    # A candidate taken by a concurrent request (PostgreSQL's constraint) drops out; the
-    # next one is tried. Explicit choices are not replaced.
+    # A candidate the constraint refuses (taken by a writer outside this path) drops out and
+    # the next one is tried; explicit choices are not replaced.
     while vehicles and drivers:
         try:
             return _insert(session, Assignment.for_window(

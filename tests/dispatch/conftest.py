@@ -141,7 +141,7 @@ def ok(resp, status=200):
 
 
 @pytest.fixture
-def drive(api, fleet, travel):
+def drive(api, fleet, travel, in_db):
     """Assign to the demo driver 钱进 and, unless told to stop earlier, start (1 h later)
     and finish (4 h later) the trip over the API, moving the frozen clock along."""
 
@@ -152,7 +152,8 @@ def drive(api, fleet, travel):
                     json={"vehicle_id": vehicle, "driver_id": fleet["drivers"]["钱进"]}))
         if until == "dispatched":
             return {}
-        odometer = next(v["odometer_km"] for v in fleet["vehicles"] if v["id"] == vehicle)
+        with in_db() as s:
+            odometer = s.get(Vehicle, vehicle).odometer_km
         start_km = start_km or str(odometer + 5)
         travel(clock.now() + timedelta(hours=1))
         ok(api.post(f"/trips/{trip_id}/start", as_="demo-driver", json={"odometer_km": start_km}))
