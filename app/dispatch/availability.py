@@ -17,34 +17,29 @@ from app.accounts.models import Driver, Vehicle, VehicleStatus
 from app.dispatch.models import BUFFER, Assignment, TripRun
 
 
-def overlapping(start: datetime, end: datetime, *, exclude_trip_id: int | None = None):
+def overlapping(start: datetime, end: datetime):
     """SQL condition: active assignments whose busy range overlaps the window's."""
-    cond = and_(Assignment.active, Assignment.starts_at < end + BUFFER,
+    return and_(Assignment.active, Assignment.starts_at < end + BUFFER,
                 Assignment.busy_until > start)
-    if exclude_trip_id is not None:
-        cond = and_(cond, Assignment.trip_id != exclude_trip_id)
-    return cond
 
 
-def vehicle_busy(session, vehicle_id: int, start: datetime, end: datetime,
-                 *, exclude_trip_id: int | None = None) -> bool:
+def _taken(session, column, value: int, start: datetime, end: datetime) -> bool:
     return session.scalar(select(Assignment.id).where(
-        Assignment.vehicle_id == vehicle_id,
-        overlapping(start, end, exclude_trip_id=exclude_trip_id)).limit(1)) is not None
+        column == value, overlapping(start, end)).limit(1)) is not None
 
 
-def driver_busy(session, driver_id: int, start: datetime, end: datetime,
-                *, exclude_trip_id: int | None = None) -> bool:
-    return session.scalar(select(Assignment.id).where(
-        Assignment.driver_id == driver_id,
-        overlapping(start, end, exclude_trip_id=exclude_trip_id)).limit(1)) is not None
+def vehicle_busy(session, vehicle_id: int, start: datetime, end: datetime) -> bool:
+    return _taken(session, Assignment.vehicle_id, vehicle_id, start, end)
+
+
+def driver_busy(session, driver_id: int, start: datetime, end: datetime) -> bool:
+    return _taken(session, Assignment.driver_id, driver_id, start, end)
 
 
 def free_vehicles(session, vehicle_class: str | None, seats: int, start: datetime,
-                  end: datetime, *, exclude_trip_id: int | None = None) -> list[Vehicle]:
+                  end: datetime) -> list[Vehicle]:
     """Pooled, available vehicles of the class (any when None) with enough seats, free then."""
-    busy = select(Assignment.vehicle_id).where(
-        overlapping(start, end, exclude_trip_id=exclude_trip_id))
+    busy = select(Assignment.vehicle_id).where(overlapping(start, end))
     stmt = select(Vehicle).where(Vehicle.pooled, Vehicle.status == VehicleStatus.AVAILABLE,
                                  Vehicle.seats >= seats, Vehicle.id.not_in(busy))
     if vehicle_class is not None:
@@ -52,11 +47,9 @@ def free_vehicles(session, vehicle_class: str | None, seats: int, start: datetim
     return list(session.scalars(stmt.order_by(Vehicle.id)).unique())
 
 
-def free_drivers(session, start: datetime, end: datetime,
-                 *, exclude_trip_id: int | None = None) -> list[Driver]:
+def free_drivers(session, start: datetime, end: datetime) -> list[Driver]:
     """Active drivers with no overlapping task."""
-    busy = select(Assignment.driver_id).where(
-        overlapping(start, end, exclude_trip_id=exclude_trip_id))
+    busy = select(Assignment.driver_id).where(overlapping(start, end))
     stmt = select(Driver).where(Driver.active, Driver.id.not_in(busy))
     return list(session.scalars(stmt.order_by(Driver.id)).unique())
 

@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from threading import Barrier
 
+import pytest
 import requests
 from sqlalchemy import select
 
@@ -48,42 +49,29 @@ def _outcome(responses) -> Counter:
                    for r in responses)
 
 
-def _active(in_db, column, value) -> int:
-    with in_db() as s:
-        return len(s.scalars(select(Assignment.id).where(column == value,
-                                                         Assignment.active)).all())
-
-
-def test_one_vehicle_many_trips_one_winner(live_server, now, make_trip, in_db):
-    with in_db() as s:
-        vehicle = s.scalar(select(Vehicle.id).where(Vehicle.vehicle_class == "sedan")
-                           .order_by(Vehicle.id))
-        drivers = list(s.scalars(select(Driver.id).order_by(Driver.id)))[:RACERS]
-    trips = _overlapping_trips(make_trip)
-    token = _token(live_server, "demo-dispatcher")
-
-    responses = _race(live_server, token, [
-        (trip_id, {"vehicle_id": vehicle, "driver_id": driver})
-        for trip_id, driver in zip(trips, drivers)])
-
-    assert _outcome(responses) == {(200, "ok"): 1, (409, "vehicle_busy"): RACERS - 1}
-    assert _active(in_db, Assignment.vehicle_id, vehicle) == 1
-
-
-def test_one_driver_many_trips_one_winner(live_server, now, make_trip, in_db):
+@pytest.mark.parametrize("shared", ["vehicle", "driver"])
+def test_one_vehicle_or_driver_many_trips_one_winner(live_server, now, make_trip, in_db, shared):
     with in_db() as s:
         vehicles = list(s.scalars(select(Vehicle.id).where(Vehicle.vehicle_class == "sedan")
                                   .order_by(Vehicle.id)))[:RACERS]
-        driver = s.scalar(select(Driver.id).order_by(Driver.id))
+        drivers = list(s.scalars(select(Driver.id).order_by(Driver.id)))[:RACERS]
+    if shared == "vehicle":
+        vehicles = vehicles[:1] * RACERS
+    else:
+        drivers = drivers[:1] * RACERS
     trips = _overlapping_trips(make_trip)
     token = _token(live_server, "demo-dispatcher")
 
     responses = _race(live_server, token, [
         (trip_id, {"vehicle_id": vehicle, "driver_id": driver})
-        for trip_id, vehicle in zip(trips, vehicles)])
+        for trip_id, vehicle, driver in zip(trips, vehicles, drivers)])
 
-    assert _outcome(responses) == {(200, "ok"): 1, (409, "driver_busy"): RACERS - 1}
-    assert _active(in_db, Assignment.driver_id, driver) == 1
+    assert _outcome(responses) == {(200, "ok"): 1, (409, f"{shared}_busy"): RACERS - 1}
+    column, wanted = ((Assignment.vehicle_id, vehicles[0]) if shared == "vehicle"
+                      else (Assignment.driver_id, drivers[0]))
+    with in_db() as s:
+        active = s.scalars(select(Assignment.id).where(column == wanted, Assignment.active))
+        assert len(active.all()) == 1
 
 
 def test_concurrent_auto_assignments_never_share_a_vehicle_or_driver(
