@@ -67,3 +67,24 @@ def test_one_active_assignment_per_trip_in_the_database(make_trip, fleet, in_db,
             s.flush()
         assert service._busy_error(caught.value).code == "already_assigned"
         s.rollback()
+
+
+def test_availability_seam_uses_the_same_buffer(make_trip, fleet, in_db, now):
+    from app.dispatch import availability
+
+    busy_vehicle, busy_driver = fleet["sedans"][0]["id"], fleet["drivers"]["钱进"]
+    trip_id = make_trip(depart_at=T0, hours=2)
+    with in_db() as s:
+        s.add(_row(s, trip_id, busy_vehicle, busy_driver))
+    with in_db() as s:
+        def free(gap_minutes):
+            start = T0 + timedelta(hours=2, minutes=gap_minutes)
+            end = start + timedelta(hours=1)
+            return ({v.id for v in availability.free_vehicles(s, "sedan", 4, start, end)},
+                    {d.id for d in availability.free_drivers(s, start, end)})
+
+        vehicles, drivers = free(29)
+        assert busy_vehicle not in vehicles and busy_driver not in drivers
+        assert len(vehicles) == len(fleet["sedans"]) - 1
+        vehicles, drivers = free(30)
+        assert busy_vehicle in vehicles and busy_driver in drivers
