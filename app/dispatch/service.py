@@ -113,13 +113,14 @@ def ranked_drivers(session, trip: Trip) -> list[int]:
         [policy.DriverCandidate(d.id, minutes[d.id]) for d in free])]
 
 
-def _busy_error(exc: IntegrityError) -> Conflict:
-    text = str(exc.orig)
-    if "ex_assignments_vehicle_busy" in text:
+def constraint_conflict(exc: IntegrityError) -> Conflict:
+    """The 409 for an assignment the database refused (re-raises unrelated violations)."""
+    detail = str(exc.orig)
+    if "ex_assignments_vehicle_busy" in detail:
         return VehicleBusy()
-    if "ex_assignments_driver_busy" in text:
+    if "ex_assignments_driver_busy" in detail:
         return DriverBusy()
-    if "uq_assignments_trip_active" in text or "assignments.trip_id" in text:
+    if "uq_assignments_trip_active" in detail or "assignments.trip_id" in detail:
         return Conflict("该行程已派车", code="already_assigned")
     raise exc
 
@@ -130,7 +131,7 @@ def _insert(session, assignment: Assignment) -> Assignment:
         with session.begin_nested():
             session.add(assignment)
     except IntegrityError as exc:
-        raise _busy_error(exc) from exc
+        raise constraint_conflict(exc) from exc
     return assignment
 
 

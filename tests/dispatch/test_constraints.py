@@ -41,7 +41,7 @@ def test_exclusion_constraint_refuses_overlap(postgres_only, make_trip, fleet, i
         with pytest.raises(IntegrityError) as caught:
             s.flush()
         assert f"ex_assignments_{shared}_busy" in str(caught.value.orig)
-        error = service._busy_error(caught.value)
+        error = service.constraint_conflict(caught.value)
         assert error.code == f"{shared}_busy" and error.status == 409
         s.rollback()
 
@@ -65,7 +65,7 @@ def test_one_active_assignment_per_trip_in_the_database(make_trip, fleet, in_db,
         s.add(_row(s, trip_id, fleet["sedans"][1]["id"], fleet["drivers"]["孔亮"]))
         with pytest.raises(IntegrityError) as caught:
             s.flush()
-        assert service._busy_error(caught.value).code == "already_assigned"
+        assert service.constraint_conflict(caught.value).code == "already_assigned"
         s.rollback()
 
 
