@@ -5,6 +5,8 @@ from app.approvals import jobs as approvals_jobs  # noqa: F401  (registers worke
 from app.approvals import models as approvals_models  # noqa: F401
 from app.auth import wechat  # noqa: F401
 from app.billing import models as billing_models  # noqa: F401
+from app.dispatch import jobs as dispatch_jobs  # noqa: F401  (registers worker jobs)
+from app.dispatch import models as dispatch_models  # noqa: F401
 from app.notifications import jobs as notifications_jobs  # noqa: F401
 from app.notifications import models as notifications_models  # noqa: F401
 from app.settlements import models as settlements_models  # noqa: F401
@@ -19,9 +21,11 @@ def blueprints():
     from app.accounts.views import blp as admin
     from app.approvals import views as approvals
     from app.auth.views import blp as auth
+    from app.dispatch import views as dispatch
     from app.settlements.views import blp as settlements
     from app.trips.views import blp as trips
     from app.quotes.views import blp as quotes
 
     return [auth, admin, trips, quotes, approvals.trip_blp, approvals.blp,
-            approvals.delegation_blp, approvals.admin_blp, settlements]
+            approvals.delegation_blp, approvals.admin_blp, dispatch.blp, dispatch.trip_blp,
+            dispatch.driver_blp, settlements]

@@ -53,7 +53,7 @@ TRANSITIONS: dict[TripState, set[TripState]] = {
     S.PENDING_APPROVAL: {S.APPROVED, S.REJECTED, S.WITHDRAWN, S.EXPIRED, S.DISPATCHED,
                          S.CANCELLED},
     S.APPROVED: {S.DISPATCHED, S.CANCELLED},
-    S.DISPATCHED: {S.IN_PROGRESS, S.APPROVED, S.CANCELLED, S.COMPLETED},
+    S.DISPATCHED: {S.IN_PROGRESS, S.APPROVED, S.PENDING_APPROVAL, S.CANCELLED, S.COMPLETED},
     S.IN_PROGRESS: {S.COMPLETED},
     S.COMPLETED: {S.CONFIRMED},
     S.CONFIRMED: {S.SETTLED},
@@ -82,6 +82,10 @@ class Trip(Base):
         ForeignKey("offers.id", use_alter=True, name="fk_trips_selected_offer_id_offers"))
     channel: Mapped[Channel | None] = mapped_column(_enum(Channel, "channel"))
     estimate: Mapped[Decimal | None]
+    # Why the trip cannot be dispatched right now (e.g. the provider refused the booking);
+    # the dispatch queue shows it.
+    dispatch_issue: Mapped[str | None] = mapped_column(Text)
+    cancellation_fee: Mapped[Decimal | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     # Optimistic lock: two writers of one trip cannot both win (StaleDataError → 409).

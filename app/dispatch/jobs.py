@@ -1,0 +1,13 @@
+"""Dispatch's worker jobs."""
+from __future__ import annotations
+
+from app import db
+from app.dispatch import service
+from app.worker import job
+
+
+@job("dispatch.auto_confirm", every=600)
+def auto_confirm(session, now) -> int:
+    """Trips completed over 72 h ago without confirmation or dispute become confirmed."""
+    db.begin_write(session)
+    return service.auto_confirm_due(session, now)

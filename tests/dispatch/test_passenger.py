@@ -1,0 +1,130 @@
+"""Confirmation, disputes and the 72-hour auto-confirmation; cancellation releases the fleet."""
+from datetime import timedelta
+from decimal import Decimal
+
+from app import worker
+from app.audit import AuditEntry
+from app.dispatch.models import Assignment
+from app.trips.models import Channel, Trip, TripState
+
+from .conftest import T0, ok
+
+
+def test_applicant_confirms_a_completed_trip(api, now, make_trip, drive, hook_calls):
+    calls, _ = hook_calls
+    trip_id = make_trip()
+    drive(trip_id)
+    assert api.post(f"/trips/{trip_id}/confirm", as_="demo-dispatcher").status_code == 403
+    trip = ok(api.post(f"/trips/{trip_id}/confirm", as_="demo-traveler"))
+    assert trip["state"] == "confirmed"
+    assert calls[-1] == ("confirmed", trip_id, False)
+    again = api.post(f"/trips/{trip_id}/confirm", as_="demo-traveler")
+    assert again.status_code == 409 and again.get_json()["code"] == "not_completed"
+
+
+def test_confirm_before_completion_is_409(api, now, make_trip):
+    trip_id = make_trip()
+    resp = api.post(f"/trips/{trip_id}/confirm", as_="demo-traveler")
+    assert resp.status_code == 409
+
+
+def test_dispute_keeps_the_trip_completed_and_is_visible_to_dispatch_and_finance(
+        api, now, make_trip, drive, in_db):
+    trip_id = make_trip()
+    drive(trip_id)
+    assert api.post(f"/trips/{trip_id}/dispute", as_="demo-traveler",
+                    json={}).status_code == 422
+    row = ok(api.post(f"/trips/{trip_id}/dispute", as_="demo-traveler",
+                      json={"reason": "里程与实际不符"}), 201)
+    assert row["open"] is True and row["reason"] == "里程与实际不符"
+    trip = ok(api.get(f"/trips/{trip_id}", as_="demo-traveler"))
+    assert trip["state"] == "completed" and trip["history"][-1]["action"] == "dispute:opened"
+    second = api.post(f"/trips/{trip_id}/dispute", as_="demo-traveler", json={"reason": "再议"})
+    assert second.status_code == 409 and second.get_json()["code"] == "dispute_open"
+    for role in ("demo-dispatcher", "demo-finance"):
+        listed = ok(api.get("/dispatch/disputes?open=true", as_=role))["items"]
+        assert [d["trip_id"] for d in listed] == [trip_id]
+    assert api.get("/dispatch/disputes", as_="demo-traveler").status_code == 403
+    with in_db() as s:
+        assert s.query(AuditEntry).filter_by(entity="trip_disputes", action="opened").count() == 1
+    # confirming later settles the dispute
+    ok(api.post(f"/trips/{trip_id}/confirm", as_="demo-traveler"))
+    assert ok(api.get("/dispatch/disputes?open=true", as_="demo-finance"))["items"] == []
+
+
+def test_unconfirmed_trips_are_auto_confirmed_after_72_hours(
+        api, now, make_trip, drive, hook_calls, in_db, travel):
+    calls, _ = hook_calls
+    quiet, disputed = make_trip(), make_trip(depart_at=T0 + timedelta(days=2))
+    drive(quiet)
+    finished_at = T0 + timedelta(hours=4)
+    drive(disputed)   # finishes 4 h after the first one
+    ok(api.post(f"/trips/{disputed}/dispute", as_="demo-traveler", json={"reason": "费用有误"}), 201)
+
+    assert worker.run_due(now=finished_at + timedelta(hours=71, minutes=59),
+                          names=["dispatch.auto_confirm"]) == {"dispatch.auto_confirm": 0}
+    assert worker.run_due(now=finished_at + timedelta(hours=72),
+                          names=["dispatch.auto_confirm"]) == {"dispatch.auto_confirm": 1}
+    with in_db() as s:
+        trip = s.get(Trip, quiet)
+        assert trip.state == TripState.CONFIRMED
+        last = trip.events[-1]
+        assert last.data["auto_confirmed"] is True and last.actor_id is None
+        assert s.get(Trip, disputed).state == TripState.COMPLETED
+    assert ("confirmed", quiet, True) in calls
+    # nothing left to do on the next run
+    assert worker.run_due(now=finished_at + timedelta(days=30),
+                          names=["dispatch.auto_confirm"]) == {"dispatch.auto_confirm": 0}
+
+
+def test_cancel_releases_the_vehicle_and_driver(api, now, fleet, make_trip, drive, in_db,
+                                                hook_calls):
+    calls, _ = hook_calls
+    vehicle = fleet["sedans"][0]["id"]
+    trip_id = make_trip()
+    drive(trip_id, until="dispatched")
+    trip = ok(api.post(f"/trips/{trip_id}/cancel", as_="demo-traveler",
+                       json={"reason": "会议取消"}))
+    assert trip["state"] == "cancelled" and trip["history"][-1]["comment"] == "会议取消"
+    assert trip["cancellation_fee"] is None and ("cancelled", trip_id) in calls
+    with in_db() as s:
+        (a,) = s.query(Assignment).filter_by(trip_id=trip_id).all()
+        assert a.active is False and str(a.release_reason) == "cancelled"
+    # the same vehicle and driver are free for an overlapping trip at once
+    drive(make_trip(), until="dispatched", vehicle_id=vehicle)
+
+
+def test_cancel_in_each_state_before_departure(api, now, make_trip, drive):
+    for state in (TripState.DRAFT, TripState.QUOTED, TripState.PENDING_APPROVAL,
+                  TripState.APPROVED):
+        trip_id = make_trip(state=state)
+        assert ok(api.post(f"/trips/{trip_id}/cancel", as_="demo-traveler",
+                           json={"reason": "不再需要"}))["state"] == "cancelled"
+    # a dispatcher may cancel someone else's trip
+    other = make_trip()
+    assert ok(api.post(f"/trips/{other}/cancel", as_="demo-dispatcher",
+                       json={"reason": "车辆调整"}))["state"] == "cancelled"
+    started = make_trip()
+    drive(started, until="started")
+    resp = api.post(f"/trips/{started}/cancel", as_="demo-traveler", json={"reason": "晚了"})
+    assert resp.status_code == 409 and resp.get_json()["code"] == "not_cancellable"
+
+
+def test_only_the_traveler_or_a_dispatcher_may_cancel(api, now, make_trip):
+    trip_id = make_trip()
+    # the approver sees the trip (same unit) but may not cancel it
+    resp = api.post(f"/trips/{trip_id}/cancel", as_="demo-approver", json={"reason": "x"})
+    assert resp.status_code == 403
+    assert api.post(f"/trips/{trip_id}/cancel", as_="demo-traveler-2",
+                    json={"reason": "x"}).status_code == 404
+
+
+def test_provider_cancellation_fee_is_recorded(api, now, make_trip, hook_calls, in_db):
+    _, fee = hook_calls
+    fee["amount"] = Decimal("8.00")
+    trip_id = make_trip(channel=Channel.RIDEHAIL)
+    trip = ok(api.post(f"/trips/{trip_id}/cancel", as_="demo-traveler",
+                       json={"reason": "行程取消"}))
+    assert trip["cancellation_fee"] == "8.00"
+    with in_db() as s:
+        assert s.get(Trip, trip_id).cancellation_fee == Decimal("8.00")
