@@ -10,8 +10,9 @@ const ROOT = path.resolve(__dirname, '..', '..')
 const dom = new JSDOM('<!doctype html><html><head></head><body></body></html>')
 global.window = dom.window
 global.document = dom.window.document
-for (const name of ['Node', 'Element', 'HTMLElement', 'Event', 'CustomEvent', 'navigator']) {
-  if (!(name in global)) global[name] = dom.window[name]
+// Node has its own Event and CustomEvent, which jsdom's dispatchEvent rejects: replace them.
+for (const name of ['Node', 'Element', 'HTMLElement', 'Event', 'CustomEvent']) {
+  Object.defineProperty(global, name, { value: dom.window[name], configurable: true, writable: true })
 }
 
 const bridge = createBridge()

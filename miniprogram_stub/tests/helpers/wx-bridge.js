@@ -4,6 +4,9 @@
 const http = require('node:http')
 const https = require('node:https')
 
+// No keep-alive: a test run must not be held open by idle sockets to a stopped backend.
+const agents = { 'http:': new http.Agent({ keepAlive: false }), 'https:': new https.Agent({ keepAlive: false }) }
+
 function createBridge() {
   const state = {
     openid: null,
@@ -37,7 +40,7 @@ function createBridge() {
       }
       state.requests.push({ method, url: opts.url, header: headers, data: opts.data })
       const lib = url.protocol === 'https:' ? https : http
-      const req = lib.request(url, { method, headers, timeout: opts.timeout || 60000 }, (res) => {
+      const req = lib.request(url, { method, headers, agent: agents[url.protocol], timeout: opts.timeout || 60000 }, (res) => {
         const chunks = []
         res.on('data', (c) => chunks.push(c))
         res.on('end', () => call(opts, 'success', {
