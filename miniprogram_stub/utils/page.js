@@ -52,4 +52,4 @@ async function keyed(page, action, send) {
   }
 }
 
-module.exports = { run, keyed, showError, bindField }
+module.exports = { run, keyed, bindField }

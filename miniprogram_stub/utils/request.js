@@ -27,10 +27,6 @@ function getToken() {
   return wx.getStorageSync(TOKEN_KEY) || ''
 }
 
-function getUser() {
-  return wx.getStorageSync(USER_KEY) || null
-}
-
 function saveSession(body) {
   const token = body && (body.access_token || body.token)
   if (!token) {
@@ -193,10 +189,7 @@ module.exports = {
   login,
   bindPhone,
   logout,
-  getToken,
-  getUser,
   newActionKey,
-  baseUrl,
   get: (path, query) => request({ method: 'GET', path, query }),
   post: (path, data, actionKey) => request({ method: 'POST', path, data, actionKey }),
 }

@@ -102,4 +102,4 @@ async function openPage(url) {
   return page
 }
 
-module.exports = { bridge, openPage, parseUrl, simulate, ROOT }
+module.exports = { bridge, openPage }
