@@ -18,7 +18,11 @@ function viewOffer(o) {
 }
 
 function viewProvider(p) {
-  return Object.assign({}, p, { statusLabel: PROVIDER_STATUSES[p.status] || p.status })
+  const hasLatency = p.latency_ms !== undefined && p.latency_ms !== null
+  return Object.assign({}, p, {
+    statusLabel: PROVIDER_STATUSES[p.status] || p.status,
+    latencyText: hasLatency ? `（${p.latency_ms} ms）` : '',
+  })
 }
 
 Component({
