@@ -1,0 +1,186 @@
+// End-to-end flows through the pages' own handlers against the live backend (started by
+// tests/helpers/backend.js, or BACKEND_URL): a traveler books and submits, an approver
+// approves from the inbox, the traveler sees the approved trip.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { bridge, openPage } = require('./helpers/miniapp')
+const { startBackend, unavailableReason } = require('./helpers/backend')
+
+const skip = unavailableReason()
+if (skip) console.log(`flow tests skipped: ${skip}`)
+
+let backend
+const shared = { tripId: null, offer: null }
+
+test.before(async () => {
+  if (skip) return
+  backend = await startBackend()
+  bridge.setBaseUrl(backend.baseUrl)
+})
+
+test.after(async () => {
+  if (backend) await backend.stop()
+})
+
+function pad(n) { return String(n).padStart(2, '0') }
+
+// Tomorrow in Beijing, moved to Monday when it falls on a weekend, so the trip stays a
+// plain in-city workday trip (one approval step).
+function departDate() {
+  const d = new Date(Date.now() + 8 * 3600 * 1000 + 86400000)
+  while (d.getUTCDay() === 0 || d.getUTCDay() === 6) d.setUTCDate(d.getUTCDate() + 1)
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`
+}
+
+function assertNoError(page, what) {
+  assert.equal(page.data.error, '', `${what}: page shows error "${page.data.error}"`)
+}
+
+function expectNavigation(type, route) {
+  const nav = bridge.lastNavigation()
+  assert.ok(nav, `expected ${type} to ${route}, there was no navigation`)
+  assert.equal(nav.type, type)
+  assert.ok(nav.url.startsWith(route), `expected ${type} to ${route}, got ${nav.url}`)
+  return nav.url
+}
+
+// A user opens the mini-program on their phone: login page, tap login, land on home.
+async function loginAs(openid) {
+  bridge.useUser(openid)
+  const login = await openPage('/pages/login/index')
+  await login.tap('#login')
+  assertNoError(login, `login as ${openid}`)
+  assert.equal(login.data.needBind, false, `${openid} should be bound already (demo seed)`)
+  const home = await openPage(expectNavigation('reLaunch', '/pages/home/index'))
+  assertNoError(home, `home of ${openid}`)
+  return home
+}
+
+async function openFromHome(home, entry, route) {
+  assert.ok(home.has(`#entry-${entry}`),
+    `home should offer "${entry}"; entries shown: ${JSON.stringify(home.data.entries.map((e) => e.id))}`)
+  await home.tap(`#entry-${entry}`)
+  return openPage(expectNavigation('navigateTo', route))
+}
+
+// Approves the pending task of the trip from the signed-in user's inbox, through the UI.
+async function approveFromInbox(home, tripId, comment) {
+  const inbox = await openFromHome(home, 'approvals', '/pages/approval/inbox')
+  assertNoError(inbox, 'approvals inbox')
+  let index = inbox.data.tasks.findIndex((t) => String(t.trip_id) === String(tripId))
+  while (index < 0 && inbox.data.nextCursor) {
+    await inbox.tap('#more')
+    index = inbox.data.tasks.findIndex((t) => String(t.trip_id) === String(tripId))
+  }
+  if (index < 0) return null
+  const task = inbox.data.tasks[index]
+  assert.equal(task.state, 'pending')
+
+  await inbox.tap(`#task-${index}`)
+  const detail = await openPage(expectNavigation('navigateTo', '/pages/approval/detail'))
+  assertNoError(detail, 'approval detail')
+  assert.equal(String(detail.data.task.id), String(task.id))
+  assert.equal(String(detail.data.trip.id), String(tripId))
+  assert.ok(detail.has('#approve'), 'approve button is shown')
+
+  await detail.input('#comment', comment)
+  await detail.tap('#approve')
+  assertNoError(detail, 'approve')
+  assert.equal(detail.data.done, true)
+  assert.ok(bridge.state.toasts.includes('已同意'))
+  return task
+}
+
+test('(a) the demo traveler fills a new trip, gets offers and submits the recommended one', { skip: skip || false }, async () => {
+  const home = await loginAs('demo-traveler')
+  const form = await openFromHome(home, 'new-trip', '/pages/trip/new')
+
+  await form.input('#stop-0-name', '常州市人民政府')
+  await form.input('#stop-0-lat', '31.8107')
+  await form.input('#stop-0-lng', '119.9741')
+  await form.input('#stop-1-name', '常州市规划展示馆')
+  await form.input('#stop-1-lat', '31.7806')
+  await form.input('#stop-1-lng', '119.9585')
+  const date = departDate()
+  await form.change('#depart-date', date)
+  await form.change('#depart-time', '09:00')
+  await form.change('#return-date', date)
+  await form.change('#return-time', '12:00')
+  await form.input('#passenger-0', '张三')
+  await form.tap('#add-passenger')
+  await form.input('#passenger-1', '李四')
+  await form.change('#purpose', 0)
+  await form.input('#purpose-text', '参加市政府专题会议')
+
+  await form.tap('#submit')
+  assertNoError(form, 'create trip')
+  const offersUrl = expectNavigation('navigateTo', '/pages/trip/offers')
+
+  const offers = await openPage(offersUrl)
+  assertNoError(offers, 'quotes')
+  const tripId = offers.data.tripId
+  assert.ok(tripId, 'trip id comes back from POST /trips')
+  assert.ok(offers.data.offers.length > 0, 'at least one offer')
+  assert.ok(offers.data.providers.length > 0, 'provider statuses are listed')
+  for (const p of offers.data.providers) {
+    assert.ok(['ok', 'timeout', 'error', 'not_applicable'].includes(p.status), `provider status ${p.status}`)
+  }
+  for (const o of offers.data.offers) {
+    assert.equal(typeof o.price, 'string', 'price arrives as a string')
+    assert.match(o.price, /^\d+\.\d{2}$/)
+    assert.ok(['fleet', 'rental', 'ridehail'].includes(o.channel), `channel ${o.channel}`)
+  }
+  const index = offers.data.offers.findIndex((o) => o.recommended)
+  assert.ok(index >= 0, 'one offer is marked recommended')
+  const chosen = offers.data.offers[index]
+  assert.equal(chosen.compliant, true, 'the recommended offer is compliant for this in-city trip')
+  assert.ok(offers.text(`#offer-${index}`).includes(`¥${chosen.price}`), 'the price is shown as sent')
+
+  await offers.tap(`#offer-${index}`)
+  assert.equal(offers.data.selectedId, chosen.id)
+  await offers.tap('#submit')
+  assertNoError(offers, 'submit')
+  assert.ok(bridge.state.toasts.includes('已提交审批'))
+
+  const detail = await openPage(expectNavigation('redirectTo', '/pages/trip/detail'))
+  assertNoError(detail, 'trip detail')
+  assert.equal(String(detail.data.trip.id), String(tripId))
+  assert.equal(detail.data.trip.state, 'pending_approval')
+  assert.equal(detail.data.trip.cross_region, false)
+  shared.tripId = tripId
+  shared.offer = chosen
+})
+
+test('(b) the demo approver approves the trip from the inbox', { skip: skip || false }, async (t) => {
+  assert.ok(shared.tripId, 'flow (a) created a trip')
+  const home = await loginAs('demo-approver')
+  const task = await approveFromInbox(home, shared.tripId, '同意，注意安全')
+  assert.ok(task, `the approver's pending inbox lists a task for trip ${shared.tripId}`)
+
+  // A departure that lands on a public holiday needs the platform step as well (SPEC §4).
+  const platformHome = await loginAs('demo-platform-approver')
+  const second = await approveFromInbox(platformHome, shared.tripId, '同意')
+  if (second) t.diagnostic(`platform approval step ${second.step} was also required and approved`)
+})
+
+test('(c) the traveler sees the trip approved in my trips', { skip: skip || false }, async () => {
+  assert.ok(shared.tripId, 'flow (a) created a trip')
+  const home = await loginAs('demo-traveler')
+  const list = await openFromHome(home, 'my-trips', '/pages/trip/list')
+  assertNoError(list, 'my trips')
+  let index = list.data.trips.findIndex((tr) => String(tr.id) === String(shared.tripId))
+  while (index < 0 && list.data.nextCursor) {
+    await list.tap('#more')
+    index = list.data.trips.findIndex((tr) => String(tr.id) === String(shared.tripId))
+  }
+  assert.ok(index >= 0, `trip ${shared.tripId} is in my trips`)
+  assert.equal(list.data.trips[index].state, 'approved')
+  assert.ok(list.text(`#trip-${index}`).includes('已批准'))
+
+  await list.tap(`#trip-${index}`)
+  const detail = await openPage(expectNavigation('navigateTo', '/pages/trip/detail'))
+  assertNoError(detail, 'trip detail')
+  const states = detail.data.trip.history.map((h) => h.state)
+  assert.ok(states.includes('pending_approval') && states.includes('approved'),
+    `history records submit and approval: ${JSON.stringify(states)}`)
+})

@@ -1,0 +1,51 @@
+// Chinese display names for the contract's enums; display only, no rules.
+const TRIP_STATES = {
+  draft: '草稿',
+  quoted: '已报价',
+  pending_approval: '待审批',
+  approved: '已批准',
+  dispatched: '已派车',
+  in_progress: '行程中',
+  completed: '已完成',
+  confirmed: '已确认',
+  settled: '已结算',
+  rejected: '已驳回',
+  withdrawn: '已撤回',
+  cancelled: '已取消',
+  expired: '已过期',
+}
+
+const CHANNELS = { fleet: '公务车平台', rental: '租赁公司', ridehail: '网约车' }
+
+const PROVIDER_STATUSES = { ok: '正常', timeout: '超时', error: '异常', not_applicable: '不适用' }
+
+const PURPOSES = [
+  { value: 'meeting', label: '会议' },
+  { value: 'inspection', label: '调研' },
+  { value: 'enforcement', label: '执法' },
+  { value: 'emergency', label: '应急' },
+  { value: 'reception', label: '接待' },
+  { value: 'other', label: '其他' },
+]
+
+const VEHICLE_CLASSES = [
+  { value: null, label: '不限' },
+  { value: 'sedan', label: '轿车' },
+  { value: 'mpv', label: '商务车' },
+  { value: 'minibus', label: '中巴' },
+  { value: 'bus', label: '大巴' },
+]
+
+const VEHICLE_CLASS_NAMES = { sedan: '轿车', mpv: '商务车', minibus: '中巴', bus: '大巴' }
+
+const CHARGE_KINDS = {
+  time_block: '时段费', mileage: '里程费', meal_allowance: '驾驶员餐补',
+  tolls: '通行费', parking: '停车费', lodging: '住宿费',
+}
+
+function tripStateLabel(state) { return TRIP_STATES[state] || state || '' }
+
+module.exports = {
+  TRIP_STATES, CHANNELS, PROVIDER_STATUSES, PURPOSES, VEHICLE_CLASSES,
+  VEHICLE_CLASS_NAMES, CHARGE_KINDS, tripStateLabel,
+}
