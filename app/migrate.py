@@ -16,7 +16,5 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
-    # "heads": domain revisions written side by side (0002_quotes, 0005_billing, ...) may
-    # each branch from the foundation until they are chained; upgrade them all.
+def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)

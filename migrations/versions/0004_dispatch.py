@@ -5,14 +5,14 @@ exclusion constraints over the busy range [starts_at, busy_until); SQLite has no
 constraint and relies on the serialised write path (BEGIN IMMEDIATE) instead.
 
 Revision ID: 0004_dispatch
-Revises: 0001_foundation
+Revises: 0003_approvals
 Create Date: 2026-11-25 06:22:59.650807
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0004_dispatch'
-down_revision = '0001_foundation'
+down_revision = '0003_approvals'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """billing charges, tariffs, settlements
 
 Revision ID: 0005_billing
-Revises: 0001_foundation
+Revises: 0004_dispatch
 Create Date: 2026-11-25 05:54:04.190125
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0005_billing'
-down_revision = '0001_foundation'
+down_revision = '0004_dispatch'
 branch_labels = None
 depends_on = None
 
