@@ -53,7 +53,7 @@ DEFAULTS = (
     ProviderConfig("rental-b", "rental", label="龙城汽车租赁",
                    base_url=f"http://127.0.0.1:{SANDBOX_PORT_BASE + 3}",
                    app_key="otb-rental-b", secret="sandbox-rental-b-secret",
-                   sandbox_factor="0.90"),
+                   sandbox_factor="0.84"),
 )
 _FIELDS = {f.name for f in fields(ProviderConfig)}
 

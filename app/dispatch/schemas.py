@@ -3,7 +3,7 @@ from decimal import Decimal
 from marshmallow import Schema, fields, validate
 
 from app.api import AwareDateTime, Money, PageArgs
-from app.trips.schemas import TripSchema
+from app.trips.schemas import TripBriefSchema, TripSchema
 
 MONEY_RANGE = validate.Range(min=Decimal("0"), max=Decimal("99999.99"))
 
@@ -87,7 +87,7 @@ class AssignmentSchema(Schema):
 
 
 class DriverTaskSchema(AssignmentSchema):
-    trip = fields.Nested(TripSchema(exclude=("history",)))
+    trip = fields.Nested(TripBriefSchema)
 
 
 class TripRunSchema(Schema):

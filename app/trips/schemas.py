@@ -74,3 +74,10 @@ class TripSchema(Schema):
 class TripListArgs(PageArgs):
     state = fields.String(validate=validate.OneOf([s.value for s in TripState]))
     mine = fields.Boolean(load_default=False)
+
+
+class TripBriefSchema(TripSchema):
+    """A trip without its history, for lists that embed trips."""
+
+    class Meta:
+        exclude = ("history",)

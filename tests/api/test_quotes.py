@@ -89,8 +89,10 @@ def test_ranking_and_policy(api):
     economy = next(o for o in offers if o["product"].endswith("经济型"))
     assert economy["compliant"] and economy["reasons"] == []
     # two companies, same agreement, different prices, both under the ceiling (3 h, ~16 km)
-    rentals = {o["provider"]: Decimal(o["price"]) for o in offers if o["channel"] == "rental"}
-    assert rentals == {"rental-a": Decimal("200.00"), "rental-b": Decimal("225.00")}
+    rentals = {o["provider"]: (Decimal(o["price"]), o["compliant"])
+               for o in offers if o["channel"] == "rental"}
+    # ceiling: half a day, 250.00 × 0.85 = 212.50
+    assert rentals == {"rental-a": (Decimal("200.00"), True), "rental-b": (Decimal("210.00"), True)}
     assert {o["rank"] for o in offers} == set(range(1, len(offers) + 1))
 
 
