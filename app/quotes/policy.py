@@ -7,21 +7,15 @@ offers (SPEC §2 step 3). Nothing here touches the database or the clock: caller
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Sequence
 
-from app.db import CENT
+from app.billing.tariff import DEFAULT_RENTAL_AGREEMENT, RentalAgreement
+from app.billing.tariff import rental_ceiling as tariff_rental_ceiling
 
 CLASS_LABELS = {"sedan": "轿车", "mpv": "商务车", "minibus": "中型客车", "bus": "大型客车"}
-
-
-@dataclass(frozen=True)
-class AgreementRate:
-    day: Decimal
-    per_km: Decimal
 
 
 @dataclass(frozen=True)
@@ -32,12 +26,8 @@ class QuotePolicy:
     ridehail_tiers: frozenset[str] = frozenset({"economy", "comfort"})
     rental_min_lead: timedelta = timedelta(hours=2)
     rental_max_lead: timedelta = timedelta(days=30)
-    agreement: dict[str, AgreementRate] = field(default_factory=lambda: {
-        "sedan": AgreementRate(Decimal("500"), Decimal("5.0")),
-        "mpv": AgreementRate(Decimal("600"), Decimal("5.9")),
-        "minibus": AgreementRate(Decimal("900"), Decimal("8.0")),
-        "bus": AgreementRate(Decimal("1400"), Decimal("12.0"))})
-    agreement_discount: Decimal = Decimal("0.15")
+    # The framework agreement whose ceiling every rental quote must respect (SPEC §5.2).
+    agreement: RentalAgreement = DEFAULT_RENTAL_AGREEMENT
 
 
 DEFAULT_POLICY = QuotePolicy()
@@ -113,22 +103,11 @@ def lead_time_reasons(depart_at: datetime, now: datetime,
 
 
 def rental_ceiling(vehicle_class: str, start: datetime, end: datetime, km: Decimal, *,
-                   discount: Decimal | None = None,
-                   policy: QuotePolicy = DEFAULT_POLICY) -> Decimal:
-    """The framework-agreement ceiling (SPEC §5.2); ``discount=0`` gives the market reference.
-
-    At most 4 h and 50 km is a half day at half the day rate; otherwise days are started
-    24 h periods and the price is days × day rate while km ≤ 100 × days, else km × km rate.
-    """
-    rate = policy.agreement[vehicle_class]
-    discount = policy.agreement_discount if discount is None else discount
-    hours = Decimal((end - start).total_seconds()) / 3600
-    if hours <= 4 and km <= 50:
-        base = rate.day / 2
-    else:
-        days = max(1, math.ceil(hours / 24))
-        base = rate.day * days if km <= 100 * days else km * rate.per_km
-    return (base * (1 - discount)).quantize(CENT, rounding=ROUND_HALF_UP)
+                   discounted: bool = True, policy: QuotePolicy = DEFAULT_POLICY) -> Decimal:
+    """The agreement ceiling for a trip, by the billing engine's rule (SPEC §5.2);
+    ``discounted=False`` gives the market reference."""
+    return tariff_rental_ceiling(policy.agreement, vehicle_class, start, end, km,
+                                 discounted=discounted)
 
 
 def rental_reasons(offer: OfferFacts, trip: TripFacts, now: datetime,

@@ -57,17 +57,17 @@ def test_rental_lead_time(lead, compliant):
     assert (p.lead_time_reasons(NOW + lead, NOW) == []) is compliant
 
 
-@pytest.mark.parametrize("cls, hours, km, discount, ceiling", [
-    ("sedan", 24, "80", None, "425.00"),     # SPEC: 500 × 0.85
-    ("mpv", 24, "180", None, "902.70"),      # SPEC: 180 × 5.9 × 0.85
-    ("sedan", 3, "40", None, "212.50"),      # SPEC: half day
-    ("sedan", 3, "60", None, "425.00"),      # > 50 km: a full day
-    ("sedan", 30, "150", None, "850.00"),    # two started days, 150 ≤ 200 km
-    ("bus", 5, "20", Decimal("0"), "1400.00"),  # market reference, no discount
+@pytest.mark.parametrize("cls, hours, km, discounted, ceiling", [
+    ("sedan", 24, "80", True, "425.00"),     # SPEC: 500 × 0.85
+    ("mpv", 24, "180", True, "902.70"),      # SPEC: 180 × 5.9 × 0.85
+    ("sedan", 3, "40", True, "212.50"),      # SPEC: half day
+    ("sedan", 3, "60", True, "425.00"),      # > 50 km: a full day
+    ("sedan", 30, "150", True, "850.00"),    # two started days, 150 ≤ 200 km
+    ("bus", 5, "20", False, "1400.00"),      # market reference, no discount
 ])
-def test_rental_ceiling(cls, hours, km, discount, ceiling):
+def test_rental_ceiling(cls, hours, km, discounted, ceiling):
     assert p.rental_ceiling(cls, NOW, NOW + timedelta(hours=hours), Decimal(km),
-                            discount=discount) == Decimal(ceiling)
+                            discounted=discounted) == Decimal(ceiling)
 
 
 @pytest.mark.parametrize("candidate, compliant, reason", [
