@@ -10,6 +10,7 @@ def main(argv: list[str]) -> int:
                            if m.name.startswith("bench_"))
     for name in names:
         print(f"\n=== {name}", flush=True)
+        sys.argv = [f"bench/{name}.py"]  # each module reads its own defaults from argv
         importlib.import_module(f"bench.{name}").main()
     return 0
 
