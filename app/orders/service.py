@@ -108,10 +108,13 @@ class Claimed:
 
 def open_orders(session, now: datetime) -> int:
     """A ``pending`` order row for every dispatchable provider trip that has none."""
-    trips = session.scalars(select(Trip).where(
+    # Row locks (skipped when another worker holds them) keep two workers from opening an
+    # order for the same trip on PostgreSQL; SQLite has the single writer.
+    trip_ids = session.scalars(select(Trip.id).where(
         Trip.channel.in_(PROVIDER_CHANNELS), dispatchable_condition(),
-        ~exists().where(ProviderOrder.trip_id == Trip.id)).order_by(Trip.id).limit(BATCH)).all()
-    for trip in trips:
+        ~exists().where(ProviderOrder.trip_id == Trip.id)).order_by(Trip.id).limit(BATCH)
+        .with_for_update(skip_locked=True)).all()
+    for trip in (session.get(Trip, trip_id) for trip_id in trip_ids):
         offer = session.get(Offer, trip.selected_offer_id) if trip.selected_offer_id else None
         row = ProviderOrder(trip_id=trip.id, provider=offer.provider if offer else "",
                             out_order_id=f"T{trip.id}-{secrets.token_hex(4)}", state=PENDING,
@@ -119,7 +122,7 @@ def open_orders(session, now: datetime) -> int:
         session.add(row)
         session.flush()
         _audit(session, row, "opened", {"out_order_id": row.out_order_id})
-    return len(trips)
+    return len(trip_ids)
 
 
 def _order_request(session, trip: Trip, row: ProviderOrder) -> base.OrderRequest:
@@ -332,15 +335,20 @@ def _provider_cancelled(session, trip: Trip, data: dict, now: datetime) -> None:
 
 
 def _provider_bill(session, trip: Trip, order: base.Order) -> None:
-    """Hand the final bill to billing. Billing registers on ``provider_bill``; until it
-    does, ``app.billing.service.record_provider_bill`` is picked up here when it exists."""
-    try:
-        billing = importlib.import_module("app.billing.service")
-    except ImportError:
-        billing = None
-    handler = getattr(billing, "record_provider_bill", None)
-    if handler is not None:
-        hooks.on("provider_bill")(handler)  # once: ``on`` ignores a second registration
+    """Hand the final bill to billing through the ``provider_bill`` hook.
+
+    Billing is expected to register ``record_provider_bill`` on that hook itself. While no
+    handler at all is registered, ``app.billing.service.record_provider_bill`` is looked up
+    here (at call time, so a missing module never breaks the import) and registered.
+    """
+    if not hooks.registered("provider_bill"):
+        try:
+            billing = importlib.import_module("app.billing.service")
+        except ImportError:
+            billing = None
+        handler = getattr(billing, "record_provider_bill", None)
+        if handler is not None:
+            hooks.on("provider_bill")(handler)
     hooks.on_provider_bill(session, trip, bill=order.bill, order=order)
 
 

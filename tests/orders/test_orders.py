@@ -236,3 +236,31 @@ def test_provider_cancel_failure_keeps_the_trip(orders, api, faults):
     assert resp.status_code == 502 and resp.get_json()["code"] == "provider_cancel_failed"
     assert orders.trip(trip_id)["state"] == "dispatched"
     assert orders.order(trip_id).state == "created"
+
+
+def test_billing_record_provider_bill_is_used_when_it_exists(orders, live_server, monkeypatch):
+    """Until billing registers on ``provider_bill`` itself, its function is looked up."""
+    import sys
+    import types
+
+    from app.dispatch import hooks
+
+    seen = []
+    billing = types.ModuleType("app.billing.service")
+
+    def record_provider_bill(session, *, trip, bill, order):
+        seen.append((trip.id, bill.total, order.order_id))
+
+    billing.record_provider_bill = record_provider_bill
+    monkeypatch.setitem(sys.modules, "app.billing.service", billing)
+    trip_id = orders.approved_trip("ridehail")
+    orders.book()
+    fee = {"base": "10.00", "distance": "20.00", "time": "5.00", "total": "35.00"}
+    try:
+        resp = requests.post(f"{live_server}/api/v1/webhooks/ridehail", timeout=5, json=signed(
+            "ridehail", _callback(orders, trip_id, "completed", fee=fee)))
+        assert resp.status_code == 200, resp.text
+    finally:
+        if record_provider_bill in hooks.registered("provider_bill"):
+            hooks.unregister("provider_bill", record_provider_bill)
+    assert seen == [(trip_id, Decimal("35.00"), orders.order(trip_id).order_id)]
