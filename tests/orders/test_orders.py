@@ -264,3 +264,16 @@ def test_billing_record_provider_bill_is_used_when_it_exists(orders, live_server
         if record_provider_bill in hooks.registered("provider_bill"):
             hooks.unregister("provider_bill", record_provider_bill)
     assert seen == [(trip_id, Decimal("35.00"), orders.order(trip_id).order_id)]
+
+
+def test_retries_are_bounded(orders, faults, frozen_clock, api):
+    trip_id = orders.approved_trip("ridehail")
+    now = frozen_clock(clock.now())
+    faults("ridehail", fault="5xx", path="/v1/orders")
+    for attempt in range(5):
+        assert orders.book(now + timedelta(hours=attempt)) == {"orders.book": 1}
+    assert orders.book(now + timedelta(hours=9)) == {"orders.book": 0}
+    row = orders.order(trip_id)
+    assert row.state == "failed" and row.attempts == 5
+    queue = ok(api.get("/dispatch/queue", "demo-dispatcher"))["items"]
+    assert "5次均失败" in next(t for t in queue if t["id"] == trip_id)["dispatch_issue"]
