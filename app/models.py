@@ -9,6 +9,8 @@ from app.dispatch import jobs as dispatch_jobs  # noqa: F401  (registers worker 
 from app.dispatch import models as dispatch_models  # noqa: F401
 from app.notifications import jobs as notifications_jobs  # noqa: F401
 from app.notifications import models as notifications_models  # noqa: F401
+from app.orders import jobs as orders_jobs  # noqa: F401  (registers worker jobs, hooks)
+from app.orders import models as orders_models  # noqa: F401
 from app.settlements import models as settlements_models  # noqa: F401
 from app.trips import models as trips_models  # noqa: F401
 from app.quotes import models as quotes_models  # noqa: F401
@@ -23,10 +25,11 @@ def blueprints():
     from app.auth.views import blp as auth
     from app.billing.views import blp as billing
     from app.dispatch import views as dispatch
+    from app.orders.views import blp as webhooks
     from app.settlements.views import blp as settlements
     from app.trips.views import blp as trips
     from app.quotes.views import blp as quotes
 
     return [auth, admin, trips, quotes, approvals.trip_blp, approvals.blp,
             approvals.delegation_blp, approvals.admin_blp, dispatch.blp, dispatch.trip_blp,
-            dispatch.driver_blp, billing, settlements]
+            dispatch.driver_blp, billing, settlements, webhooks]

@@ -19,6 +19,7 @@ from app.approvals.models import (ApprovalPolicy, ApprovalStep, ApprovalTask, Ca
                                   Delegation, StepMode, StepState, TaskState, Workflow,
                                   WorkflowState)
 from app.approvals.policy import DEFAULT_RULES, Routing, TripFacts, route
+from app.dispatch import hooks
 from app.errors import (AppError, Conflict, Forbidden, IllegalTransition, NotFound,
                         ValidationFailed)
 from app.notifications.service import enqueue_wechat
@@ -456,3 +457,10 @@ def inbox_filter(user: User, now: datetime):
                     and_(ApprovalTask.assignee_id.in_(delegators),
                          ApprovalTask.state == TaskState.PENDING)),
                 Trip.applicant_id != user.id)
+
+
+@hooks.on("trip_cancelled")
+def _close_on_cancel(session, trip: Trip) -> None:
+    """A cancelled trip's open approval tasks are cancelled with it (no fee from here)."""
+    close_for_trip(session, trip)
+    return None

@@ -4,6 +4,9 @@ providers charge a cancellation fee, approvals close their workflow on cancel).
 Handlers register with ``@hooks.on("trip_finished")`` at import time; each event calls its
 handlers in registration order, inside the caller's transaction. With no handler
 registered an event does nothing: dispatch never computes money itself.
+
+``provider_bill``: a provider trip ended with its final bill (app/orders); billing registers
+``record_provider_bill(session, *, trip, bill, order)`` for it.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable
 
-EVENTS = ("trip_finished", "trip_confirmed", "trip_cancelled")
+EVENTS = ("trip_finished", "trip_confirmed", "trip_cancelled", "provider_bill")
 _handlers: dict[str, list[Callable]] = defaultdict(list)
 
 
@@ -52,7 +55,8 @@ def on(event: str):
         raise ValueError(f"unknown lifecycle event {event!r}")
 
     def wrap(fn):
-        _handlers[event].append(fn)
+        if fn not in _handlers[event]:  # registering twice still calls it once
+            _handlers[event].append(fn)
         return fn
 
     return wrap
@@ -82,3 +86,14 @@ def on_trip_cancelled(session, trip) -> CancellationFee | None:
         if fee is None and result is not None:
             fee = result
     return fee
+
+
+def on_provider_bill(session, trip, *, bill, order) -> None:
+    """A rental or ride-hailing trip completed with the provider's final bill
+    (``providers.base.Bill``; ``order`` is the ``providers.base.Order`` that carried it)."""
+    for handler in _handlers["provider_bill"]:
+        handler(session, trip=trip, bill=bill, order=order)
+
+
+def registered(event: str) -> list[Callable]:
+    return list(_handlers[event])

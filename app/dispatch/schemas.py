@@ -126,6 +126,23 @@ class DispatchedTripSchema(TripSchema):
     cancellation_fee = Money(allow_none=True)
 
 
+class ProviderOrderSchema(Schema):
+    """A rental or ride-hailing trip's order with its provider (app/orders)."""
+
+    provider = fields.String()
+    out_order_id = fields.String()
+    order_id = fields.String(allow_none=True)
+    state = fields.String()
+    plate = fields.String(allow_none=True)
+    driver_name = fields.String(allow_none=True)
+    driver_phone = fields.String(allow_none=True)
+    bill = fields.List(fields.Dict(), allow_none=True)
+    cancel_fee = Money(allow_none=True)
+    attempts = fields.Integer()
+    last_event_at = AwareDateTime(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
 class TripDispatchSchema(Schema):
     """Everything dispatch knows about one trip."""
 
@@ -136,6 +153,7 @@ class TripDispatchSchema(Schema):
     assignments = fields.List(fields.Nested(AssignmentSchema))
     run = fields.Nested(TripRunSchema, allow_none=True)
     disputes = fields.List(fields.Nested(DisputeSchema))
+    provider_order = fields.Nested(ProviderOrderSchema, allow_none=True)
 
 
 class DisputeListArgs(PageArgs):

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import audit, clock
 from app.accounts.models import Driver, Role, User, Vehicle, VehicleStatus
+from app.approvals.policy import trip_dispatchable
 from app.dispatch import availability, hooks, policy
 from app.dispatch.models import Assignment, ReleaseReason, TripDispute, TripRun
 from app.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationFailed
@@ -43,21 +44,20 @@ class DriverBusy(Conflict):
 
 # --- what waits for dispatch ---------------------------------------------------------------
 
-def dispatchable(trip: Trip) -> bool:
-    """Approved, or emergency (先用后补) pending approval.
+# Approved, or emergency (先用后补) pending approval: the approvals domain's rule.
+dispatchable = trip_dispatchable
 
-    Same rule as approvals' ``policy.trip_dispatchable``; kept local until that lands.
-    """
-    return trip.state == S.APPROVED or (
-        trip.state == S.PENDING_APPROVAL and trip.purpose_category == Purpose.EMERGENCY)
+
+def dispatchable_condition():
+    """SQL twin of ``dispatchable``."""
+    return or_(Trip.state == S.APPROVED,
+               and_(Trip.state == S.PENDING_APPROVAL, Trip.purpose_category == Purpose.EMERGENCY))
 
 
 def queue_condition():
     """SQL: fleet trips waiting for a vehicle, and provider trips whose booking failed."""
-    waiting = or_(Trip.state == S.APPROVED,
-                  and_(Trip.state == S.PENDING_APPROVAL,
-                       Trip.purpose_category == Purpose.EMERGENCY))
-    return and_(waiting, or_(Trip.channel == Channel.FLEET, Trip.dispatch_issue.is_not(None)))
+    return and_(dispatchable_condition(),
+                or_(Trip.channel == Channel.FLEET, Trip.dispatch_issue.is_not(None)))
 
 
 def active_assignment(session, trip_id: int) -> Assignment | None:

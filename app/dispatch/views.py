@@ -9,6 +9,7 @@ from app.accounts.models import Role
 from app.api import PageArgs, blueprint, page_schema, paginate
 from app.dispatch import service
 from app.dispatch.models import Assignment, TripDispute, TripRun
+from app.orders.models import ProviderOrder
 from app.dispatch.schemas import (AssignBodySchema, AssignmentSchema, DispatchedTripSchema,
                                   DisputeListArgs, DisputeSchema, DriverTaskSchema,
                                   FinishBodySchema, ReasonBodySchema, ReassignBodySchema,
@@ -80,7 +81,8 @@ def unassign(data, trip_id):
 @trip_blp.route("/<int:trip_id>/dispatch")
 @trip_blp.response(200, TripDispatchSchema)
 def trip_dispatch(trip_id):
-    """The trip's assignments (current and past), the driver's record and disputes."""
+    """The trip's assignments (current and past), the driver's record, disputes, and a
+    provider trip's order (plate, driver, state, bill)."""
     trip = get_visible(db.session, current_user(), trip_id)
     session = db.session
     return {
@@ -91,6 +93,8 @@ def trip_dispatch(trip_id):
         "run": session.scalar(select(TripRun).where(TripRun.trip_id == trip.id)),
         "disputes": list(session.scalars(select(TripDispute).where(
             TripDispute.trip_id == trip.id).order_by(TripDispute.id))),
+        "provider_order": session.scalar(select(ProviderOrder).where(
+            ProviderOrder.trip_id == trip.id)),
     }
 
 

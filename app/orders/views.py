@@ -1,0 +1,62 @@
+"""``POST /api/v1/webhooks/{provider}``: the providers' signed status callbacks.
+
+No JWT: the signature is the authentication. The request is checked with the provider's
+configured secret, a 5-minute window against ``app.clock.now()`` and the database nonce
+store (so a replay is refused by every app node); failures are 401 with the usual error
+body, an unknown provider 404. A callback for an order we do not know is answered 200
+``{"ignored": "unknown_order"}`` and changes nothing: it is not ours to fix, and a non-2xx
+answer would only make the provider retry it for hours. Duplicates and out-of-order events
+are answered 200 ``{"ignored": "stale_event"}`` likewise.
+"""
+from __future__ import annotations
+
+from flask import request
+from marshmallow import Schema, fields
+
+from app import clock, db
+from app.api import blueprint
+from app.errors import NotFound, Unauthorized, ValidationFailed
+from app.orders import service
+from providers.base import SignatureError
+from providers.http import verify
+
+blp = blueprint("webhooks", "/webhooks", "Signed status callbacks from supply providers")
+
+SIGNATURE_REFUSALS = {
+    "missing": ("signature_missing", "回调缺少签名参数"),
+    "unknown_key": ("unknown_app_key", "回调的应用标识无效"),
+    "stale": ("stale_timestamp", "回调时间戳已超过5分钟"),
+    "bad_sign": ("bad_signature", "回调签名校验失败"),
+    "replayed": ("replayed_nonce", "回调已处理过（重复的随机数）"),
+}
+
+
+class WebhookAckSchema(Schema):
+    ok = fields.Boolean()
+    state = fields.String()
+    ignored = fields.String()
+
+
+@blp.route("/<provider>", methods=["POST"])
+@blp.response(200, WebhookAckSchema)
+def callback(provider):
+    """A provider's signed order-state callback (verified, idempotent, forward-only)."""
+    adapter = service.adapter(provider)
+    if adapter is None:
+        raise NotFound("未知的供应商", code="unknown_provider")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ValidationFailed("回调内容不是JSON对象", code="malformed_callback")
+    client = adapter.client
+    try:
+        verify(payload, lambda key: client.secret if key == client.app_key else None,
+               nonce_store=service.DbNonceStore(db.session()), now=clock.now().timestamp())
+    except SignatureError as exc:
+        code, message = SIGNATURE_REFUSALS.get(exc.code, ("bad_signature", "回调签名校验失败"))
+        raise Unauthorized(message, code=code) from None
+    try:
+        order = adapter.parse_callback(payload)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationFailed("回调内容不完整", code="malformed_callback",
+                               errors={"payload": [str(exc)]}) from None
+    return service.apply_callback(db.session(), provider, order, clock.now())

@@ -1,0 +1,279 @@
+"""Provider orders over real HTTP: booking after approval through the sandboxes, signed
+callbacks to the app's webhook, refusals in the dispatch queue, cancellation with a fee."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import requests
+from sqlalchemy import func, select
+
+from app import clock, db
+from app.audit import AuditEntry
+from app.orders.models import ProviderOrder, WebhookNonce
+from app.worker import run_due
+from tests.orders.conftest import ok, signed
+
+
+def test_ride_hailing_trip_goes_to_completed_through_signed_callbacks(orders, webhooks, bills,
+                                                                       api):
+    trip_id = orders.approved_trip("ridehail")
+    assert orders.book() == {"orders.book": 1}
+    row = orders.order(trip_id)
+    assert row.state == "created" and row.order_id.startswith("RH")
+    assert row.out_order_id.startswith(f"T{trip_id}-")
+    assert orders.trip(trip_id)["state"] == "dispatched"
+
+    orders.advance("ridehail", row.order_id, to="assigned")
+    orders.wait_callbacks("ridehail", row.order_id, 1)
+    assert orders.order(trip_id).plate and orders.trip(trip_id)["state"] == "dispatched"
+    orders.advance("ridehail", row.order_id, to="in_trip")
+    orders.wait_state(trip_id, "in_progress")
+    orders.advance("ridehail", row.order_id, to="completed", tolls="12.00")
+    orders.wait_state(trip_id, "completed")
+
+    (call,) = bills
+    assert call[0] == trip_id and call[2].order_id == row.order_id
+    assert call[1].total > Decimal("0") and any(l.kind == "tolls" and l.amount == Decimal("12.00")
+                                                for l in call[1].lines)
+    assert orders.order(trip_id).bill
+    moves = [(f, t, d.get("event"), d.get("provider")) for f, t, d in orders.events(trip_id)
+             if f != t]
+    assert moves[-3:] == [("approved", "dispatched", "booked", "ridehail"),
+                          ("dispatched", "in_progress", "in_trip", "ridehail"),
+                          ("in_progress", "completed", "completed", "ridehail")]
+    # The provider's "paid" afterwards is a forward move of the order only.
+    orders.advance("ridehail", row.order_id, to="paid")
+    orders.wait_callbacks("ridehail", row.order_id, 4)
+    assert orders.order(trip_id).state == "paid" and len(bills) == 1
+    assert orders.trip(trip_id)["state"] == "completed"
+
+
+def test_a_retried_booking_never_makes_a_second_provider_order(orders, app, sandboxes):
+    trip_id = orders.approved_trip("ridehail")
+    orders.book()
+    first = orders.order(trip_id)
+    # The worker "crashed" after the provider created the order: our row still says
+    # booking and its lease ran out; the retry reuses the out_order_id.
+    with app.app_context():
+        row = db.session.get(ProviderOrder, first.id)
+        row.state, row.order_id = "booking", None
+        row.claimed_until = clock.now() - timedelta(seconds=1)
+        db.session.commit()
+        db.session.remove()
+    assert orders.book() == {"orders.book": 1}
+    again = orders.order(trip_id)
+    assert again.order_id == first.order_id and again.out_order_id == first.out_order_id
+    assert again.attempts == 2
+    # Running the job again finds nothing to do.
+    assert orders.book() == {"orders.book": 0}
+
+
+def test_transient_failure_is_retried_with_backoff(orders, faults, frozen_clock):
+    trip_id = orders.approved_trip("ridehail")
+    now = frozen_clock(clock.now())
+    faults("ridehail", fault="5xx", path="/v1/orders", times=3)  # the client retries twice
+    assert orders.book(now) == {"orders.book": 1}
+    row = orders.order(trip_id)
+    assert row.state == "pending" and row.attempts == 1 and "503" in row.error
+    trip = orders.dispatch(trip_id)
+    assert trip["state"] == "approved" and "自动重试" in trip["dispatch_issue"]
+    assert orders.book(now + timedelta(seconds=10)) == {"orders.book": 0}  # not yet due
+    assert orders.book(now + timedelta(seconds=31)) == {"orders.book": 1}
+    assert orders.order(trip_id).state == "created"
+    trip = orders.dispatch(trip_id)
+    assert trip["state"] == "dispatched" and trip["dispatch_issue"] is None
+
+
+def test_rental_refusal_shows_in_the_dispatch_queue(orders, api, sandboxes, frozen_clock):
+    trip_id = orders.approved_trip("rental", provider="rental-a")
+    # The company's quote lock has passed: the reservation is refused (40410), not retried.
+    requests.post(f"{sandboxes['rental-a'].url}/__sandbox/config",
+                  json={"clock_offset_seconds": 7200}, timeout=5).raise_for_status()
+    try:
+        orders.book()
+    finally:
+        requests.post(f"{sandboxes['rental-a'].url}/__sandbox/config",
+                      json={"clock_offset_seconds": 0}, timeout=5)
+    row = orders.order(trip_id)
+    assert row.state == "failed" and row.attempts == 1
+    queue = ok(api.get("/dispatch/queue", "demo-dispatcher"))["items"]
+    (item,) = [t for t in queue if t["id"] == trip_id]
+    assert item["state"] == "approved" and "拒绝下单" in item["dispatch_issue"]
+    assert orders.book() == {"orders.book": 0}  # a refusal is not retried
+
+
+def test_emergency_trip_is_booked_before_approval(orders):
+    trip_id = orders.approved_trip("ridehail", purpose="emergency", approve=False)
+    assert orders.trip(trip_id)["state"] == "pending_approval"
+    orders.book()
+    assert orders.trip(trip_id)["state"] == "dispatched"
+
+
+def _callback(orders, trip_id, state="in_trip", **extra):
+    row = orders.order(trip_id)
+    return {"event": "order.state", "order_id": row.order_id, "out_order_id": row.out_order_id,
+            "state": state, "occurred_at": clock.now().isoformat(), **extra}
+
+
+def _audit_count(app) -> int:
+    with app.app_context():
+        n = db.session.scalar(select(func.count()).select_from(AuditEntry))
+        db.session.remove()
+        return n
+
+
+def test_forged_stale_and_replayed_callbacks_are_refused(orders, live_server, app,
+                                                         frozen_clock):
+    trip_id = orders.approved_trip("ridehail")
+    orders.book()
+    url = f"{live_server}/api/v1/webhooks/ridehail"
+    body = signed("ridehail", _callback(orders, trip_id))
+    before = _audit_count(app)
+
+    forged = {**body, "state": "completed"}  # changed after signing
+    resp = requests.post(url, json=forged, timeout=5)
+    assert resp.status_code == 401 and resp.json()["code"] == "bad_signature"
+    assert set(resp.json()) >= {"code", "message", "status", "errors"}
+    wrong_key = signed("rental-a", _callback(orders, trip_id))
+    assert requests.post(url, json=wrong_key, timeout=5).json()["code"] == "unknown_app_key"
+
+    frozen_clock(clock.now() + timedelta(minutes=6))  # our clock is 6 min past its timestamp
+    resp = requests.post(url, json=body, timeout=5)
+    assert resp.status_code == 401 and resp.json()["code"] == "stale_timestamp"
+    frozen_clock(clock.now() - timedelta(minutes=6))
+    assert orders.trip(trip_id)["state"] == "dispatched" and _audit_count(app) == before
+
+    assert requests.post(url, json=body, timeout=5).status_code == 200
+    assert orders.trip(trip_id)["state"] == "in_progress"
+    after = _audit_count(app)
+    resp = requests.post(url, json=body, timeout=5)
+    assert resp.status_code == 401 and resp.json()["code"] == "replayed_nonce"
+    assert _audit_count(app) == after
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(WebhookNonce)) == 1
+        # Once past their window, the purge job forgets nonces.
+        assert run_due(now=clock.now() + timedelta(minutes=10),
+                       names=["orders.purge_nonces"]) == {"orders.purge_nonces": 1}
+
+
+def test_unknown_provider_and_unknown_order(orders, live_server, app):
+    url = f"{live_server}/api/v1/webhooks"
+    payload = {"event": "order.state", "order_id": "RH99999999", "out_order_id": "T999-x",
+               "state": "completed", "occurred_at": clock.now().isoformat()}
+    resp = requests.post(f"{url}/nobody", json=signed("ridehail", payload), timeout=5)
+    assert resp.status_code == 404 and resp.json()["code"] == "unknown_provider"
+    assert requests.post(f"{url}/fleet", json=payload, timeout=5).status_code == 404
+    before = _audit_count(app)
+    resp = requests.post(f"{url}/ridehail", json=signed("ridehail", payload), timeout=5)
+    assert resp.status_code == 200 and resp.json() == {"ignored": "unknown_order"}
+    assert _audit_count(app) == before
+
+
+def test_duplicate_and_out_of_order_events_do_not_corrupt_state(orders, live_server, bills):
+    trip_id = orders.approved_trip("ridehail")
+    orders.book()
+    url = f"{live_server}/api/v1/webhooks/ridehail"
+    fee = {"base": "10.00", "distance": "29.52", "time": "9.90", "total": "49.42"}
+
+    def post(state, **extra):
+        resp = requests.post(url, json=signed("ridehail", _callback(orders, trip_id, state,
+                                                                    **extra)), timeout=5)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    assert post("in_trip") == {"ok": True, "state": "in_trip"}
+    assert post("assigned", driver={"name": "迟到", "phone": "1", "plate": "X"}) == \
+        {"ignored": "stale_event", "state": "in_trip"}
+    assert orders.trip(trip_id)["state"] == "in_progress"
+    assert orders.order(trip_id).plate is None
+    assert post("completed", fee=fee)["state"] == "completed"
+    assert post("completed", fee=fee)["ignored"] == "stale_event"
+    assert orders.trip(trip_id)["state"] == "completed"
+    assert len(bills) == 1 and bills[0][1].total == Decimal("49.42")
+
+
+def test_cancellation_after_driver_assignment_records_the_fee(orders, webhooks, api):
+    trip_id = orders.approved_trip("ridehail")
+    orders.book()
+    row = orders.order(trip_id)
+    orders.advance("ridehail", row.order_id, to="assigned")
+    orders.wait_callbacks("ridehail", row.order_id, 1)
+    trip = ok(api.post(f"/trips/{trip_id}/cancel", "demo-traveler", json={"reason": "会议取消"}))
+    assert trip["state"] == "cancelled" and Decimal(trip["cancellation_fee"]) == Decimal("5.00")
+    assert orders.order(trip_id).state == "cancelled"
+    # The provider's own "cancelled" callback afterwards changes nothing.
+    orders.wait_callbacks("ridehail", row.order_id, 2)
+    assert orders.trip(trip_id)["state"] == "cancelled"
+    (_, _, data) = orders.events(trip_id)[-1]
+    assert data["cancellation_fee"] == "5.00" and data["provider"] == "ridehail"
+
+
+def test_cancellation_before_assignment_is_free_and_closes_nothing_else(orders, api):
+    trip_id = orders.approved_trip("ridehail")
+    orders.book()
+    trip = ok(api.post(f"/trips/{trip_id}/cancel", "demo-traveler", json={"reason": "改期"}))
+    assert trip["state"] == "cancelled" and trip["cancellation_fee"] is None
+    assert orders.order(trip_id).state == "cancelled"
+
+
+def test_cancelling_a_pending_trip_closes_its_approval_tasks(orders, api):
+    trip_id = orders.approved_trip("ridehail", approve=False)
+    assert [t for t in ok(api.get("/approvals?state=pending", "demo-approver"))["items"]
+            if t["trip_id"] == trip_id]
+    ok(api.post(f"/trips/{trip_id}/cancel", "demo-traveler", json={"reason": "不去了"}))
+    assert not [t for t in ok(api.get("/approvals?state=pending", "demo-approver"))["items"]
+                if t["trip_id"] == trip_id]
+    assert orders.book() == {"orders.book": 0}
+
+
+def test_provider_cancel_failure_keeps_the_trip(orders, api, faults):
+    trip_id = orders.approved_trip("ridehail")
+    orders.book()
+    faults("ridehail", fault="5xx", path="/v1/orders/cancel")
+    resp = api.post(f"/trips/{trip_id}/cancel", "demo-traveler", json={"reason": "会议取消"})
+    assert resp.status_code == 502 and resp.get_json()["code"] == "provider_cancel_failed"
+    assert orders.trip(trip_id)["state"] == "dispatched"
+    assert orders.order(trip_id).state == "created"
+
+
+def test_billing_record_provider_bill_is_used_when_it_exists(orders, live_server, monkeypatch):
+    """Until billing registers on ``provider_bill`` itself, its function is looked up."""
+    import sys
+    import types
+
+    from app.dispatch import hooks
+
+    seen = []
+    billing = types.ModuleType("app.billing.service")
+
+    def record_provider_bill(session, *, trip, bill, order):
+        seen.append((trip.id, bill.total, order.order_id))
+
+    billing.record_provider_bill = record_provider_bill
+    monkeypatch.setitem(sys.modules, "app.billing.service", billing)
+    trip_id = orders.approved_trip("ridehail")
+    orders.book()
+    fee = {"base": "10.00", "distance": "20.00", "time": "5.00", "total": "35.00"}
+    try:
+        resp = requests.post(f"{live_server}/api/v1/webhooks/ridehail", timeout=5, json=signed(
+            "ridehail", _callback(orders, trip_id, "completed", fee=fee)))
+        assert resp.status_code == 200, resp.text
+    finally:
+        if record_provider_bill in hooks.registered("provider_bill"):
+            hooks.unregister("provider_bill", record_provider_bill)
+    assert seen == [(trip_id, Decimal("35.00"), orders.order(trip_id).order_id)]
+
+
+def test_retries_are_bounded(orders, faults, frozen_clock, api):
+    trip_id = orders.approved_trip("ridehail")
+    now = frozen_clock(clock.now())
+    faults("ridehail", fault="5xx", path="/v1/orders")
+    for attempt in range(5):
+        assert orders.book(now + timedelta(hours=attempt)) == {"orders.book": 1}
+    assert orders.book(now + timedelta(hours=9)) == {"orders.book": 0}
+    row = orders.order(trip_id)
+    assert row.state == "failed" and row.attempts == 5
+    queue = ok(api.get("/dispatch/queue", "demo-dispatcher"))["items"]
+    assert "5次均失败" in next(t for t in queue if t["id"] == trip_id)["dispatch_issue"]
