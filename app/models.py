@@ -4,6 +4,7 @@ from app.accounts import models as accounts_models  # noqa: F401
 from app.approvals import jobs as approvals_jobs  # noqa: F401  (registers worker jobs)
 from app.approvals import models as approvals_models  # noqa: F401
 from app.auth import wechat  # noqa: F401
+from app.billing import handlers as billing_handlers  # noqa: F401  (registers lifecycle hooks)
 from app.billing import models as billing_models  # noqa: F401
 from app.dispatch import jobs as dispatch_jobs  # noqa: F401  (registers worker jobs)
 from app.dispatch import models as dispatch_models  # noqa: F401

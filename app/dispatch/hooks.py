@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable
 
-EVENTS = ("trip_finished", "trip_confirmed", "trip_cancelled")
+EVENTS = ("trip_finished", "trip_confirmed", "trip_cancelled", "provider_bill")
 _handlers: dict[str, list[Callable]] = defaultdict(list)
 
 
@@ -82,3 +82,9 @@ def on_trip_cancelled(session, trip) -> CancellationFee | None:
         if fee is None and result is not None:
             fee = result
     return fee
+
+
+def on_provider_bill(session, trip, *, bill, order) -> None:
+    """A rental or ride-hailing provider sent its final bill (providers.base.Bill, Order)."""
+    for handler in _handlers["provider_bill"]:
+        handler(session, trip, bill=bill, order=order)
