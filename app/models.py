@@ -22,6 +22,7 @@ def blueprints():
     from app.accounts.views import blp as admin
     from app.approvals import views as approvals
     from app.auth.views import blp as auth
+    from app.billing import views as billing
     from app.dispatch import views as dispatch
     from app.settlements.views import blp as settlements
     from app.trips.views import blp as trips
@@ -29,4 +30,5 @@ def blueprints():
 
     return [auth, admin, trips, quotes, approvals.trip_blp, approvals.blp,
             approvals.delegation_blp, approvals.admin_blp, dispatch.blp, dispatch.trip_blp,
-            dispatch.driver_blp, settlements]
+            dispatch.driver_blp, settlements, billing.blp, billing.trip_blp,
+            billing.admin_blp]
