@@ -1,6 +1,8 @@
 """Flask CLI commands: ``flask --app wsgi seed-demo`` and friends."""
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask
 
@@ -49,7 +51,7 @@ def init_app(app: Flask) -> None:
         path = target / service.export_filename(period, fmt)
         total = service.line_count(db.session, statements)
         with click.progressbar(length=total, label=f"导出 {path.name}",
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             done = [0]
 
             def progress(rows: int) -> None:
