@@ -8,12 +8,13 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import audit, clock
+from app import audit, clock, db
 from app.accounts.models import User
 from app.billing import tariff as engine
 from app.billing.models import Charge, ChargeLine, TariffKind, TariffVersion
 from app.errors import Conflict, ValidationFailed
 from app.trips.models import Channel, Trip
+from providers.base import FeeLine, QuoteRequest
 
 DEFAULTS = {TariffKind.FLEET: engine.DEFAULT_FLEET_TARIFF,
             TariffKind.RENTAL: engine.DEFAULT_RENTAL_AGREEMENT}
@@ -204,10 +205,16 @@ def finalize(session, *, trip: Trip, auto: bool) -> Charge | None:
 
 # --- fleet quote pricing -----------------------------------------------------------------
 
-def estimated_fleet_lines(session, vehicle_class: str, *, cross_region: bool, depart_at: datetime,
-                          return_at: datetime, est_km: Decimal):
-    """The engine's paid-use charge on estimated facts (no tolls or parking yet)."""
-    facts = engine.TripFacts(vehicle_class, cross_region, depart_at, max(return_at, depart_at),
-                             Decimal(est_km or 0))
-    return engine.fleet_charge(tariff_in_force(session, TariffKind.FLEET, depart_at), facts).lines
+def paid_use_price(vehicle_class: str, request: QuoteRequest) -> tuple[FeeLine, ...]:
+    """The fleet quote's price: the engine's paid-use charge on the estimated facts, by the
+    tariff version in force at departure (tolls and parking are not known yet).
 
+    Reads in its own short session, because the quote fan-out runs it on a worker thread.
+    """
+    facts = engine.TripFacts(vehicle_class, request.cross_region, request.depart_at,
+                             max(request.return_at, request.depart_at),
+                             Decimal(request.est_km or 0))
+    with db.session.session_factory() as session:
+        tariff = tariff_in_force(session, TariffKind.FLEET, request.depart_at)
+    return tuple(FeeLine(line.kind, line.description, line.amount)
+                 for line in engine.fleet_charge(tariff, facts).lines)

@@ -233,3 +233,14 @@ def test_rental_bill_above_our_ceiling_is_flagged_and_held(api, make_trip, in_db
         row = s.scalar(select(Charge).where(Charge.trip_id == trip_id))
         assert row.held is over and row.supplier == "sandbox-rental"
         assert row.finished_at == start + timedelta(hours=10)
+
+
+def test_fleet_quotes_are_priced_by_the_tariff_in_force(api):
+    from app import clock
+    from tests.api.test_quotes import new_trip, quote
+
+    today = clock.local_date(clock.now()).isoformat()
+    ok(api.post("/admin/tariffs", as_="demo-admin", json=dearer_fleet(today)), 201)
+    body = ok(quote(api, new_trip(api, hours=3)))
+    fleet = next(o for o in body["offers"] if o["channel"] == "fleet")
+    assert (fleet["vehicle_class"], fleet["price"]) == ("sedan", "80.00")
