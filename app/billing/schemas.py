@@ -5,6 +5,8 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 from app.api import AwareDateTime, Money
 from app.billing.models import TariffKind
 from app.billing.tariff import VEHICLE_CLASSES
+# A charge line has the shape of a quote's fee line: {kind, description, amount}.
+from app.quotes.schemas import FeeLineSchema
 
 # Field errors in Chinese: the admin and finance screens show them as they are.
 ZH = {"required": "必填", "null": "不能为空"}
@@ -19,15 +21,9 @@ class ZhSchema(Schema):
     error_messages = {"unknown": "未知字段", "type": "请求体应为 JSON 对象"}
 
 
-class ChargeLineSchema(Schema):
-    kind = fields.String()
-    description = fields.String()
-    amount = Money()
-
-
 class ChargeSchema(Schema):
     trip_id = fields.Integer()
-    lines = fields.List(fields.Nested(ChargeLineSchema))
+    lines = fields.List(fields.Nested(FeeLineSchema))
     total = Money()
     final = fields.Boolean()
     estimate = Money(allow_none=True)
@@ -71,7 +67,7 @@ class PreviewSchema(ZhSchema):
 
 
 class PreviewResultSchema(Schema):
-    lines = fields.List(fields.Nested(ChargeLineSchema))
+    lines = fields.List(fields.Nested(FeeLineSchema))
     total = Money()
 
 

@@ -58,11 +58,7 @@ def test_export_is_scoped_and_validated(api, demo, statements):
         "name": "武进财务", "phone": "13700000009", "unit_id": demo["units"]["武进区"],
         "roles": ["finance"]})
     assert resp.status_code == 201, resp.get_json()
-    ticket = api.client.post("/api/v1/auth/wechat-login",
-                             json={"code": "sandbox:wujin-finance"}).get_json()["ticket"]
-    bound = api.client.post("/api/v1/auth/bind", json={"ticket": ticket,
-                                                       "phone_code": "sandbox-phone:13700000009"})
-    api.tokens["wujin-finance"] = bound.get_json()["access_token"]
+    api.bind("wujin-finance", "13700000009")
     own = statements[("武进区市场监督管理局", "fleet")]["id"]
     other = drc_fleet(statements)["id"]
     assert api.get(f"/settlements/{own}/export", as_="wujin-finance").status_code == 200
