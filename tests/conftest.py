@@ -111,6 +111,16 @@ class Api:
             self.tokens[openid] = resp.get_json()["access_token"]
         return self.tokens[openid]
 
+    def bind(self, openid: str, phone: str) -> str:
+        """Log a pre-registered user in through the binding flow; returns ``openid``."""
+        ticket = self.client.post("/api/v1/auth/wechat-login",
+                                  json={"code": f"sandbox:{openid}"}).get_json()["ticket"]
+        bound = self.client.post("/api/v1/auth/bind", json={
+            "ticket": ticket, "phone_code": f"sandbox-phone:{phone}"})
+        assert bound.status_code == 200, bound.get_json()
+        self.tokens[openid] = bound.get_json()["access_token"]
+        return openid
+
     def call(self, method: str, path: str, as_: str | None = None, json=None, headers=None,
              **kwargs):
         headers = dict(headers or {})

@@ -1,45 +1,35 @@
-"""Billing preview: the same engine that prices real trips, for finance and admins (SPEC §5)."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from flask.views import MethodView
+from sqlalchemy import select
 
-from app.accounts.models import Role, VehicleClass
-from app.api import AwareDateTime, Money, blueprint
-from app.billing import tariff
-from app.errors import ValidationFailed
-from app.security import roles_required
+from app import clock, db
+from app.accounts.models import Role
+from app.api import PageArgs, blueprint, page_schema, paginate
+from app.approvals.views import platform_admin
+from app.billing import service
+from app.billing.models import TariffKind, TariffVersion
+from app.billing.schemas import (ChargeSchema, PreviewResultSchema, PreviewSchema, TariffArgs,
+                                 TariffBodySchema, TariffSchema)
+from app.billing.tariff import TripFacts
+from app.errors import NotFound
+from app.security import current_user, roles_required
+from app.trips import service as trips
 
-blp = blueprint("billing", "/billing", "Tariff preview")
-
-
-class PreviewSchema(Schema):
-    channel = fields.String(required=True, validate=validate.OneOf(["fleet", "rental"]))
-    vehicle_class = fields.String(required=True,
-                                  validate=validate.OneOf([c.value for c in VehicleClass]))
-    cross_region = fields.Boolean(load_default=False)
-    started_at = AwareDateTime(required=True)
-    finished_at = AwareDateTime(required=True)
-    odometer_km = fields.Decimal(required=True, validate=validate.Range(min=0))
-    waiting_minutes = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    tolls = Money(load_default="0")
-    parking = Money(load_default="0")
-    lodging = Money(load_default="0")
-
-    @validates_schema
-    def _order(self, data, **kwargs):
-        if data["finished_at"] <= data["started_at"]:
-            raise ValidationError("结束时间须晚于开始时间", "finished_at")
+blp = blueprint("billing", "/billing", "Charges: the tariff engine's preview")
+trip_blp = blueprint("trip-charges", "/trips", "The charge of a trip")
+admin_blp = blueprint("tariff-admin", "/admin", "Tariffs as versioned data")
 
 
-class LineSchema(Schema):
-    kind = fields.String()
-    description = fields.String()
-    amount = Money()
-
-
-class PreviewResultSchema(Schema):
-    lines = fields.List(fields.Nested(LineSchema))
-    total = Money()
+@trip_blp.route("/<int:trip_id>/charge")
+@trip_blp.response(200, ChargeSchema)
+def charge_of_trip(trip_id):
+    """The trip's charge with its lines (provisional until confirmed); 404 before finish."""
+    trip = trips.get_visible(db.session, current_user(), trip_id)
+    charge = service.charge_of(db.session, trip.id)
+    if charge is None:
+        raise NotFound("该行程尚未产生费用", code="no_charge")
+    return charge
 
 
 @blp.route("/preview", methods=["POST"])
@@ -47,12 +37,55 @@ class PreviewResultSchema(Schema):
 @blp.arguments(PreviewSchema)
 @blp.response(200, PreviewResultSchema)
 def preview(data):
-    """Price a trip by the default paid-use tariff (fleet) or agreement ceiling (rental)."""
+    """Price trip facts with the same engine and tariff version as real charges."""
     channel = data.pop("channel")
-    try:
-        facts = tariff.TripFacts(**data)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed("行程数据不合法") from exc
-    if channel == "fleet":
-        return tariff.fleet_charge(tariff.DEFAULT_FLEET_TARIFF, facts)
-    return tariff.rental_quote(tariff.DEFAULT_RENTAL_AGREEMENT, facts)
+    charge = service.preview(db.session, channel=channel, facts=TripFacts(**data))
+    return {"lines": charge.lines, "total": charge.total}
+
+
+def _listing(row, in_force_ids: set) -> dict:
+    if isinstance(row, dict):
+        return {**row, "in_force": row["kind"] in in_force_ids}
+    return {"id": row.id, "kind": str(row.kind), "effective_from": row.effective_from,
+            "data": row.data, "created_by_id": row.created_by_id, "created_at": row.created_at,
+            "in_force": row.id in in_force_ids}
+
+
+def _in_force_ids() -> set:
+    """Ids of the stored versions in force now, or the kind's name when its default is."""
+    ids = set()
+    for kind in TariffKind:
+        row = service.version_row_in_force(db.session, kind, clock.now())
+        ids.add(row.id if row is not None else str(kind))
+    return ids
+
+
+@admin_blp.route("/tariffs")
+class Tariffs(MethodView):
+    decorators = [platform_admin]
+
+    @admin_blp.arguments(TariffArgs, location="query")
+    @admin_blp.arguments(PageArgs, location="query")
+    @admin_blp.response(200, page_schema(TariffSchema))
+    def get(self, args, page_args):
+        """Stored versions newest first; the built-in defaults (id null) end the last page."""
+        stmt = select(TariffVersion)
+        if args["kind"]:
+            stmt = stmt.where(TariffVersion.kind == TariffKind(args["kind"]))
+        page = paginate(stmt, TariffVersion.id, limit=page_args["limit"],
+                        cursor=page_args["cursor"])
+        items = page["items"]
+        if page["next_cursor"] is None:
+            items = [*items, *service.defaults_as_rows(TariffKind(args["kind"]) if args["kind"]
+                                                       else None)]
+        in_force = _in_force_ids()
+        return {"items": [_listing(row, in_force) for row in items],
+                "next_cursor": page["next_cursor"]}
+
+    @admin_blp.arguments(TariffBodySchema)
+    @admin_blp.response(201, TariffSchema)
+    def post(self, data):
+        """Publish a new immutable version, in force from ``effective_from`` (Asia/Shanghai)."""
+        kind = data.pop("kind")
+        row = service.publish_tariff(db.session, actor=current_user(), kind=kind, data=data)
+        return _listing(row, _in_force_ids())

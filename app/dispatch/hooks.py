@@ -89,11 +89,6 @@ def on_trip_cancelled(session, trip) -> CancellationFee | None:
 
 
 def on_provider_bill(session, trip, *, bill, order) -> None:
-    """A rental or ride-hailing trip completed with the provider's final bill
-    (``providers.base.Bill``; ``order`` is the ``providers.base.Order`` that carried it)."""
+    """A rental or ride-hailing provider sent its final bill (providers.base.Bill, Order)."""
     for handler in _handlers["provider_bill"]:
         handler(session, trip=trip, bill=bill, order=order)
-
-
-def registered(event: str) -> list[Callable]:
-    return list(_handlers[event])

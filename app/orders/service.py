@@ -18,7 +18,6 @@ created/assigned/arrived → ``dispatched``, in_trip → ``in_progress``, comple
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -335,20 +334,7 @@ def _provider_cancelled(session, trip: Trip, data: dict, now: datetime) -> None:
 
 
 def _provider_bill(session, trip: Trip, order: base.Order) -> None:
-    """Hand the final bill to billing through the ``provider_bill`` hook.
-
-    Billing is expected to register ``record_provider_bill`` on that hook itself. While no
-    handler at all is registered, ``app.billing.service.record_provider_bill`` is looked up
-    here (at call time, so a missing module never breaks the import) and registered.
-    """
-    if not hooks.registered("provider_bill"):
-        try:
-            billing = importlib.import_module("app.billing.service")
-        except ImportError:
-            billing = None
-        handler = getattr(billing, "record_provider_bill", None)
-        if handler is not None:
-            hooks.on("provider_bill")(handler)
+    """Hand the final bill to billing through the ``provider_bill`` hook."""
     hooks.on_provider_bill(session, trip, bill=order.bill, order=order)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from app import clock, db
 from app.accounts.models import User, VehicleClass
+from app.billing import service as billing
 from app.errors import IllegalTransition, NotFound
 from app.quotes import policy
 from app.quotes.availability import pooled_availability
@@ -62,7 +63,8 @@ def supply_providers(app: Flask | None = None) -> dict[str, base.SupplyProvider]
     if built is None:
         built = registry.build_providers(
             registry.load_config(app.config["PROVIDERS_JSON"]),
-            fleet_availability=pooled_availability(), now=clock.now)
+            fleet_availability=pooled_availability(), fleet_price=billing.paid_use_price,
+            now=clock.now)
         app.extensions["supply_providers"] = built
     return built
 

@@ -1,11 +1,15 @@
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from app.api import AwareDateTime, Money, PageArgs
 
 
+PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="结算期间格式应为 YYYY-MM")
+REQUIRED = {"required": "必填"}
+
+
 class GenerateSchema(Schema):
-    period = fields.String(required=True, validate=validate.Regexp(
-        r"^\d{4}-(0[1-9]|1[0-2])$", error="结算期间格式应为 YYYY-MM"))
+    period = fields.String(required=True, validate=PERIOD)
 
 
 class SettlementSchema(Schema):
@@ -34,7 +38,7 @@ class SettlementLineSchema(Schema):
 
 
 class SettlementListArgs(PageArgs):
-    period = fields.String(validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"))
+    period = fields.String(validate=PERIOD)
     unit_id = fields.Integer()
     supplier = fields.String()
 
@@ -46,3 +50,37 @@ class ReasonSchema(Schema):
 class GenerateResultSchema(Schema):
     period = fields.String()
     items = fields.List(fields.Nested(SettlementSchema))
+
+
+class ExportArgs(Schema):
+    format = fields.String(load_default="xlsx", validate=validate.OneOf(
+        ["xlsx", "csv"], error="导出格式应为 xlsx 或 csv"))
+
+
+class ReconciliationFormSchema(Schema):
+    provider = fields.String(required=True, error_messages=REQUIRED,
+                             validate=validate.Length(min=1, max=40))
+    period = fields.String(required=True, error_messages=REQUIRED, validate=PERIOD)
+
+
+class ReconciliationFileSchema(Schema):
+    file = Upload(required=True, error_messages=REQUIRED)
+
+
+class OrderAmountSchema(Schema):
+    order_id = fields.String()
+    amount = Money()
+
+
+class AmountMismatchSchema(Schema):
+    order_id = fields.String()
+    ours = Money()
+    theirs = Money()
+    difference = Money()
+
+
+class ReconciliationSchema(Schema):
+    matched = fields.Integer()
+    missing_on_our_side = fields.List(fields.Nested(OrderAmountSchema))
+    missing_on_theirs = fields.List(fields.Nested(OrderAmountSchema))
+    amount_mismatches = fields.List(fields.Nested(AmountMismatchSchema))

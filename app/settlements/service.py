@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 
 from sqlalchemy import and_, exists, func, insert, literal, select, update
 
 from app import audit, clock
-from app.accounts.models import User
+from app.accounts.models import Unit, User
 from app.billing.models import Charge
+from app.billing.tariff import CENT
 from app.errors import ValidationFailed
+from app.settlements.export import ExportResult, write_csv, write_xlsx
+from app.settlements.lines import StatementLine
+from app.settlements.reconcile import Reconciliation, parse_supplier_statement, reconcile
 from app.settlements.models import Settlement, SettlementLine, SettlementState
 
 OPEN_STATES = (SettlementState.DRAFT, SettlementState.PENDING_CONFIRMATION,
@@ -139,12 +144,75 @@ def change_state(session, *, statement: Settlement, to: SettlementState, actor: 
     return statement
 
 
-def lines_of(session, statement_ids: list[int]):
-    """Stream lines of the statements ordered by supplier, then unit, then time (for exports)."""
-    stmt = (select(SettlementLine, Settlement.supplier, Settlement.unit_id)
+def lines_of(session, statement_ids: list[int]) -> Iterator[StatementLine]:
+    """Stream the statements' lines as export rows, ordered by supplier, unit, then time.
+
+    Plain columns in batches (never whole ORM objects), so memory stays flat however many
+    lines a period has; channel and flags come from the charge the line settles or adjusts.
+    """
+    charge_id = func.coalesce(SettlementLine.charge_id, SettlementLine.source_charge_id)
+    stmt = (select(SettlementLine.order_id, SettlementLine.trip_id, SettlementLine.finished_at,
+                   Unit.name, Settlement.supplier, Charge.channel, SettlementLine.description,
+                   SettlementLine.amount, SettlementLine.kind, SettlementLine.disputed,
+                   Charge.flags)
             .join(Settlement, Settlement.id == SettlementLine.settlement_id)
+            .join(Unit, Unit.id == Settlement.unit_id)
+            .outerjoin(Charge, Charge.id == charge_id)
             .where(SettlementLine.settlement_id.in_(statement_ids))
             .order_by(Settlement.supplier, Settlement.unit_id, SettlementLine.finished_at,
                       SettlementLine.id)
             .execution_options(yield_per=2000))
-    return session.execute(stmt)
+    for (order_id, trip_id, finished_at, unit_name, supplier, channel, description, amount,
+         kind, disputed, flags) in session.execute(stmt):
+        marks = [*(flags or ()), *(["adjustment"] if kind == "adjustment" else []),
+                 *(["disputed"] if disputed else [])]
+        yield StatementLine(order_id=order_id, trip_id=trip_id or "",
+                            date=clock.local_date(finished_at), unit_name=unit_name,
+                            supplier=supplier, channel=str(channel or ""),
+                            description=description, amount=Decimal(amount).quantize(CENT),
+                            flags=tuple(marks))
+
+
+def line_count(session, statement_ids: list[int]) -> int:
+    return session.scalar(select(func.count(SettlementLine.id))
+                          .where(SettlementLine.settlement_id.in_(statement_ids))) or 0
+
+
+def statements_of(session, period: str, supplier: str | None = None) -> list[Settlement]:
+    stmt = select(Settlement).where(Settlement.period == period)
+    if supplier is not None:
+        stmt = stmt.where(Settlement.supplier == supplier)
+    return list(session.scalars(stmt.order_by(Settlement.supplier, Settlement.unit_id)))
+
+
+def export(session, statement_ids: list[int], target, *, fmt: str, progress=None) -> ExportResult:
+    """Write the statements' lines to ``target`` as XLSX or CSV (UTF-8 with BOM), streaming."""
+    writer = {"xlsx": write_xlsx, "csv": write_csv}[fmt]
+    return writer(lines_of(session, statement_ids), target, progress=progress)
+
+
+def export_filename(period: str, fmt: str, statement: Settlement | None = None) -> str:
+    """结算单-2026-10[-单位-供应商].xlsx; characters unsafe in file names become "_"."""
+    parts = ["结算单", period] + ([statement.unit.name, statement.supplier] if statement else [])
+    return re.sub(r'[\\/:*?"<>|\s]+', "_", "-".join(parts)) + f".{fmt}"
+
+
+def our_amounts(session, *, supplier: str, period: str) -> list[tuple[str, Decimal]]:
+    """(order id, amount) we owe ``supplier`` for ``period``: the statements' lines once
+    generated, else the final charges finished in the period."""
+    statements = [s.id for s in statements_of(session, period, supplier)]
+    if statements:
+        return list(session.execute(select(SettlementLine.order_id, SettlementLine.amount)
+                                    .where(SettlementLine.settlement_id.in_(statements))))
+    start, end = period_bounds(period)
+    return list(session.execute(select(Charge.order_id, Charge.total).where(
+        Charge.supplier == supplier, Charge.final.is_(True), Charge.finished_at >= start,
+        Charge.finished_at < end)))
+
+
+def reconcile_statement(session, *, supplier: str, period: str, data: bytes) -> Reconciliation:
+    """Compare a supplier's CSV statement with ours by order id (对账)."""
+    theirs = parse_supplier_statement(data)
+    ours = [{"order_id": order_id, "amount": Decimal(amount)}
+            for order_id, amount in our_amounts(session, supplier=supplier, period=period)]
+    return reconcile(ours, theirs)

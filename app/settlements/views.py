@@ -1,19 +1,29 @@
 from __future__ import annotations
 
+import tempfile
+
+from flask import send_file
 from flask.views import MethodView
 from sqlalchemy import select
 
 from app import db
 from app.accounts.models import Role
 from app.api import PageArgs, blueprint, page_schema, paginate
-from app.errors import Forbidden
+from app.errors import Forbidden, ValidationFailed
 from app.security import current_user, roles_required, scope_filter, scoped_get
 from app.settlements import service
 from app.settlements.models import Settlement, SettlementLine, SettlementState
-from app.settlements.schemas import (GenerateResultSchema, GenerateSchema, ReasonSchema,
+from app.settlements.reconcile import StatementFormatError
+from app.settlements.schemas import (ExportArgs, GenerateResultSchema, GenerateSchema,
+                                     ReasonSchema, ReconciliationFileSchema,
+                                     ReconciliationFormSchema, ReconciliationSchema,
                                      SettlementLineSchema, SettlementListArgs, SettlementSchema)
 
 blp = blueprint("settlements", "/settlements", "Monthly statements per unit and supplier")
+reconciliation_blp = blueprint("reconciliations", "/reconciliations",
+                               "Supplier statements checked against ours (对账)")
+MIMETYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "csv": "text/csv; charset=utf-8"}
 finance = roles_required(Role.FINANCE)
 
 
@@ -104,3 +114,42 @@ def dispute(data, settlement_id):
 def close(settlement_id):
     """Close a confirmed statement; its period is immutable from now on (platform finance)."""
     return _transition(settlement_id, SettlementState.CLOSED, platform=True)
+
+
+@blp.route("/<int:settlement_id>/export")
+@finance
+@blp.arguments(ExportArgs, location="query")
+@blp.alt_response(200, description="The statement as an XLSX or CSV (UTF-8 with BOM) file",
+                  content_type="application/octet-stream")
+def export(args, settlement_id):
+    """Download the statement: XLSX (summary + a sheet per supplier) or CSV with BOM."""
+    statement = _statement(settlement_id)
+    fmt = args["format"]
+    # Written to an anonymous temp file (rows stream from the database in batches), then
+    # sent in chunks; the file disappears when the response closes it.
+    handle = tempfile.TemporaryFile()
+    try:
+        service.export(db.session, [statement.id], handle, fmt=fmt)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    # send_file adds filename*=UTF-8'' (RFC 5987) for the Chinese name, with an ASCII fallback.
+    return send_file(handle, mimetype=MIMETYPES[fmt], as_attachment=True,
+                     download_name=service.export_filename(statement.period, fmt, statement))
+
+
+@reconciliation_blp.route("", methods=["POST"])
+@finance
+@reconciliation_blp.arguments(ReconciliationFormSchema, location="form")
+@reconciliation_blp.arguments(ReconciliationFileSchema, location="files")
+@reconciliation_blp.response(200, ReconciliationSchema)
+def reconcile(form, files):
+    """Compare a supplier's CSV statement (order id, amount) with our lines of the period."""
+    _platform_finance()
+    try:
+        return service.reconcile_statement(db.session, supplier=form["provider"],
+                                           period=form["period"], data=files["file"].read())
+    except StatementFormatError as exc:
+        raise ValidationFailed(str(exc), code="malformed_statement", errors={
+            "file": [{"row": e.row, "message": e.message} for e in exc.errors]}) from None

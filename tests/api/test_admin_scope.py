@@ -8,13 +8,7 @@ def district_admin(api, demo):
         "name": "武进管理员", "phone": "13700000001", "unit_id": demo["units"]["武进区"],
         "roles": ["admin"]})
     assert resp.status_code == 201, resp.get_json()
-    # log the new admin in through the binding flow
-    ticket = api.client.post("/api/v1/auth/wechat-login",
-                             json={"code": "sandbox:wujin-admin"}).get_json()["ticket"]
-    bound = api.client.post("/api/v1/auth/bind", json={"ticket": ticket,
-                                                       "phone_code": "sandbox-phone:13700000001"})
-    api.tokens["wujin-admin"] = bound.get_json()["access_token"]
-    return "wujin-admin"
+    return api.bind("wujin-admin", "13700000001")
 
 
 def test_admin_creates_unit_user_vehicle_driver(api, demo):

@@ -238,32 +238,19 @@ def test_provider_cancel_failure_keeps_the_trip(orders, api, faults):
     assert orders.order(trip_id).state == "created"
 
 
-def test_billing_record_provider_bill_is_used_when_it_exists(orders, live_server, monkeypatch):
-    """Until billing registers on ``provider_bill`` itself, its function is looked up."""
-    import sys
-    import types
-
-    from app.dispatch import hooks
-
-    seen = []
-    billing = types.ModuleType("app.billing.service")
-
-    def record_provider_bill(session, *, trip, bill, order):
-        seen.append((trip.id, bill.total, order.order_id))
-
-    billing.record_provider_bill = record_provider_bill
-    monkeypatch.setitem(sys.modules, "app.billing.service", billing)
+def test_completed_callback_becomes_the_trips_charge(orders, live_server, api):
+    """The provider's final bill reaches billing: the passenger sees it as the trip's charge."""
     trip_id = orders.approved_trip("ridehail")
     orders.book()
+    assert api.get(f"/trips/{trip_id}/charge", "demo-traveler").status_code == 404
     fee = {"base": "10.00", "distance": "20.00", "time": "5.00", "total": "35.00"}
-    try:
-        resp = requests.post(f"{live_server}/api/v1/webhooks/ridehail", timeout=5, json=signed(
-            "ridehail", _callback(orders, trip_id, "completed", fee=fee)))
-        assert resp.status_code == 200, resp.text
-    finally:
-        if record_provider_bill in hooks.registered("provider_bill"):
-            hooks.unregister("provider_bill", record_provider_bill)
-    assert seen == [(trip_id, Decimal("35.00"), orders.order(trip_id).order_id)]
+    resp = requests.post(f"{live_server}/api/v1/webhooks/ridehail", timeout=5, json=signed(
+        "ridehail", _callback(orders, trip_id, "completed", fee=fee)))
+    assert resp.status_code == 200, resp.text
+    charge = ok(api.get(f"/trips/{trip_id}/charge", "demo-traveler"))
+    assert charge["total"] == "35.00" and charge["final"] is False
+    assert charge["supplier"] == "ridehail" and charge["channel"] == "ridehail"
+    assert charge["order_id"] == orders.order(trip_id).order_id
 
 
 def test_retries_are_bounded(orders, faults, frozen_clock, api):

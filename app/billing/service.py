@@ -1,0 +1,220 @@
+"""Charges of real trips (SPEC §5): tariff versions as data, fleet charges at finish,
+provider bills, and finality at the passenger's confirmation."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app import audit, clock, db
+from app.accounts.models import User
+from app.billing import tariff as engine
+from app.billing.models import Charge, ChargeLine, TariffKind, TariffVersion
+from app.errors import Conflict, ValidationFailed
+from app.trips.models import Channel, Trip
+from providers.base import FeeLine, QuoteRequest
+
+DEFAULTS = {TariffKind.FLEET: engine.DEFAULT_FLEET_TARIFF,
+            TariffKind.RENTAL: engine.DEFAULT_RENTAL_AGREEMENT}
+ENGINE_TYPES = {TariffKind.FLEET: engine.FleetTariff, TariffKind.RENTAL: engine.RentalAgreement}
+FLEET_SUPPLIER = "fleet"
+FLAG_AUTO_CONFIRMED = "auto_confirmed"
+
+
+# --- tariff versions ---------------------------------------------------------------------
+
+def version_row_in_force(session, kind: TariffKind | str, at: datetime) -> TariffVersion | None:
+    """The stored version in force on the Asia/Shanghai day of ``at``, or None (defaults)."""
+    day = clock.local_date(at)
+    return session.scalars(select(TariffVersion)
+                           .where(TariffVersion.kind == TariffKind(kind),
+                                  TariffVersion.effective_from <= day)
+                           .order_by(TariffVersion.effective_from.desc()).limit(1)).first()
+
+
+def as_engine(row: TariffVersion):
+    """A stored version as the engine's tariff object."""
+    return ENGINE_TYPES[row.kind].from_dict(row.data)
+
+
+def tariff_in_force(session, kind: TariffKind | str, at: datetime):
+    """The FleetTariff or RentalAgreement in force at ``at``: a stored version, else the default."""
+    row = version_row_in_force(session, kind, at)
+    return as_engine(row) if row is not None else DEFAULTS[TariffKind(kind)]
+
+
+def publish_tariff(session, *, actor: User, kind: TariffKind | str, data: dict) -> TariffVersion:
+    """Add an immutable tariff version (a change is always a new version), audited."""
+    kind = TariffKind(kind)
+    try:
+        parsed = ENGINE_TYPES[kind].from_dict(data)
+    except engine.TariffError as exc:
+        raise ValidationFailed(f"收费标准无效：{exc}", errors={"tariff": [str(exc)]}) from None
+    today = clock.local_date(clock.now())
+    if parsed.effective_from < today:
+        # Charges already computed used the old version; a retroactive one would disagree.
+        raise ValidationFailed("生效日期不能早于今天", errors={"effective_from": ["不能早于今天"]})
+    exists = session.scalar(select(TariffVersion.id).where(
+        TariffVersion.kind == kind, TariffVersion.effective_from == parsed.effective_from))
+    if exists is not None:
+        raise Conflict("该生效日期已有收费标准版本；版本不可修改，请另选生效日期",
+                       code="tariff_version_exists")
+    row = TariffVersion(kind=kind, effective_from=parsed.effective_from, data=parsed.to_dict(),
+                        created_by_id=actor.id)
+    session.add(row)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("该生效日期已有收费标准版本", code="tariff_version_exists") from None
+    audit.record(session, entity="tariff_versions", entity_id=row.id, action="published",
+                 actor_id=actor.id, data={"kind": str(kind),
+                                          "effective_from": parsed.effective_from.isoformat()})
+    return row
+
+
+def defaults_as_rows(kind: TariffKind | None) -> list[dict]:
+    """The built-in defaults, listed beside stored versions (id None)."""
+    return [{"id": None, "kind": str(k), "effective_from": DEFAULTS[k].effective_from,
+             "data": DEFAULTS[k].to_dict(), "created_at": None, "created_by_id": None}
+            for k in TariffKind if kind in (None, k)]
+
+
+# --- preview -----------------------------------------------------------------------------
+
+def preview(session, *, channel: str, facts: engine.TripFacts) -> engine.Charge:
+    """What the engine charges for these facts, by the version in force at their start."""
+    if channel == "rental":
+        return engine.rental_quote(tariff_in_force(session, TariffKind.RENTAL, facts.started_at),
+                                   facts)
+    return engine.fleet_charge(tariff_in_force(session, TariffKind.FLEET, facts.started_at), facts)
+
+
+# --- charges -----------------------------------------------------------------------------
+
+def charge_of(session, trip_id: int) -> Charge | None:
+    return session.scalar(select(Charge).where(Charge.trip_id == trip_id))
+
+
+def _replace_lines(charge: Charge, lines) -> None:
+    charge.lines = [ChargeLine(kind=line.kind, description=line.description[:200],
+                               amount=line.amount) for line in lines]
+    charge.total = sum((line.amount for line in charge.lines), Decimal("0"))
+
+
+def _upsert(session, trip: Trip, **fields) -> Charge:
+    """The trip's one charge, recomputed in place while it is not final."""
+    charge = charge_of(session, trip.id)
+    if charge is None:
+        charge = Charge(trip_id=trip.id, unit_id=trip.unit_id)
+        session.add(charge)
+    elif charge.final:
+        raise Conflict("该行程费用已确认，不能重新计算", code="charge_final")
+    lines = fields.pop("lines")
+    for key, value in fields.items():
+        setattr(charge, key, value)
+    charge.computed_at = clock.now()
+    _replace_lines(charge, lines)
+    session.flush()
+    return charge
+
+
+def fleet_facts(facts) -> engine.TripFacts:
+    """The dispatch hook's facts as the engine's input."""
+    return engine.TripFacts(
+        vehicle_class=facts.vehicle_class, cross_region=facts.cross_region,
+        started_at=facts.started_at, finished_at=facts.finished_at,
+        odometer_km=Decimal(facts.odometer_km), waiting_minutes=int(facts.waiting_minutes or 0),
+        tolls=Decimal(facts.tolls or 0), parking=Decimal(facts.parking or 0),
+        lodging=Decimal(facts.lodging or 0))
+
+
+def charge_fleet_trip(session, *, trip: Trip, facts) -> Charge:
+    """Price a finished fleet trip by the paid-use tariff in force when it started (SPEC §5.1, §5.4)."""
+    trip_facts = fleet_facts(facts)
+    row = version_row_in_force(session, TariffKind.FLEET, trip_facts.started_at)
+    tariff = as_engine(row) if row is not None else engine.DEFAULT_FLEET_TARIFF
+    priced = engine.fleet_charge(tariff, trip_facts)
+    reference = engine.market_reference(
+        tariff_in_force(session, TariffKind.RENTAL, trip_facts.started_at), trip_facts)
+    return _upsert(session, trip, channel=Channel.FLEET, supplier=FLEET_SUPPLIER,
+                   order_id=f"FLEET-{trip.id}", lines=priced.lines, estimate=trip.estimate,
+                   market_reference=reference, savings=engine.savings(reference, priced.total),
+                   flags=[], held=False, tariff_version_id=row.id if row else None,
+                   finished_at=trip_facts.finished_at)
+
+
+def _bill_finished_at(trip: Trip, order) -> datetime:
+    occurred = (order.extra or {}).get("occurred_at")
+    if occurred:
+        try:
+            when = datetime.fromisoformat(str(occurred).replace("Z", "+00:00"))
+            if when.tzinfo is not None:
+                return when
+        except ValueError:
+            pass
+    return clock.now()
+
+
+def record_provider_bill(session, *, trip: Trip, bill, order) -> None:
+    """Store a rental or ride-hailing company's final bill as the trip's charge.
+
+    Ride-hailing (SPEC §5.3): the fee breakdown is the charge, the locked estimate beside it,
+    flagged over_estimate above 120 %. Rental (SPEC §5.2): the bill is checked against our
+    discounted agreement ceiling; above it the charge is flagged and held (disputed line).
+    """
+    channel = Channel(trip.channel) if trip.channel else Channel.RIDEHAIL
+    finished_at = _bill_finished_at(trip, order)
+    flags: set[str] = set()
+    held = False
+    estimate = trip.estimate
+    total = bill.total
+    if channel == Channel.RENTAL:
+        started_at = min(trip.depart_at, finished_at)
+        km_raw = (order.extra or {}).get("actual_km") or trip.est_distance_km or 0
+        ceiling = engine.rental_ceiling(
+            tariff_in_force(session, TariffKind.RENTAL, started_at),
+            str(trip.vehicle_class or "sedan"), started_at, max(finished_at, started_at),
+            Decimal(str(km_raw)))
+        estimate = estimate if estimate is not None else ceiling
+        if engine.over_ceiling(total, ceiling):
+            flags.add(engine.FLAG_OVER_CEILING)
+            held = True
+    elif estimate is not None:
+        flags |= engine.ridehail_flags(Decimal(estimate), total)
+    _upsert(session, trip, channel=channel, supplier=order.provider, order_id=order.order_id,
+            lines=bill.lines, estimate=estimate, market_reference=None, savings=None,
+            flags=sorted(flags), held=held, tariff_version_id=None, finished_at=finished_at)
+
+
+def finalize(session, *, trip: Trip, auto: bool) -> Charge | None:
+    """The passenger confirmed (or the 72 h passed): the charge becomes final."""
+    charge = charge_of(session, trip.id)
+    if charge is None or charge.final:
+        return charge
+    charge.final = True
+    charge.auto_confirmed = auto
+    charge.finalized_at = clock.now()
+    if auto and FLAG_AUTO_CONFIRMED not in charge.flags:
+        charge.flags = [*charge.flags, FLAG_AUTO_CONFIRMED]
+    session.flush()
+    return charge
+
+
+# --- fleet quote pricing -----------------------------------------------------------------
+
+def paid_use_price(vehicle_class: str, request: QuoteRequest) -> tuple[FeeLine, ...]:
+    """The fleet quote's price: the engine's paid-use charge on the estimated facts, by the
+    tariff version in force at departure (tolls and parking are not known yet).
+
+    Reads in its own short session, because the quote fan-out runs it on a worker thread.
+    """
+    facts = engine.TripFacts(vehicle_class, request.cross_region, request.depart_at,
+                             max(request.return_at, request.depart_at),
+                             Decimal(request.est_km or 0))
+    with db.session.session_factory() as session:
+        tariff = tariff_in_force(session, TariffKind.FLEET, request.depart_at)
+    return tuple(FeeLine(line.kind, line.description, line.amount)
+                 for line in engine.fleet_charge(tariff, facts).lines)
