@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from app.money import round_money
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -17,8 +19,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-CENT = Decimal("0.01")
 
 
 class Money(TypeDecorator):
@@ -32,12 +32,12 @@ class Money(TypeDecorator):
             return None
         if isinstance(value, float):
             raise TypeError("money must be Decimal, not float")
-        return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+        return round_money(Decimal(value))
 
     def process_result_value(self, value: Any, dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+        return round_money(Decimal(str(value)))
 
 
 class UTCDateTime(TypeDecorator):

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from providers.base import SupplyProvider
-from providers.fleet import Availability, FleetProvider, PriceEstimator, paid_use_estimate
+from providers.fleet import Availability, FleetProvider, PriceEstimator
 from providers.http import INVALID_SIGN_CODE, SignedClient
 from providers.rental import RentalProvider
 from providers.ridehail import RideHailProvider
@@ -88,7 +88,7 @@ def client_for(cfg: ProviderConfig) -> SignedClient:
 
 
 def build_providers(configs: list[ProviderConfig], *, fleet_availability: Availability,
-                    fleet_price: PriceEstimator = paid_use_estimate,
+                    fleet_price: PriceEstimator,
                     now: Callable[[], datetime] | None = None) -> dict[str, SupplyProvider]:
     """The enabled providers by name; the fleet's collaborators come from the app."""
     built: dict[str, SupplyProvider] = {}

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
-# Rules about calendar days are about local days (SPEC §5).
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-CENT = Decimal("0.01")
+from app.clock import SHANGHAI
+from app.money import CENT, round_money
+
+# Rules about calendar days are about local days (SPEC §5): SHANGHAI is app.clock's.
 ZERO = Decimal("0")
 HOUR = timedelta(hours=1)
 DAY = timedelta(hours=24)
@@ -29,11 +29,6 @@ DEFAULT_EFFECTIVE_FROM = date(2000, 1, 1)
 
 class TariffError(ValueError):
     """A tariff given as data is malformed; the message is for the admin, in Chinese."""
-
-
-def round_money(amount: Decimal) -> Decimal:
-    """Round to the cent, half up, as every charge line is."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 # --- tariff data -------------------------------------------------------------
