@@ -59,6 +59,8 @@ class VehicleBriefSchema(Schema):
     vehicle_class = fields.Function(lambda v: str(v.vehicle_class))
     seats = fields.Integer()
     nev = fields.Boolean()
+    odometer_km = fields.Decimal(as_string=True, places=1,
+                                 metadata={"description": "last recorded reading; start from it"})
 
 
 class DriverBriefSchema(Schema):
