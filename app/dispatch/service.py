@@ -233,11 +233,18 @@ def reassign(session, *, actor: User, trip_id: int, reason: str, vehicle_id: int
 
 
 def _state_before_dispatch(trip: Trip) -> TripState:
-    """Where an unassigned trip goes back to: approved, or still pending for an emergency
-    trip dispatched before its approval."""
+    """Where an unassigned trip goes back to: approved; or, for an emergency trip dispatched
+    before its approval, pending, unless the approval ended while it was on the road (the
+    approvals module notes that decision as ``final``), in which case the decision's state."""
+    decided = None
     for event in reversed(trip.events):
         if event.to_state == S.DISPATCHED and event.from_state != S.DISPATCHED:
-            return S.PENDING_APPROVAL if event.from_state == S.PENDING_APPROVAL else S.APPROVED
+            if event.from_state != S.PENDING_APPROVAL:
+                return S.APPROVED
+            return TripState(decided) if decided else S.PENDING_APPROVAL
+        final = (event.data or {}).get("final")
+        if decided is None and final in (S.APPROVED.value, S.REJECTED.value):
+            decided = final
     return S.APPROVED
 
 

@@ -1,6 +1,8 @@
 """Approval policy versions and emergency trips already on the road."""
 from datetime import timedelta
 
+import pytest
+
 from app import db
 from app.trips.models import Trip, TripState
 
@@ -82,6 +84,23 @@ def test_emergency_trip_dispatched_before_approval_keeps_its_state(flow):
     flow.later(days=3)
     flow.run("approvals.expire")
     assert flow.trip(approved)["state"] == "dispatched"
+
+
+@pytest.mark.parametrize("decision, after", [("approve", "approved"), ("reject", "rejected")])
+def test_emergency_trip_unassigned_after_its_decision_takes_the_decision(flow, decision, after):
+    """Dispatched before approval, decided on the road, then unassigned: the trip does not go
+    back to pending (nobody would decide it again) but to the decision's state."""
+    trip_id = flow.submitted(purpose="emergency", text="防汛抢险")
+    resp = flow.api.post(f"/trips/{trip_id}/assign", as_="demo-dispatcher", json={})
+    assert resp.status_code == 200, resp.get_json()
+    getattr(flow, decision)("demo-approver", flow.task_of("demo-approver", trip_id)["id"])
+    assert flow.trip(trip_id)["state"] == "dispatched"
+    resp = flow.api.post(f"/trips/{trip_id}/unassign", as_="demo-dispatcher",
+                         json={"reason": "车辆故障"})
+    assert resp.status_code == 200, resp.get_json()
+    assert flow.trip(trip_id)["state"] == after
+    queue = flow.api.get("/dispatch/queue", as_="demo-dispatcher").get_json()["items"]
+    assert (trip_id in {t["id"] for t in queue}) is (after == "approved")
 
 
 def test_cancelled_trip_closes_its_open_tasks(flow):
