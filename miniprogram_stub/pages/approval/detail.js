@@ -3,18 +3,6 @@ const api = require('../../utils/request')
 const { run, keyed, bindField } = require('../../utils/page')
 const { viewTrip } = require('../../utils/trip')
 
-// Pages through the pending inbox (the contract's only task read) to find one task.
-async function findPendingTask(taskId) {
-  let cursor = null
-  for (let pages = 0; pages < 10; pages += 1) {
-    const res = await api.get('/approvals', { state: 'pending', limit: 100, cursor })
-    const task = (res.items || []).find((t) => String(t.id) === String(taskId))
-    if (task || !res.next_cursor) return task || null
-    cursor = res.next_cursor
-  }
-  return null
-}
-
 Component({
   data: { loading: false, error: '', taskId: '', task: null, trip: null, done: false, comment: '', reason: '' },
   methods: {
@@ -23,13 +11,10 @@ Component({
     onLoad(query) {
       this.setData({ taskId: query.task_id })
       return run(this, async () => {
-        const task = await findPendingTask(query.task_id)
-        if (!task) {
-          this.setData({ done: true })
-          return
-        }
+        // GET /approvals/{id}: the task with its trip; a decided task shows as done.
+        const task = await api.get(`/approvals/${query.task_id}`)
         const trip = task.trip || await api.get(`/trips/${task.trip_id}`)
-        this.setData({ task, trip: viewTrip(trip) })
+        this.setData({ task, trip: viewTrip(trip), done: task.state !== 'pending' })
       })
     },
 

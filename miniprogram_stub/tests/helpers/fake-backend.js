@@ -110,6 +110,8 @@ async function startFakeBackend() {
           items: [...state.tasks.values()].filter((t) => t.state === url.searchParams.get('state')),
           next_cursor: null,
         })
+      case 'GET /approvals/:id':
+        return state.tasks.has(id) ? send(res, 200, state.tasks.get(id)) : error(res, 404, 'not_found', '审批任务不存在')
       case 'POST /approvals/:id/approve':
       case 'POST /approvals/:id/reject': {
         const task = state.tasks.get(id)
