@@ -42,6 +42,15 @@ class PageArgs(Schema):
     cursor = fields.String(load_default=None)
 
 
+class ErrorBodySchema(Schema):
+    """Every error answer (app/errors.py): a stable code, a Chinese message, field errors."""
+
+    code = fields.String(metadata={"example": "bad_signature"})
+    message = fields.String(metadata={"example": "回调签名校验失败"})
+    status = fields.Integer(metadata={"example": 401})
+    errors = fields.Dict()
+
+
 def page_schema(item_schema: type[Schema]) -> type[Schema]:
     return Schema.from_dict({
         "items": fields.List(fields.Nested(item_schema)),

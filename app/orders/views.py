@@ -14,7 +14,7 @@ from flask import request
 from marshmallow import Schema, fields
 
 from app import clock, db
-from app.api import blueprint
+from app.api import ErrorBodySchema, blueprint
 from app.errors import NotFound, Unauthorized, ValidationFailed
 from app.orders import service
 from providers.base import SignatureError
@@ -39,6 +39,10 @@ class WebhookAckSchema(Schema):
 
 @blp.route("/<provider>", methods=["POST"])
 @blp.response(200, WebhookAckSchema)
+@blp.alt_response(401, schema=ErrorBodySchema, description="Signature missing or wrong, "
+                  "timestamp outside 5 minutes, or nonce replayed (code says which)")
+@blp.alt_response(404, schema=ErrorBodySchema, description="Unknown provider")
+@blp.alt_response(422, schema=ErrorBodySchema, description="Body not a JSON object or incomplete")
 def callback(provider):
     """A provider's signed order-state callback (verified, idempotent, forward-only)."""
     adapter = service.adapter(provider)

@@ -64,3 +64,14 @@ def test_every_api_route_is_documented(app, client):
         assert path in doc, path
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in doc[path], f"{method} {path}"
+
+
+def test_webhook_refusals_are_documented_with_the_error_body(client):
+    """Providers' integrators read the refusals from the document, not from our code."""
+    doc = client.get("/api/v1/openapi.json").get_json()
+    responses = doc["paths"]["/api/v1/webhooks/{provider}"]["post"]["responses"]
+    for status in ("401", "404", "422"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+    assert set(doc["components"]["schemas"]["ErrorBody"]["properties"]) == {
+        "code", "message", "status", "errors"}
