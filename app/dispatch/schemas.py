@@ -39,6 +39,18 @@ class ReasonBodySchema(Schema):
     reason = Reason()
 
 
+class ResolveBodySchema(Schema):
+    """The answer to the passenger, and the corrected facts of a fleet trip if any."""
+    resolution = Reason()
+    odometer_km = OdometerKm(load_default=None, allow_none=True,
+                             metadata={"description": "corrected end reading"})
+    tolls = Money(load_default=None, allow_none=True, validate=MONEY_RANGE)
+    parking = Money(load_default=None, allow_none=True, validate=MONEY_RANGE)
+    lodging = Money(load_default=None, allow_none=True, validate=MONEY_RANGE)
+    waiting_minutes = fields.Integer(load_default=None, allow_none=True,
+                                     validate=validate.Range(min=0, max=14400))
+
+
 class StartBodySchema(Schema):
     odometer_km = OdometerKm(required=True)
     at = AwareDateTime(load_default=None, allow_none=True)

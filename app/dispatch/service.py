@@ -424,14 +424,89 @@ def dispute(session, *, actor: User, trip_id: int, reason: str) -> TripDispute:
     return row
 
 
+@dataclass(frozen=True)
+class Correction:
+    """Corrected finish facts of a fleet trip (None: keep what the driver recorded)."""
+    odometer_km: Decimal | None = None
+    tolls: Decimal | None = None
+    parking: Decimal | None = None
+    lodging: Decimal | None = None
+    waiting_minutes: int | None = None
+
+    def any(self) -> bool:
+        return any(v is not None for v in (self.odometer_km, self.tolls, self.parking,
+                                           self.lodging, self.waiting_minutes))
+
+
+def resolve_dispute(session, *, actor: User, trip_id: int, resolution: str,
+                    correction: Correction = Correction()) -> TripDispute:
+    """A dispatcher answers the passenger's objection, correcting a fleet trip's recorded
+    facts when they were wrong: the charge is recomputed by billing (still provisional) and
+    the passenger confirms again; the 72 h auto-confirmation counts from this answer."""
+    trip = get_visible(session, actor, trip_id)
+    if trip.state != S.COMPLETED:
+        raise IllegalTransition("只有已完成的行程可以处理异议", code="not_completed",
+                                errors={"state": trip.state.value})
+    dispute = open_dispute(session, trip.id)
+    if dispute is None:
+        raise Conflict("该行程没有待处理的异议", code="no_open_dispute")
+    changes: dict = {}
+    if correction.any():
+        changes = _correct_run(session, trip, correction)
+    now = clock.now()
+    dispute.open = False
+    dispute.closed_at, dispute.closed_by_id, dispute.resolution = now, actor.id, resolution
+    audit.record(session, entity="trip_disputes", entity_id=dispute.id, action="resolved",
+                 actor_id=actor.id, at=now,
+                 data={"trip_id": trip.id, "resolution": resolution, "corrected": changes})
+    trip.note(session, "dispute:resolved", actor_id=actor.id, at=now, comment=resolution,
+              data={"dispute_id": dispute.id, "corrected": changes})
+    return dispute
+
+
+def _correct_run(session, trip: Trip, correction: Correction) -> dict:
+    """Apply ``correction`` to the trip's run; returns {field: [before, after]} as strings."""
+    if trip.channel != Channel.FLEET:
+        raise Conflict("网约车、租赁行程的费用以供应商账单为准，不能在此更正",
+                       code="not_fleet_trip")
+    run = session.scalar(select(TripRun).where(TripRun.trip_id == trip.id))
+    vehicle = session.get(Vehicle, run.vehicle_id)
+    changes: dict = {}
+    if correction.odometer_km is not None and correction.odometer_km != run.end_odometer_km:
+        if vehicle.odometer_km != run.end_odometer_km:
+            raise Conflict("该车辆已有后续行程记录，不能再更正本次收车里程",
+                           code="odometer_superseded")
+        _odometer(correction.odometer_km, at_least=run.start_odometer_km,
+                  message="收车里程表读数不能小于出车读数")
+        changes["odometer_km"] = [str(run.end_odometer_km), str(correction.odometer_km)]
+        run.end_odometer_km = vehicle.odometer_km = correction.odometer_km
+        run.km = correction.odometer_km - run.start_odometer_km
+    for name in ("tolls", "parking", "lodging", "waiting_minutes"):
+        value = getattr(correction, name)
+        if value is not None and value != getattr(run, name):
+            changes[name] = [str(getattr(run, name)), str(value)]
+            setattr(run, name, value)
+    if changes:
+        hooks.on_trip_finished(session, trip, hooks.TripFacts(
+            trip_id=trip.id, vehicle_id=run.vehicle_id, driver_id=run.driver_id,
+            vehicle_class=str(vehicle.vehicle_class), cross_region=trip.cross_region,
+            started_at=run.started_at, finished_at=run.finished_at,
+            start_odometer_km=run.start_odometer_km, end_odometer_km=run.end_odometer_km,
+            odometer_km=run.km, waiting_minutes=run.waiting_minutes, tolls=run.tolls,
+            parking=run.parking, lodging=run.lodging))
+    return changes
+
+
 def auto_confirm_due(session, now: datetime) -> int:
-    """Confirm trips completed more than 72 h ago without a confirmation or open dispute."""
+    """Confirm trips completed more than 72 h ago without a confirmation or open dispute
+    (after a resolved dispute, the 72 h count from its resolution)."""
     cutoff = now - AUTO_CONFIRM_AFTER
     due = (select(Trip.id).where(
         Trip.state == S.COMPLETED,
         exists().where(TripEvent.trip_id == Trip.id, TripEvent.to_state == S.COMPLETED,
                        TripEvent.from_state != S.COMPLETED, TripEvent.at <= cutoff),
-        ~exists().where(TripDispute.trip_id == Trip.id, TripDispute.open))
+        ~exists().where(TripDispute.trip_id == Trip.id,
+                        or_(TripDispute.open, TripDispute.closed_at > cutoff)))
         .order_by(Trip.id).with_for_update(skip_locked=True))
     ids = list(session.scalars(due))
     for trip_id in ids:

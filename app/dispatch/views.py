@@ -13,6 +13,7 @@ from app.orders.models import ProviderOrder
 from app.dispatch.schemas import (AssignBodySchema, AssignmentSchema, DispatchedTripSchema,
                                   DisputeListArgs, DisputeSchema, DriverTaskSchema,
                                   FinishBodySchema, ReasonBodySchema, ReassignBodySchema,
+                                  ResolveBodySchema,
                                   StartBodySchema, TripDispatchSchema, TripRunSchema)
 from app.security import current_user, roles_required, scope_filter
 from app.trips.models import Trip
@@ -132,6 +133,17 @@ def confirm(trip_id):
 def dispute(data, trip_id):
     """The applicant disputes the completed trip; it is not auto-confirmed meanwhile."""
     return service.dispute(db.session, actor=current_user(), trip_id=trip_id, **data)
+
+
+@trip_blp.route("/<int:trip_id>/dispute/resolve", methods=["POST"])
+@dispatcher_only
+@trip_blp.arguments(ResolveBodySchema)
+@trip_blp.response(200, DisputeSchema)
+def resolve_dispute(data, trip_id):
+    """Answer the open dispute; corrected fleet facts recompute the (provisional) charge."""
+    resolution = data.pop("resolution")
+    return service.resolve_dispute(db.session, actor=current_user(), trip_id=trip_id,
+                                   resolution=resolution, correction=service.Correction(**data))
 
 
 @trip_blp.route("/<int:trip_id>/cancel", methods=["POST"])

@@ -128,3 +128,71 @@ def test_provider_cancellation_fee_is_recorded(api, now, make_trip, hook_calls, 
     assert trip["cancellation_fee"] == "8.00"
     with in_db() as s:
         assert s.get(Trip, trip_id).cancellation_fee == Decimal("8.00")
+
+
+def test_dispatcher_resolves_a_dispute_by_correcting_the_recorded_facts(
+        api, now, fleet, make_trip, drive, in_db, travel):
+    """The passenger objects to the parking fee; the dispatcher corrects it; the provisional
+    charge follows, the passenger confirms again, and 72 h count from the answer."""
+    trip_id = make_trip()
+    drive(trip_id)  # 3 h in-city sedan: 60.00 block + tolls 15.00 + parking 10.00
+    assert ok(api.get(f"/trips/{trip_id}/charge", as_="demo-traveler"))["total"] == "85.00"
+    no_dispute = api.post(f"/trips/{trip_id}/dispute/resolve", as_="demo-dispatcher",
+                          json={"resolution": "无异议"})
+    assert no_dispute.status_code == 409 and no_dispute.get_json()["code"] == "no_open_dispute"
+    ok(api.post(f"/trips/{trip_id}/dispute", as_="demo-traveler",
+                json={"reason": "未产生停车费"}), 201)
+    body = {"resolution": "经核实未产生停车费，已更正", "parking": "0.00"}
+    assert api.post(f"/trips/{trip_id}/dispute/resolve", as_="demo-traveler",
+                    json=body).status_code == 403
+    assert api.post(f"/trips/{trip_id}/dispute/resolve", as_="demo-dispatcher",
+                    json={"parking": "0.00"}).status_code == 422
+    resolved_at = travel(now + timedelta(days=5))
+    row = ok(api.post(f"/trips/{trip_id}/dispute/resolve", as_="demo-dispatcher", json=body))
+    assert row["open"] is False and row["resolution"] == body["resolution"]
+
+    charge = ok(api.get(f"/trips/{trip_id}/charge", as_="demo-traveler"))
+    assert charge["total"] == "75.00" and charge["final"] is False
+    assert "parking" not in {line["kind"] for line in charge["lines"]}
+    trip = ok(api.get(f"/trips/{trip_id}", as_="demo-traveler"))
+    assert trip["state"] == "completed" and trip["history"][-1]["action"] == "dispute:resolved"
+    with in_db() as s:
+        entry = s.query(AuditEntry).filter_by(entity="trip_disputes", action="resolved").one()
+        assert entry.data["corrected"] == {"parking": ["10.00", "0.00"]}
+    # finished 5 days ago, but the 72 h start again from the answer
+    assert worker.run_due(now=resolved_at + timedelta(hours=71),
+                          names=["dispatch.auto_confirm"]) == {"dispatch.auto_confirm": 0}
+    assert worker.run_due(now=resolved_at + timedelta(hours=72),
+                          names=["dispatch.auto_confirm"]) == {"dispatch.auto_confirm": 1}
+    assert ok(api.get(f"/trips/{trip_id}/charge", as_="demo-traveler"))["final"] is True
+
+
+def test_odometer_correction_only_while_it_is_the_vehicles_last_reading(
+        api, now, fleet, make_trip, drive, in_db):
+    from app.accounts.models import Vehicle
+    from app.dispatch.models import TripRun
+
+    vehicle = fleet["sedans"][0]["id"]
+    first, later = make_trip(), make_trip(depart_at=T0 + timedelta(days=2))
+    drive(first)  # 42 km recorded
+    with in_db() as s:
+        end_km = s.get(Vehicle, vehicle).odometer_km
+    ok(api.post(f"/trips/{first}/dispute", as_="demo-traveler", json={"reason": "里程偏多"}),
+       201)
+    backwards = api.post(f"/trips/{first}/dispute/resolve", as_="demo-dispatcher",
+                         json={"resolution": "更正里程", "odometer_km": str(end_km - 1000)})
+    assert backwards.status_code == 422 and backwards.get_json()["code"] == "odometer_backwards"
+    ok(api.post(f"/trips/{first}/dispute/resolve", as_="demo-dispatcher",
+                json={"resolution": "更正里程", "odometer_km": str(end_km - 2)}))
+    with in_db() as s:
+        run = s.query(TripRun).filter_by(trip_id=first).one()
+        assert run.km == Decimal("40.0") and s.get(Vehicle, vehicle).odometer_km == end_km - 2
+
+    ok(api.post(f"/trips/{first}/dispute", as_="demo-traveler", json={"reason": "仍有出入"}),
+       201)
+    drive(later)  # the same vehicle drives on: the first trip's end reading is history now
+    resp = api.post(f"/trips/{first}/dispute/resolve", as_="demo-dispatcher",
+                    json={"resolution": "更正里程", "odometer_km": str(end_km - 3)})
+    assert resp.status_code == 409 and resp.get_json()["code"] == "odometer_superseded"
+    assert [d["trip_id"] for d in ok(api.get("/dispatch/disputes?open=true",
+                                              as_="demo-dispatcher"))["items"]] == [first]
