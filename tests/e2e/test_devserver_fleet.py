@@ -64,6 +64,9 @@ def test_fleet_trip_from_request_to_confirmed_charge(devserver):  # noqa: F811
     # In-city sedan for less than two hours: the 30.00 block (SPEC §5.1) plus tolls and parking.
     assert charge["final"] is False and charge["total"] == "45.00"
     assert {line["kind"] for line in charge["lines"]} >= {"time_block", "toll", "parking"}
+    # SPEC §5.4: the market reference is the undiscounted rental ceiling (a sedan half day,
+    # at most 4 h and 50 km: 500 / 2), and savings = reference − charge.
+    assert (charge["market_reference"], charge["savings"]) == ("250.00", "205.00")
 
     call("POST", f"/trips/{trip['id']}/confirm", traveler)
     assert call("GET", f"/trips/{trip['id']}", traveler)["state"] == "confirmed"
