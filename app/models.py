@@ -26,7 +26,7 @@ def blueprints():
     from app.auth.views import blp as auth
     from app.billing import views as billing
     from app.dispatch import views as dispatch
-    from app.orders.views import blp as webhooks
+    from app.orders import views as orders
     from app.settlements import views as settlements
     from app.trips.views import blp as trips
     from app.quotes.views import blp as quotes
@@ -34,4 +34,4 @@ def blueprints():
     return [auth, admin, trips, quotes, approvals.trip_blp, approvals.blp,
             approvals.delegation_blp, approvals.admin_blp, dispatch.blp, dispatch.trip_blp,
             dispatch.driver_blp, settlements.blp, settlements.reconciliation_blp, billing.blp,
-            billing.trip_blp, billing.admin_blp, webhooks]
+            billing.trip_blp, billing.admin_blp, orders.blp, orders.trip_blp]

@@ -1,4 +1,5 @@
-"""Provider orders' worker jobs: place due bookings, forget old webhook nonces."""
+"""Provider orders' worker jobs: place due bookings, cancel unwanted orders, forget old
+webhook nonces."""
 from __future__ import annotations
 
 from app import db
@@ -10,6 +11,12 @@ from app.worker import job
 def book(session, now) -> int:
     """Place the orders of approved (or emergency) rental and ride-hailing trips."""
     return service.book_due(session, now)
+
+
+@job("orders.cancel_unwanted", every=30)
+def cancel_unwanted(session, now) -> int:
+    """Cancel provider orders made after all for trips the dispatcher moved to the fleet."""
+    return service.cancel_unwanted(session, now)
 
 
 @job("orders.purge_nonces", every=3600)

@@ -32,10 +32,11 @@ from app import audit, clock, db
 from app.approvals.policy import trip_dispatchable
 from app.dispatch import hooks
 from app.dispatch.service import _state_before_dispatch, dispatchable_condition
-from app.errors import UpstreamError
+from app.errors import Conflict, IllegalTransition, UpstreamError
 from app.orders.models import BOOKING, FAILED, ORDER_RANK, PENDING, ProviderOrder, WebhookNonce
 from app.quotes.service import provider_offer, quote_request_for, route_estimator, supply_providers
 from app.trips.models import Channel, Offer, Trip, TripState
+from app.trips.service import get_visible
 from providers import base
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ def _failed_attempt(session, row: ProviderOrder, trip: Trip, exc: base.ProviderE
                    row, now)
         return
     if transient(exc):
-        reason = f"向供应商下单{row.attempts}次均失败，请联系供应商或取消行程"
+        reason = f"向供应商下单{row.attempts}次均失败，请联系供应商、改派公车或取消行程"
     else:
         reason = REFUSALS.get(exc.code, "供应商拒绝下单") + f"（代码 {exc.code}）"
     _fail(session, row, trip, reason, now, error=str(exc))
@@ -290,6 +291,11 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime) -> 
         row.cancel_fee = base.money(order.extra.get("cancel_fee") or "0")
     _audit(session, row, f"event:{order.state}", {"from": before, "order_id": row.order_id})
     trip = session.get(Trip, row.trip_id, populate_existing=True)
+    if trip.channel not in PROVIDER_CHANNELS:
+        # The dispatcher moved the trip to the fleet after the booking had failed, and the
+        # provider made the order after all (a lost answer): the trip is not the provider's
+        # any more; ``cancel_unwanted`` cancels the order with the provider.
+        return {"ok": True, "state": row.state, "ignored": "trip_moved_to_fleet"}
     data = {**_event_data(row, order.state), **_driver(row)}
     if order.state == "cancelled":
         _provider_cancelled(session, trip, data, now)
@@ -326,7 +332,7 @@ def _advance_trip(session, trip: Trip, target: TripState, data: dict, now: datet
 def _provider_cancelled(session, trip: Trip, data: dict, now: datetime) -> None:
     """The provider cancelled (we did not): the trip waits for the dispatcher again."""
     if trip.state == S.DISPATCHED:
-        trip.dispatch_issue = "供应商取消了订单，请联系供应商或取消行程"
+        trip.dispatch_issue = "供应商取消了订单，请联系供应商、改派公车或取消行程"
         trip.transition(session, _state_before_dispatch(trip), actor_id=None, at=now,
                         comment=trip.dispatch_issue, data=data)
     else:
@@ -336,6 +342,61 @@ def _provider_cancelled(session, trip: Trip, data: dict, now: datetime) -> None:
 def _provider_bill(session, trip: Trip, order: base.Order) -> None:
     """Hand the final bill to billing through the ``provider_bill`` hook."""
     hooks.on_provider_bill(session, trip, bill=order.bill, order=order)
+
+
+# --- the dispatcher's way out: the fleet ----------------------------------------------------
+
+SWITCHABLE = (FAILED, "cancelled")
+LIVE = ("created", "assigned", "arrived", "in_trip")
+
+
+def switch_to_fleet(session, *, actor, trip_id: int, reason: str) -> Trip:
+    """A provider trip whose booking failed (refused, retries exhausted, or the provider
+    cancelled) becomes a fleet trip, waiting in the queue for a vehicle and a driver."""
+    trip = get_visible(session, actor, trip_id)
+    if trip.channel not in PROVIDER_CHANNELS:
+        raise Conflict("该行程已由公车平台派车", code="not_provider_trip")
+    if not trip_dispatchable(trip):
+        raise IllegalTransition("只有待派车的行程可以改派公车", code="not_dispatchable",
+                                errors={"state": trip.state.value})
+    row = _lock_order(session, select(ProviderOrder).where(ProviderOrder.trip_id == trip.id))
+    if row is None or row.state not in SWITCHABLE:
+        raise Conflict("供应商订单仍在处理中，不能改派公车；请先取消该订单",
+                       code="provider_order_live",
+                       errors={"order_state": row.state if row else None})
+    channel, issue = trip.channel, trip.dispatch_issue
+    trip.channel, trip.dispatch_issue = Channel.FLEET, None
+    data = {"from_channel": str(channel), "provider": row.provider, "order_state": row.state,
+            "out_order_id": row.out_order_id, "issue": issue}
+    trip.note(session, "dispatch:switched_to_fleet", actor_id=actor.id, comment=reason, data=data)
+    _audit(session, row, "abandoned", {"reason": reason, "by": actor.id})
+    return trip
+
+
+def cancel_unwanted(session, now: datetime) -> int:
+    """Cancel, with the provider, live orders of trips that moved to the fleet (a booking
+    thought failed that the provider made after all). Calls are made outside transactions."""
+    rows = session.execute(select(ProviderOrder.id, ProviderOrder.provider, ProviderOrder.order_id)
+                           .join(Trip, Trip.id == ProviderOrder.trip_id)
+                           .where(Trip.channel == Channel.FLEET, ProviderOrder.state.in_(LIVE),
+                                  ProviderOrder.order_id.is_not(None))
+                           .order_by(ProviderOrder.id).limit(BATCH)).all()
+    session.commit()
+    done = 0
+    for order_pk, provider, order_id in rows:
+        try:
+            result = adapter(provider).cancel(order_id, "行程已改由公车平台保障")
+        except (base.ProviderError, AttributeError) as exc:
+            log.warning("could not cancel unwanted order %s: %s", order_id, exc)
+            continue
+        db.begin_write(session)
+        row = _lock_order(session, select(ProviderOrder).where(ProviderOrder.id == order_pk))
+        if row.state in LIVE:
+            row.state, row.cancel_fee = "cancelled", result.fee
+            _audit(session, row, "cancelled", {"fee": str(result.fee), "unwanted": True})
+            done += 1
+        session.commit()
+    return done
 
 
 # --- cancellation --------------------------------------------------------------------------

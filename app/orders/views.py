@@ -14,13 +14,17 @@ from flask import request
 from marshmallow import Schema, fields
 
 from app import clock, db
+from app.accounts.models import Role
 from app.api import ErrorBodySchema, blueprint
+from app.dispatch.schemas import DispatchedTripSchema, ReasonBodySchema
 from app.errors import NotFound, Unauthorized, ValidationFailed
 from app.orders import service
+from app.security import current_user, roles_required
 from providers.base import SignatureError
 from providers.http import verify
 
 blp = blueprint("webhooks", "/webhooks", "Signed status callbacks from supply providers")
+trip_blp = blueprint("trip-orders", "/trips", "Provider trips the dispatcher takes over")
 
 SIGNATURE_REFUSALS = {
     "missing": ("signature_missing", "回调缺少签名参数"),
@@ -64,3 +68,12 @@ def callback(provider):
         raise ValidationFailed("回调内容不完整", code="malformed_callback",
                                errors={"payload": [str(exc)]}) from None
     return service.apply_callback(db.session(), provider, order, clock.now())
+
+
+@trip_blp.route("/<int:trip_id>/switch-to-fleet", methods=["POST"])
+@roles_required(Role.DISPATCHER)
+@trip_blp.arguments(ReasonBodySchema)
+@trip_blp.response(200, DispatchedTripSchema)
+def switch_to_fleet(data, trip_id):
+    """A provider trip whose booking failed goes to the fleet queue (then assign it)."""
+    return service.switch_to_fleet(db.session, actor=current_user(), trip_id=trip_id, **data)

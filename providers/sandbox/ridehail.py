@@ -28,7 +28,7 @@ import threading
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask import Flask
+from flask import Flask, jsonify, request
 
 from providers.route import path_km
 from providers.sandbox.server import json_body
@@ -173,6 +173,15 @@ def create_app(app_key: str = "otb-ridehail", secret: str = "sandbox-ridehail-se
         lat, lng = order["_origin"]
         return reply(state, {"lat": round(lat + 0.002, 6), "lng": round(lng + 0.002, 6),
                              "at": iso(state.now())})
+
+    @app.get("/__sandbox/orders")
+    def list_orders():
+        """Every order the sandbox holds (``?out_order_id=`` narrows), for tests and demos."""
+        wanted = request.args.get("out_order_id")
+        with lock:
+            items = [public(o) for o in orders.values()
+                     if wanted is None or o["out_order_id"] == wanted]
+        return jsonify({"items": items})
 
     @app.post("/__sandbox/orders/<order_id>/advance")
     def advance(order_id):

@@ -2,12 +2,15 @@
 
 Faults are set over HTTP, so tests, benchmarks and the demo all drive them the same way:
 
-    POST   /__sandbox/faults  {"latency_ms": 300, "fault": "hang"|"5xx"|"malformed"|"bad_signature",
+    POST   /__sandbox/faults  {"latency_ms": 300, "fault": "hang"|"5xx"|"malformed"|"bad_signature"
+                                        |"lost_response",
                                "path": "/optional/prefix", "times": 3}
     DELETE /__sandbox/faults  clears every rule
 
 A rule without ``times`` stays until cleared. ``hang`` holds the request until the
-server stops or the rule is cleared (``hang_seconds`` caps it, default 60).
+server stops or the rule is cleared (``hang_seconds`` caps it, default 60). ``lost_response``
+lets the request do its work and then answers 504, as when the answer is lost on the way
+back: the caller cannot know that its order was made.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.serving import make_server
 
-FAULTS = {None, "hang", "5xx", "malformed", "bad_signature"}
+FAULTS = {None, "hang", "5xx", "malformed", "bad_signature", "lost_response"}
 
 
 @dataclass
@@ -100,7 +103,15 @@ def install_faults(app: Flask) -> FaultBoard:
             return Response('{"code": 0, "data": {', status=200, mimetype="application/json")
         if rule.fault == "bad_signature":
             g.bad_signature = True
+        if rule.fault == "lost_response":
+            g.lost_response = True
         return None
+
+    @app.after_request
+    def _lose_response(response):
+        if g.get("lost_response"):
+            return Response("", status=504)
+        return response
 
     return board
 

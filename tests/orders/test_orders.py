@@ -3,7 +3,7 @@ callbacks to the app's webhook, refusals in the dispatch queue, cancellation wit
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import requests
@@ -264,3 +264,80 @@ def test_retries_are_bounded(orders, faults, frozen_clock, api):
     assert row.state == "failed" and row.attempts == 5
     queue = ok(api.get("/dispatch/queue", "demo-dispatcher"))["items"]
     assert "5次均失败" in next(t for t in queue if t["id"] == trip_id)["dispatch_issue"]
+
+
+def _refused_rental(orders, sandboxes) -> int:
+    """An approved rental trip whose reservation the company refused (its quote lock passed)."""
+    trip_id = orders.approved_trip("rental", provider="rental-a")
+    requests.post(f"{sandboxes['rental-a'].url}/__sandbox/config",
+                  json={"clock_offset_seconds": 7200}, timeout=5).raise_for_status()
+    try:
+        orders.book()
+    finally:
+        requests.post(f"{sandboxes['rental-a'].url}/__sandbox/config",
+                      json={"clock_offset_seconds": 0}, timeout=5)
+    assert orders.order(trip_id).state == "failed"
+    return trip_id
+
+
+def test_dispatcher_moves_a_refused_booking_to_the_fleet(orders, api, sandboxes):
+    trip_id = _refused_rental(orders, sandboxes)
+    url = f"/trips/{trip_id}/switch-to-fleet"
+    assert api.post(url, "demo-traveler", json={"reason": "改派公车"}).status_code == 403
+    assert api.post(url, "demo-dispatcher", json={}).status_code == 422
+    trip = ok(api.post(url, "demo-dispatcher", json={"reason": "租赁公司拒单，改派公车"}))
+    assert trip["channel"] == "fleet" and trip["dispatch_issue"] is None
+    assert trip["state"] == "approved"
+    assert trip["history"][-1]["action"] == "dispatch:switched_to_fleet"
+    queue = ok(api.get("/dispatch/queue", "demo-dispatcher"))["items"]
+    assert next(t for t in queue if t["id"] == trip_id)["channel"] == "fleet"
+    assigned = ok(api.post(f"/trips/{trip_id}/assign", "demo-dispatcher", json={}))
+    assert assigned["trip_state"] == "dispatched" and assigned["vehicle"]["id"]
+    again = api.post(url, "demo-dispatcher", json={"reason": "再次改派"})
+    assert again.status_code == 409 and again.get_json()["code"] == "not_provider_trip"
+    assert orders.book() == {"orders.book": 0}  # no second booking for a fleet trip
+
+
+def test_a_booking_still_under_way_is_not_switched(orders, api):
+    trip_id = orders.approved_trip("ridehail")
+    url = f"/trips/{trip_id}/switch-to-fleet"
+    waiting = api.post(url, "demo-dispatcher", json={"reason": "改派公车"})
+    assert waiting.status_code == 409 and waiting.get_json()["code"] == "provider_order_live"
+    orders.book()
+    booked = api.post(url, "demo-dispatcher", json={"reason": "改派公车"})
+    assert booked.status_code == 409 and booked.get_json()["code"] == "not_dispatchable"
+    assert orders.trip(trip_id)["channel"] == "ridehail"
+
+
+def test_an_order_made_after_all_is_cancelled_once_the_trip_is_with_the_fleet(
+        orders, webhooks, faults, frozen_clock, api, sandboxes, app):
+    """Every answer to the booking was lost, so we gave up, and the dispatcher moved the trip
+    to the fleet; but the provider had made the order. When it shows up (a callback), the
+    trip stays with the fleet and the worker cancels the provider's order."""
+    trip_id = orders.approved_trip("ridehail")
+    faults("ridehail", fault="lost_response", path="/v1/orders")
+    start = clock.now()
+    for attempt in range(5):
+        orders.book(start + timedelta(hours=attempt))
+    row = orders.order(trip_id)
+    assert row.state == "failed" and row.attempts == 5 and row.order_id is None
+    frozen_clock(datetime.now(timezone.utc))  # callbacks are signed with the real time
+    ok(api.post(f"/trips/{trip_id}/switch-to-fleet", "demo-dispatcher",
+                json={"reason": "网约车下单失败，改派公车"}))
+    (made,) = requests.get(f"{sandboxes['ridehail'].url}/__sandbox/orders", timeout=5, params={
+        "out_order_id": row.out_order_id}).json()["items"]
+    orders.advance("ridehail", made["order_id"], to="assigned")
+    orders.wait_callbacks("ridehail", made["order_id"], 1)
+    row = orders.order(trip_id)
+    assert row.state == "assigned" and row.order_id == made["order_id"]
+    trip = orders.trip(trip_id)
+    assert (trip["state"], trip["channel"]) == ("approved", "fleet")
+    requests.delete(f"{sandboxes['ridehail'].url}/__sandbox/faults", timeout=5)  # recovered
+    with app.app_context():
+        assert run_due(names=["orders.cancel_unwanted"]) == {"orders.cancel_unwanted": 1}
+        assert run_due(names=["orders.cancel_unwanted"]) == {"orders.cancel_unwanted": 0}
+    assert orders.order(trip_id).state == "cancelled"
+    (after,) = requests.get(f"{sandboxes['ridehail'].url}/__sandbox/orders", timeout=5, params={
+        "out_order_id": row.out_order_id}).json()["items"]
+    assert after["state"] == "cancelled"
+    assert orders.trip(trip_id)["state"] == "approved"
