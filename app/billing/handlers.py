@@ -21,3 +21,8 @@ def finalize_charge(session, trip, *, auto: bool) -> None:
 @hooks.on("provider_bill")
 def record_provider_bill(session, trip, *, bill, order) -> None:
     service.record_provider_bill(session, trip=trip, bill=bill, order=order)
+
+
+@hooks.on("cancellation_fee")
+def record_cancellation_fee(session, trip, fee: hooks.CancellationFee, *, at) -> None:
+    service.record_cancellation_fee(session, trip=trip, fee=fee, at=at)

@@ -21,6 +21,7 @@ DEFAULTS = {TariffKind.FLEET: engine.DEFAULT_FLEET_TARIFF,
 ENGINE_TYPES = {TariffKind.FLEET: engine.FleetTariff, TariffKind.RENTAL: engine.RentalAgreement}
 FLEET_SUPPLIER = "fleet"
 FLAG_AUTO_CONFIRMED = "auto_confirmed"
+FLAG_CANCELLATION_FEE = "cancellation_fee"
 
 
 # --- tariff versions ---------------------------------------------------------------------
@@ -187,6 +188,21 @@ def record_provider_bill(session, *, trip: Trip, bill, order) -> None:
     _upsert(session, trip, channel=channel, supplier=order.provider, order_id=order.order_id,
             lines=bill.lines, estimate=estimate, market_reference=None, savings=None,
             flags=sorted(flags), held=held, tariff_version_id=None, finished_at=finished_at)
+
+
+def record_cancellation_fee(session, *, trip: Trip, fee, at: datetime) -> Charge:
+    """A provider's fee for a cancelled order is the trip's charge (SPEC §5.3): final at
+    once (nothing for the passenger to confirm), settled in the month of the cancellation."""
+    channel = Channel(trip.channel) if trip.channel else Channel.RIDEHAIL
+    charge = _upsert(session, trip, channel=channel, supplier=fee.provider,
+                     order_id=str(fee.extra.get("order_id") or f"T{trip.id}"),
+                     lines=[FeeLine("cancellation_fee", "订单取消费", fee.amount)],
+                     estimate=trip.estimate, market_reference=None, savings=None,
+                     flags=[FLAG_CANCELLATION_FEE], held=False, tariff_version_id=None,
+                     finished_at=at)
+    charge.final, charge.finalized_at = True, at
+    session.flush()
+    return charge
 
 
 def finalize(session, *, trip: Trip, auto: bool) -> Charge | None:

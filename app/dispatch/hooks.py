@@ -6,7 +6,8 @@ handlers in registration order, inside the caller's transaction. With no handler
 registered an event does nothing: dispatch never computes money itself.
 
 ``provider_bill``: a provider trip ended with its final bill (app/orders); billing registers
-``record_provider_bill(session, *, trip, bill, order)`` for it.
+``record_provider_bill(session, *, trip, bill, order)`` for it. ``cancellation_fee``: a
+cancelled trip's provider charged a fee (SPEC §5.3); billing makes it a final charge.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable
 
-EVENTS = ("trip_finished", "trip_confirmed", "trip_cancelled", "provider_bill")
+EVENTS = ("trip_finished", "trip_confirmed", "trip_cancelled", "cancellation_fee",
+          "provider_bill")
 _handlers: dict[str, list[Callable]] = defaultdict(list)
 
 
@@ -86,6 +88,12 @@ def on_trip_cancelled(session, trip) -> CancellationFee | None:
         if fee is None and result is not None:
             fee = result
     return fee
+
+
+def on_cancellation_fee(session, trip, fee: CancellationFee, *, at: datetime) -> None:
+    """The cancelled trip's provider charged ``fee`` (recorded on the trip already)."""
+    for handler in _handlers["cancellation_fee"]:
+        handler(session, trip, fee, at=at)
 
 
 def on_provider_bill(session, trip, *, bill, order) -> None:

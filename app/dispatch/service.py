@@ -534,5 +534,7 @@ def cancel(session, *, actor: User, trip_id: int, reason: str) -> Trip:
     if fee is not None:
         trip.cancellation_fee = fee.amount
         data = {"cancellation_fee": str(fee.amount), "provider": fee.provider}
-    trip.transition(session, S.CANCELLED, actor_id=actor.id, comment=reason, data=data)
+    event = trip.transition(session, S.CANCELLED, actor_id=actor.id, comment=reason, data=data)
+    if fee is not None:
+        hooks.on_cancellation_fee(session, trip, fee, at=event.at)
     return trip

@@ -208,6 +208,17 @@ def test_cancellation_after_driver_assignment_records_the_fee(orders, webhooks, 
     assert orders.trip(trip_id)["state"] == "cancelled"
     (_, _, data) = orders.events(trip_id)[-1]
     assert data["cancellation_fee"] == "5.00" and data["provider"] == "ridehail"
+    # The fee is the trip's charge, final at once, and settles with the ride-hailing company.
+    charge = ok(api.get(f"/trips/{trip_id}/charge", "demo-traveler"))
+    assert (charge["total"], charge["final"], charge["supplier"]) == ("5.00", True, "ridehail")
+    assert charge["flags"] == ["cancellation_fee"] and charge["order_id"] == row.order_id
+    period = clock.local(clock.now()).strftime("%Y-%m")
+    ok(api.post("/settlements", "demo-finance", json={"period": period}))
+    (statement,) = ok(api.get(f"/settlements?period={period}&supplier=ridehail",
+                              "demo-finance"))["items"]
+    lines = ok(api.get(f"/settlements/{statement['id']}/lines", "demo-finance"))["items"]
+    assert [(l["order_id"], l["amount"]) for l in lines] == [(row.order_id, "5.00")]
+    assert statement["total"] == "5.00"
 
 
 def test_cancellation_before_assignment_is_free_and_closes_nothing_else(orders, api):
