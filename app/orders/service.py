@@ -391,10 +391,10 @@ def cancel_unwanted(session, now: datetime) -> int:
             continue
         db.begin_write(session)
         row = _lock_order(session, select(ProviderOrder).where(ProviderOrder.id == order_pk))
-        if row.state in LIVE:
+        if row.state in LIVE:  # else the provider's own "cancelled" callback came first
             row.state, row.cancel_fee = "cancelled", result.fee
-            _audit(session, row, "cancelled", {"fee": str(result.fee), "unwanted": True})
-            done += 1
+        _audit(session, row, "cancelled", {"fee": str(result.fee), "unwanted": True})
+        done += 1
         session.commit()
     return done
 
