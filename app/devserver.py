@@ -29,7 +29,7 @@ def main() -> int:
 
     sandboxes = runner.start_all(sandbox_base)
 
-    from app import create_app, db, seed
+    from app import clock, create_app, db, demo_history, seed
     from app.migrate import upgrade
     from app.worker import Worker
 
@@ -39,6 +39,7 @@ def main() -> int:
     with app.app_context():
         seeded = seed.seed_demo(db.session)
         db.session.commit()
+        history_period, history_trips = demo_history.summary(db.session, clock.now())
         db.session.remove()
     worker = Worker(app).start()
     server = make_server("127.0.0.1", port, app, threaded=True)
@@ -61,6 +62,9 @@ def main() -> int:
     print("Demo logins (wx.login code → openid): " +
           ", ".join(f"sandbox:{o}" for o in DEMO_LOGINS))
     print("Bind a pre-registered phone: phone code sandbox-phone:13800000012")
+    if history_trips:
+        print(f"Demo history: {history_trips} confirmed trips in {history_period} — log in as "
+              f"demo-finance and POST /api/v1/settlements {{\"period\": \"{history_period}\"}}")
     print(f"READY {url}", flush=True)
     try:
         server.serve_forever()

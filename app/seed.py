@@ -1,10 +1,12 @@
 """Demo data for the embedded default: Changzhou, two districts, a few units, staff, a pooled fleet."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
 
+from app import clock
 from app.accounts.models import Driver, EnergyType, Unit, UnitLevel, User, Vehicle, VehicleClass
 
 CITY = ("常州市", "320400")
@@ -53,8 +55,13 @@ FLEET = [
 DRIVERS = ["钱进", "孔亮", "曹勇", "严军", "华东", "金波", "魏明", "陶然"]
 
 
-def seed_demo(session) -> bool:
-    """Load the demo data unless a unit tree exists already; returns whether it loaded."""
+def seed_demo(session, *, history: bool = True, now: datetime | None = None) -> bool:
+    """Load the demo data unless a unit tree exists already; returns whether it loaded.
+
+    With ``history`` (the default) the previous calendar month, relative to ``now`` (the
+    app clock), gets confirmed trips with final charges for finance to settle
+    (app/demo_history.py).
+    """
     if session.scalar(select(Unit.id).limit(1)) is not None:
         return False
     units: dict[str, Unit] = {}
@@ -90,4 +97,8 @@ def seed_demo(session) -> bool:
                            user_id=login.id if login else None,
                            license_class="A1" if i < 3 else "B1"))
     session.flush()
+    if history:
+        from app.demo_history import seed_history
+
+        seed_history(session, now or clock.now())
     return True

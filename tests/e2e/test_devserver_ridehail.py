@@ -3,6 +3,7 @@
 import re
 import time
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import requests
 
@@ -68,3 +69,13 @@ def test_ride_hailing_trip_completes_through_callbacks(devserver):  # noqa: F811
     order = requests.get(f"{api}/trips/{trip['id']}/dispatch", headers=traveler,
                          timeout=10).json()["provider_order"]
     assert order["plate"] and order["bill"] and order["state"] == "completed"
+    # The provider's final bill became the trip's charge (SPEC §5.3), estimate beside it.
+    charge = requests.get(f"{api}/trips/{trip['id']}/charge", headers=traveler, timeout=10)
+    assert charge.status_code == 200, charge.text
+    charge = charge.json()
+    bill_total = sum(Decimal(line["amount"]) for line in order["bill"])
+    assert bill_total > 0
+    assert Decimal(charge["total"]) == bill_total
+    assert sum(Decimal(line["amount"]) for line in charge["lines"]) == bill_total
+    assert charge["supplier"] == "ridehail" and charge["order_id"] == order["order_id"]
+    assert Decimal(charge["estimate"]) == Decimal(offer["price"])

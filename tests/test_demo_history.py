@@ -1,0 +1,167 @@
+"""The demo seed's history: last month's confirmed trips, priced by the real engine, settle."""
+import time
+from collections import Counter, defaultdict
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app import clock, demo_history, seed
+from app.accounts.models import Unit, User, Vehicle
+from app.audit import AuditEntry
+from app.billing import tariff as engine
+from app.billing.models import Charge, TariffKind
+from app.billing.service import tariff_in_force
+from app.dispatch.models import Assignment, ReleaseReason, TripRun
+from app.money import round_money
+from app.orders.models import ProviderOrder
+from app.settlements import service as settlements
+from app.settlements.models import SettlementLine
+from app.trips.models import Trip, TripState
+
+SH = clock.SHANGHAI
+SUPPLIERS = {"fleet", "ridehail", "rental-a", "rental-b"}
+CHAIN = ["draft", "quoted", "pending_approval", "approved", "dispatched", "in_progress",
+         "completed", "confirmed"]
+
+
+@pytest.fixture(params=[
+    datetime(2026, 11, 25, 17, 48, tzinfo=SH),   # an ordinary day: October history
+    datetime(2026, 3, 1, 0, 5, tzinfo=SH),       # just after midnight on the 1st, February
+    datetime(2027, 1, 14, 9, 0, tzinfo=SH),      # across the year end: December
+], ids=["november", "first-of-march", "january"])
+def seeded(request, app, session, frozen_clock):
+    now = frozen_clock(request.param)
+    started = time.perf_counter()
+    assert seed.seed_demo(session, now=now) is True
+    elapsed = time.perf_counter() - started
+    session.commit()
+    return now, elapsed
+
+
+def _month(session, now):
+    period = demo_history.period_label(now)
+    start, end = settlements.period_bounds(period)
+    charges = list(session.scalars(select(Charge).where(
+        Charge.finished_at >= start, Charge.finished_at < end).order_by(Charge.id)))
+    return period, charges
+
+
+def test_previous_month_has_confirmed_charges_of_every_supplier_and_three_units(session, seeded):
+    now, elapsed = seeded
+    assert elapsed < 2.0
+    period, charges = _month(session, now)
+    assert period == {11: "2026-10", 3: "2026-02", 1: "2026-12"}[clock.local(now).month]
+    assert len(charges) == len(demo_history.PLANS) == session.scalar(
+        select(func.count(Charge.id)))  # nothing outside the month
+    assert all(c.final for c in charges)
+    assert {c.supplier for c in charges} == SUPPLIERS
+    units = {session.get(Unit, c.unit_id).name for c in charges}
+    assert {"常州市发展和改革委员会", "武进区市场监督管理局", "天宁区人民政府办公室"} <= units
+    # every supplier bills every one of the three units (one statement per pair)
+    pairs = {(c.unit_id, c.supplier) for c in charges}
+    assert len(pairs) == 3 * 4
+    trips = list(session.scalars(select(Trip)))
+    assert len(trips) == len(charges) and all(t.state == TripState.CONFIRMED for t in trips)
+    assert all(t.depart_at < now and c.finalized_at < now for t, c in
+               zip(sorted(trips, key=lambda t: t.id), sorted(charges, key=lambda c: c.trip_id)))
+    assert demo_history.summary(session, now) == (period, len(charges))
+
+
+def test_flags_as_planned(session, seeded):
+    _, charges = _month(session, seeded[0])
+    flags = Counter(f for c in charges for f in c.flags)
+    assert flags["over_ceiling"] == 1 and flags["over_estimate"] == 1
+    assert flags["auto_confirmed"] == sum(p.auto_confirmed for p in demo_history.PLANS)
+    held = [c for c in charges if c.held]
+    assert len(held) == 1 and held[0].supplier == "rental-b" and "over_ceiling" in held[0].flags
+    assert next(c for c in charges if "over_estimate" in c.flags).supplier == "ridehail"
+
+
+def test_every_charge_is_the_engines_result_for_its_facts(session, seeded):
+    _, charges = _month(session, seeded[0])
+    for charge in charges:
+        trip = session.get(Trip, charge.trip_id)
+        assert charge.total == sum(line.amount for line in charge.lines)
+        if charge.supplier == "fleet":
+            run = session.scalar(select(TripRun).where(TripRun.trip_id == trip.id))
+            assert run.km == run.end_odometer_km - run.start_odometer_km > 0
+            facts = engine.TripFacts(
+                str(trip.vehicle_class), trip.cross_region, run.started_at, run.finished_at,
+                run.km, run.waiting_minutes, run.tolls, run.parking, run.lodging)
+            expected = engine.fleet_charge(
+                tariff_in_force(session, TariffKind.FLEET, run.started_at), facts)
+            assert [(l.kind, l.amount) for l in charge.lines] == \
+                [(l.kind, l.amount) for l in expected.lines]
+            assert charge.total == expected.total
+            reference = engine.market_reference(
+                tariff_in_force(session, TariffKind.RENTAL, run.started_at), facts)
+            assert charge.market_reference == reference
+            assert charge.savings == reference - charge.total
+            assert charge.order_id == f"FLEET-{trip.id}" and charge.finished_at == run.finished_at
+            assignment = session.scalar(select(Assignment).where(Assignment.trip_id == trip.id))
+            assert not assignment.active
+            assert assignment.release_reason == ReleaseReason.FINISHED
+            assert (assignment.vehicle_id, assignment.driver_id) == (run.vehicle_id, run.driver_id)
+            assert session.get(Vehicle, run.vehicle_id).odometer_km >= run.end_odometer_km
+            continue
+        order = session.scalar(select(ProviderOrder).where(ProviderOrder.trip_id == trip.id))
+        assert order.provider == charge.supplier and order.order_id == charge.order_id
+        assert order.state == "completed"
+        assert sum(Decimal(line["amount"]) for line in order.bill) == charge.total
+        assert charge.estimate == trip.estimate
+        if charge.supplier == "ridehail":
+            assert ("over_estimate" in charge.flags) == (charge.total > trip.estimate * Decimal("1.2"))
+            continue
+        completed = next(e for e in trip.events if e.to_state == TripState.COMPLETED)
+        ceiling = engine.rental_ceiling(
+            tariff_in_force(session, TariffKind.RENTAL, trip.depart_at), str(trip.vehicle_class),
+            trip.depart_at, charge.finished_at, Decimal(completed.data["actual_km"]))
+        if charge.held:
+            assert charge.total > ceiling
+        else:
+            assert charge.total == round_money(ceiling * Decimal("0.80")) <= ceiling
+
+
+def test_trip_history_is_recorded_like_real_transitions(session, seeded):
+    for trip in session.scalars(select(Trip)):
+        moves = [e for e in trip.events if e.from_state != e.to_state]
+        assert [str(moves[0].from_state)] + [str(e.to_state) for e in moves] == CHAIN
+        times = [e.at for e in moves]
+        assert times == sorted(times)
+        assert all(demo_history.MARK in e.comment for e in trip.events)
+        audited = session.scalars(select(AuditEntry.action).where(
+            AuditEntry.entity == "trips", AuditEntry.entity_id == trip.id,
+            AuditEntry.action.like("state:%"))).all()
+        assert sorted(audited) == sorted(f"state:{e.to_state}" for e in moves)
+        charge = session.scalar(select(Charge).where(Charge.trip_id == trip.id))
+        assert charge.finished_at == next(e.at for e in moves if e.to_state == "completed")
+        assert charge.finalized_at == moves[-1].at
+
+
+def test_generating_the_period_gives_one_statement_per_unit_and_supplier(session, seeded):
+    now = seeded[0]
+    period, charges = _month(session, now)
+    finance = session.scalar(select(User).where(User.openid == "demo-finance"))
+    statements = settlements.generate(session, period=period, actor=finance)
+    session.commit()
+    expected = defaultdict(Decimal)
+    for c in charges:
+        expected[(c.unit_id, c.supplier)] += c.total
+    assert {(s.unit_id, s.supplier): s.total for s in statements} == dict(expected)
+    for statement in statements:
+        lines = session.scalars(select(SettlementLine).where(
+            SettlementLine.settlement_id == statement.id)).all()
+        assert statement.total == sum(line.amount for line in lines)
+        assert statement.line_count == len(lines) > 0
+        assert {line.disputed for line in lines} <= {False, statement.supplier == "rental-b"}
+    assert sum(s.line_count for s in statements) == len(charges)
+    disputed = session.scalars(select(SettlementLine).where(SettlementLine.disputed)).all()
+    assert len(disputed) == 1
+
+
+def test_seed_stays_idempotent(session, seeded):
+    count = session.scalar(select(func.count(Trip.id)))
+    assert seed.seed_demo(session, now=seeded[0]) is False
+    assert session.scalar(select(func.count(Trip.id))) == count
