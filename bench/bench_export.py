@@ -1,6 +1,6 @@
 """Benchmark the XLSX statement export against bare xlsxwriter: rows/s and peak memory.
 
-Each measurement runs in its own subprocess so ru_maxrss is that run's peak alone.
+Each measurement runs in its own subprocess so its peak memory (VmHWM) is that run's alone.
 Usage: .venv/bin/python bench/bench_export.py [--rows 100000] [--repeat 3]
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.settlements.export import HEADERS, write_xlsx  # noqa: E402
 from app.settlements.lines import StatementLine  # noqa: E402
+from bench.common import peak_rss_mb  # noqa: E402
 
 SUPPLIERS = (
     ("市公务用车服务中心", "fleet"),
@@ -103,8 +103,7 @@ def child(mode: str, rows: int) -> None:
         MODES[mode](synthetic_lines(rows), path)
         seconds = time.perf_counter() - started
         size = path.stat().st_size if path.exists() else 0
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "bytes": size}))
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_rss_mb(), "bytes": size}))
 
 
 def measure(mode: str, rows: int) -> dict:

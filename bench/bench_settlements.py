@@ -3,14 +3,13 @@
 Times ``generate`` (target ≤ 10 s on SQLite), then exports every statement of the month to
 XLSX through our path (``settlements.service.export``: batched query → write_xlsx) and,
 for comparison, with bare xlsxwriter writing the same rows from a plain query. Each export
-runs in its own subprocess so ru_maxrss is that run's peak alone.
+runs in its own subprocess so its peak memory (VmHWM) is that run's alone.
 Usage: .venv/bin/python -m bench bench_settlements   (or bench/bench_settlements.py --rows N)
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import peak_rss_mb  # noqa: E402
 
 SUPPLIERS = (("fleet", "fleet"), ("rental-longcheng", "rental"), ("rental-shunda", "rental"),
              ("sandbox-ride", "ridehail"), ("didi-enterprise", "ridehail"))
@@ -134,8 +135,7 @@ def child(mode: str, url: str, period: str) -> None:
             rows = bare_xlsx(db.session, ids, path)
         seconds = time.perf_counter() - started
         size = path.stat().st_size
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"seconds": seconds, "rows": rows, "peak_mb": peak_kb / 1024,
+    print(json.dumps({"seconds": seconds, "rows": rows, "peak_mb": peak_rss_mb(),
                       "bytes": size}))
 
 

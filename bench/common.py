@@ -10,6 +10,23 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory (VmHWM), in MB.
+
+    Not ``ru_maxrss``: on Linux that survives ``exec`` and so reports the parent's size at
+    fork time when the parent was bigger, which made every child look alike."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 @contextmanager
 def serve(wsgi_app):
     """Serve a WSGI app on a threaded loopback server; yields its base URL."""
@@ -25,7 +42,9 @@ def serve(wsgi_app):
 
 @contextmanager
 def demo_app(extra_config: dict | None = None, sandboxes: dict | None = None):
-    """A fresh migrated + seeded SQLite database and the app pointed at the given sandboxes."""
+    """A fresh migrated + seeded SQLite database and the app pointed at the given sandboxes.
+
+    The demo's last-month history is left out: benchmarks generate their own rows."""
     from app import create_app, db, seed
     from app.migrate import upgrade
     from providers.sandbox import runner
@@ -38,7 +57,7 @@ def demo_app(extra_config: dict | None = None, sandboxes: dict | None = None):
         app = create_app({"DATABASE_URL": url, **runner.settings_for(sandboxes),
                           **(extra_config or {})})
         with app.app_context():
-            seed.seed_demo(db.session)
+            seed.seed_demo(db.session, history=False)
             db.session.commit()
             db.session.remove()
         try:
