@@ -51,7 +51,10 @@ class Charge(Base):
     market_reference: Mapped[Decimal | None]
     savings: Mapped[Decimal | None]
     flags: Mapped[list] = mapped_column(JSON, default=list)
-    # Over the agreement ceiling: its settlement line is held as disputed (SPEC §5.2).
+    # Rental: our discounted agreement ceiling for the trip, computed when the bill came.
+    ceiling: Mapped[Decimal | None]
+    # Over the agreement ceiling: its settlement line is held as disputed (SPEC §5.2) until
+    # platform finance accepts the bill or caps it at the ceiling.
     held: Mapped[bool] = mapped_column(Boolean, default=False)
     tariff_version_id: Mapped[int | None] = mapped_column(ForeignKey("tariff_versions.id"))
     finished_at: Mapped[datetime]

@@ -30,6 +30,7 @@ class ChargeSchema(Schema):
     market_reference = Money(allow_none=True)
     savings = Money(allow_none=True)
     flags = fields.List(fields.String())
+    ceiling = Money(allow_none=True)
     held = fields.Boolean()
     supplier = fields.String()
     order_id = fields.String()
@@ -37,6 +38,13 @@ class ChargeSchema(Schema):
     auto_confirmed = fields.Boolean()
     computed_at = AwareDateTime()
     finalized_at = AwareDateTime(allow_none=True)
+
+
+class ReleaseSchema(ZhSchema):
+    decision = fields.String(required=True, error_messages=ZH, validate=validate.OneOf(
+        ["accept", "cap"], error="应为 accept（按账单结算）或 cap（按协议上限结算）"))
+    reason = fields.String(required=True, error_messages=ZH,
+                           validate=validate.Length(min=1, max=500, error="请填写理由（最多500字）"))
 
 
 class PreviewSchema(ZhSchema):

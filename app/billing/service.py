@@ -170,6 +170,7 @@ def record_provider_bill(session, *, trip: Trip, bill, order) -> None:
     finished_at = _bill_finished_at(trip, order)
     flags: set[str] = set()
     held = False
+    ceiling = None
     estimate = trip.estimate
     total = bill.total
     if channel == Channel.RENTAL:
@@ -187,7 +188,8 @@ def record_provider_bill(session, *, trip: Trip, bill, order) -> None:
         flags |= engine.ridehail_flags(Decimal(estimate), total)
     _upsert(session, trip, channel=channel, supplier=order.provider, order_id=order.order_id,
             lines=bill.lines, estimate=estimate, market_reference=None, savings=None,
-            flags=sorted(flags), held=held, tariff_version_id=None, finished_at=finished_at)
+            flags=sorted(flags), held=held, tariff_version_id=None, finished_at=finished_at,
+            ceiling=ceiling if channel == Channel.RENTAL else None)
 
 
 def record_cancellation_fee(session, *, trip: Trip, fee, at: datetime) -> Charge:
@@ -202,6 +204,38 @@ def record_cancellation_fee(session, *, trip: Trip, fee, at: datetime) -> Charge
                      finished_at=at)
     charge.final, charge.finalized_at = True, at
     session.flush()
+    return charge
+
+
+RELEASE_DECISIONS = ("accept", "cap")
+
+
+def release_held(session, *, actor: User, trip: Trip, decision: str, reason: str) -> Charge:
+    """Platform finance decides a rental bill held over the agreement ceiling (SPEC §5.2):
+    ``accept`` pays it as billed, ``cap`` pays the ceiling (a negative line takes off the
+    excess). Its settlement line follows: updated while its statement is open, otherwise
+    the difference becomes an adjustment line in the next period (settlements.generate)."""
+    charge = charge_of(session, trip.id)
+    if charge is None or not charge.held:
+        raise Conflict("该行程没有待处理的超限费用", code="not_held")
+    if not charge.final:
+        raise Conflict("费用尚待乘车人确认，确认后再处理", code="charge_not_final")
+    before = charge.total
+    if decision == "cap":
+        excess = charge.total - charge.ceiling
+        charge.lines.append(ChargeLine(kind="ceiling_cap", amount=-excess,
+                                       description=f"超出协议上限 {charge.ceiling} 元部分不予结算"))
+        charge.total = charge.ceiling
+    charge.held = False
+    session.flush()
+    audit.record(session, entity="charges", entity_id=charge.id, action=f"held:{decision}",
+                 actor_id=actor.id, data={"trip_id": trip.id, "reason": reason,
+                                          "before": str(before), "after": str(charge.total)})
+    trip.note(session, f"billing:held_{decision}", actor_id=actor.id, comment=reason,
+              data={"before": str(before), "after": str(charge.total)})
+    from app.settlements.service import resettle_charge  # settlements builds on billing
+
+    resettle_charge(session, charge, actor_id=actor.id)
     return charge
 
 

@@ -9,11 +9,12 @@ from app.api import PageArgs, blueprint, page_schema, paginate
 from app.approvals.views import platform_admin
 from app.billing import service
 from app.billing.models import TariffKind, TariffVersion
-from app.billing.schemas import (ChargeSchema, PreviewResultSchema, PreviewSchema, TariffArgs,
-                                 TariffBodySchema, TariffSchema)
+from app.billing.schemas import (ChargeSchema, PreviewResultSchema, PreviewSchema, ReleaseSchema,
+                                 TariffArgs, TariffBodySchema, TariffSchema)
 from app.billing.tariff import TripFacts
-from app.errors import NotFound
+from app.errors import Forbidden, NotFound
 from app.security import current_user, roles_required
+from app.settlements.service import is_platform
 from app.trips import service as trips
 
 blp = blueprint("billing", "/billing", "Charges: the tariff engine's preview")
@@ -30,6 +31,19 @@ def charge_of_trip(trip_id):
     if charge is None:
         raise NotFound("该行程尚未产生费用", code="no_charge")
     return charge
+
+
+@trip_blp.route("/<int:trip_id>/charge/release", methods=["POST"])
+@roles_required(Role.FINANCE)
+@trip_blp.arguments(ReleaseSchema)
+@trip_blp.response(200, ChargeSchema)
+def release_held_charge(data, trip_id):
+    """Platform finance decides a rental bill held over the ceiling: accept it or cap it."""
+    user = current_user()
+    if not is_platform(user):
+        raise Forbidden("只有平台财务可以处理超限账单", code="platform_finance_only")
+    trip = trips.get_visible(db.session, user, trip_id)
+    return service.release_held(db.session, actor=user, trip=trip, **data)
 
 
 @blp.route("/preview", methods=["POST"])

@@ -11,7 +11,7 @@ from sqlalchemy import and_, exists, func, insert, literal, select, update
 from app import audit, clock
 from app.accounts.models import Unit, User
 from app.billing.models import Charge
-from app.billing.tariff import CENT
+from app.money import CENT
 from app.errors import ValidationFailed
 from app.settlements.export import ExportResult, write_csv, write_xlsx
 from app.settlements.lines import StatementLine
@@ -113,6 +113,21 @@ def _corrections(session, start: datetime, end: datetime) -> list[tuple[Charge, 
         if delta != 0 and (own_state is not None and own_state not in OPEN_STATES):
             result.append((charge, delta))
     return result
+
+
+def resettle_charge(session, charge: Charge, *, actor_id: int | None) -> None:
+    """A settled charge changed (a held bill decided): its line follows while the statement
+    is open; a locked statement keeps its line and the next generation adds an adjustment."""
+    line = session.scalar(select(SettlementLine).join(Settlement).where(
+        SettlementLine.charge_id == charge.id, Settlement.state.in_(OPEN_STATES)))
+    if line is None:
+        return
+    line.amount, line.disputed = charge.total, charge.held
+    session.flush()
+    _retotal(session, [line.settlement_id])
+    audit.record(session, entity="settlements", entity_id=line.settlement_id,
+                 action="line_updated", actor_id=actor_id,
+                 data={"charge_id": charge.id, "amount": str(charge.total)})
 
 
 def _retotal(session, settlement_ids: list[int]) -> None:

@@ -244,3 +244,83 @@ def test_fleet_quotes_are_priced_by_the_tariff_in_force(api):
     body = ok(quote(api, new_trip(api, hours=3)))
     fleet = next(o for o in body["offers"] if o["channel"] == "fleet")
     assert (fleet["vehicle_class"], fleet["price"]) == ("sedan", "80.00")
+
+
+def _held_rental(api, make_trip, in_db, amount="500.00") -> int:
+    """A confirmed rental trip whose company billed above our 425.00 ceiling."""
+    start = datetime(2026, 12, 2, 8, 0, tzinfo=T0.tzinfo)
+    trip_id = make_trip(state=TripState.COMPLETED, channel=Channel.RENTAL, depart_at=start,
+                        hours=10, est_distance_km=Decimal("80"))
+    _provider_bill(in_db, trip_id, [("rental", "轿车一日（含驾驶员）", amount)],
+                   provider="sandbox-rental", order_id=f"RN-{trip_id}",
+                   extra={"occurred_at": (start + timedelta(hours=10)).isoformat(),
+                          "actual_km": "80"})
+    return trip_id
+
+
+def _statement_of(api, period, supplier="sandbox-rental"):
+    (item,) = ok(api.get(f"/settlements?period={period}&supplier={supplier}",
+                         as_="demo-finance"))["items"]
+    lines = ok(api.get(f"/settlements/{item['id']}/lines", as_="demo-finance"))["items"]
+    return item, lines
+
+
+def test_finance_caps_a_held_bill_and_the_open_statement_follows(api, now, make_trip, in_db):
+    trip_id = _held_rental(api, make_trip, in_db)
+    url = f"/trips/{trip_id}/charge/release"
+    cap = {"decision": "cap", "reason": "超出框架协议上限，按上限结算"}
+    early = api.post(url, as_="demo-finance", json=cap)
+    assert early.status_code == 409 and early.get_json()["code"] == "charge_not_final"
+    ok(api.post(f"/trips/{trip_id}/confirm", as_="demo-traveler"))
+    ok(api.post("/settlements", as_="demo-finance", json={"period": "2026-12"}))
+    statement, (line,) = _statement_of(api, "2026-12")
+    assert (statement["total"], line["amount"], line["disputed"]) == ("500.00", "500.00", True)
+
+    assert api.post(url, as_="demo-traveler", json=cap).status_code == 403
+    assert api.post(url, as_="demo-finance", json={"decision": "halve",
+                                                   "reason": "x"}).status_code == 422
+    charge = ok(api.post(url, as_="demo-finance", json=cap))
+    assert (charge["total"], charge["ceiling"], charge["held"]) == ("425.00", "425.00", False)
+    assert [(l["kind"], l["amount"]) for l in charge["lines"]] == [
+        ("rental", "500.00"), ("ceiling_cap", "-75.00")]
+    statement, (line,) = _statement_of(api, "2026-12")
+    assert (statement["total"], line["amount"], line["disputed"]) == ("425.00", "425.00", False)
+    again = api.post(url, as_="demo-finance", json=cap)
+    assert again.status_code == 409 and again.get_json()["code"] == "not_held"
+    with in_db() as s:
+        actions = {a.action for a in s.scalars(select(AuditEntry).where(
+            AuditEntry.entity.in_(["charges", "settlements"])))}
+    assert {"held:cap", "line_updated"} <= actions
+
+
+def test_a_bill_decided_after_its_statement_closed_is_adjusted_next_month(
+        api, make_trip, in_db, travel):
+    trip_id = _held_rental(api, make_trip, in_db)
+    ok(api.post(f"/trips/{trip_id}/confirm", as_="demo-traveler"))
+    ok(api.post("/settlements", as_="demo-finance", json={"period": "2026-12"}))
+    statement, _ = _statement_of(api, "2026-12")
+    for action in ("issue", "confirm"):
+        ok(api.post(f"/settlements/{statement['id']}/{action}", as_="demo-finance"))
+    charge = ok(api.post(f"/trips/{trip_id}/charge/release", as_="demo-finance",
+                         json={"decision": "cap", "reason": "按协议上限结算"}))
+    assert charge["total"] == "425.00"
+    statement, (line,) = _statement_of(api, "2026-12")   # confirmed: left as it was
+    assert (statement["total"], line["amount"]) == ("500.00", "500.00")
+    travel(datetime(2027, 1, 5, 9, 0, tzinfo=T0.tzinfo))
+    ok(api.post("/settlements", as_="demo-finance", json={"period": "2027-01"}))
+    january, (adjustment,) = _statement_of(api, "2027-01")
+    assert (adjustment["kind"], adjustment["amount"], adjustment["order_id"]) == (
+        "adjustment", "-75.00", f"RN-{trip_id}")
+    assert january["total"] == "-75.00"
+
+
+def test_accepting_a_held_bill_pays_it_as_billed(api, now, make_trip, in_db):
+    trip_id = _held_rental(api, make_trip, in_db)
+    ok(api.post(f"/trips/{trip_id}/confirm", as_="demo-traveler"))
+    charge = ok(api.post(f"/trips/{trip_id}/charge/release", as_="demo-finance",
+                         json={"decision": "accept", "reason": "节假日加价，经核实同意"}))
+    assert (charge["total"], charge["held"], charge["flags"]) == ("500.00", False,
+                                                                  ["over_ceiling"])
+    ok(api.post("/settlements", as_="demo-finance", json={"period": "2026-12"}))
+    _, (line,) = _statement_of(api, "2026-12")
+    assert (line["amount"], line["disputed"]) == ("500.00", False)
