@@ -86,9 +86,9 @@ def test_transient_failure_is_retried_with_backoff(orders, faults, frozen_clock)
     assert trip["state"] == "dispatched" and trip["dispatch_issue"] is None
 
 
-def test_rental_refusal_shows_in_the_dispatch_queue(orders, api, sandboxes, frozen_clock):
+def _refused_rental(orders, sandboxes) -> int:
+    """An approved rental trip whose reservation the company refused (its quote lock passed)."""
     trip_id = orders.approved_trip("rental", provider="rental-a")
-    # The company's quote lock has passed: the reservation is refused (40410), not retried.
     requests.post(f"{sandboxes['rental-a'].url}/__sandbox/config",
                   json={"clock_offset_seconds": 7200}, timeout=5).raise_for_status()
     try:
@@ -96,6 +96,12 @@ def test_rental_refusal_shows_in_the_dispatch_queue(orders, api, sandboxes, froz
     finally:
         requests.post(f"{sandboxes['rental-a'].url}/__sandbox/config",
                       json={"clock_offset_seconds": 0}, timeout=5)
+    assert orders.order(trip_id).state == "failed"
+    return trip_id
+
+
+def test_rental_refusal_shows_in_the_dispatch_queue(orders, api, sandboxes, frozen_clock):
+    trip_id = _refused_rental(orders, sandboxes)
     row = orders.order(trip_id)
     assert row.state == "failed" and row.attempts == 1
     queue = ok(api.get("/dispatch/queue", "demo-dispatcher"))["items"]
@@ -275,20 +281,6 @@ def test_retries_are_bounded(orders, faults, frozen_clock, api):
     assert row.state == "failed" and row.attempts == 5
     queue = ok(api.get("/dispatch/queue", "demo-dispatcher"))["items"]
     assert "5次均失败" in next(t for t in queue if t["id"] == trip_id)["dispatch_issue"]
-
-
-def _refused_rental(orders, sandboxes) -> int:
-    """An approved rental trip whose reservation the company refused (its quote lock passed)."""
-    trip_id = orders.approved_trip("rental", provider="rental-a")
-    requests.post(f"{sandboxes['rental-a'].url}/__sandbox/config",
-                  json={"clock_offset_seconds": 7200}, timeout=5).raise_for_status()
-    try:
-        orders.book()
-    finally:
-        requests.post(f"{sandboxes['rental-a'].url}/__sandbox/config",
-                      json={"clock_offset_seconds": 0}, timeout=5)
-    assert orders.order(trip_id).state == "failed"
-    return trip_id
 
 
 def test_dispatcher_moves_a_refused_booking_to_the_fleet(orders, api, sandboxes):
