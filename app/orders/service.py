@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, clock, db
@@ -146,8 +146,7 @@ def claim_due(session, now: datetime) -> list[Claimed]:
     for row in rows:
         trip = session.get(Trip, row.trip_id)
         if row.state == PENDING and trip.state in ENDED:
-            row.state = "cancelled"
-            _audit(session, row, "dropped", {"trip_state": trip.state.value})
+            _drop(session, row, trip)
             continue
         if adapter(row.provider) is None:
             _fail(session, row, trip, f"供应商“{row.provider}”未启用，无法下单", now)
@@ -291,11 +290,11 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime) -> 
         row.cancel_fee = base.money(order.extra.get("cancel_fee") or "0")
     _audit(session, row, f"event:{order.state}", {"from": before, "order_id": row.order_id})
     trip = session.get(Trip, row.trip_id, populate_existing=True)
-    if trip.channel not in PROVIDER_CHANNELS:
-        # The dispatcher moved the trip to the fleet after the booking had failed, and the
-        # provider made the order after all (a lost answer): the trip is not the provider's
-        # any more; ``cancel_unwanted`` cancels the order with the provider.
-        return {"ok": True, "state": row.state, "ignored": "trip_moved_to_fleet"}
+    if trip.channel not in PROVIDER_CHANNELS or trip.state == S.CANCELLED:
+        # The trip moved to the fleet, or was cancelled, after its booking had been given up,
+        # and the provider made the order after all (lost answers): the order is not the
+        # trip's; ``cancel_unwanted`` cancels it with the provider.
+        return {"ok": True, "state": row.state, "ignored": "trip_not_with_provider"}
     data = {**_event_data(row, order.state), **_driver(row)}
     if order.state == "cancelled":
         _provider_cancelled(session, trip, data, now)
@@ -344,6 +343,15 @@ def _provider_bill(session, trip: Trip, order: base.Order) -> None:
     hooks.on_provider_bill(session, trip, bill=order.bill, order=order)
 
 
+def _drop(session, row: ProviderOrder, trip: Trip) -> None:
+    """No more booking for this row. Never sent: cancelled. Sent but never answered (every
+    answer lost): ``failed``, not ``cancelled``, so that if the provider made the order after
+    all its callbacks still register and ``cancel_unwanted`` cancels it with the provider."""
+    placed = row.attempts > 0
+    row.state = FAILED if placed else "cancelled"
+    _audit(session, row, "dropped", {"trip_state": trip.state.value, "placed": placed})
+
+
 # --- the dispatcher's way out: the fleet ----------------------------------------------------
 
 SWITCHABLE = (FAILED, "cancelled")
@@ -374,18 +382,20 @@ def switch_to_fleet(session, *, actor, trip_id: int, reason: str) -> Trip:
 
 
 def cancel_unwanted(session, now: datetime) -> int:
-    """Cancel, with the provider, live orders of trips that moved to the fleet (a booking
-    thought failed that the provider made after all). Calls are made outside transactions."""
+    """Cancel, with the provider, live orders of trips that moved to the fleet or were
+    cancelled while their booking had been given up (the provider made the order after all,
+    its answers lost). Calls are made outside transactions."""
     rows = session.execute(select(ProviderOrder.id, ProviderOrder.provider, ProviderOrder.order_id)
                            .join(Trip, Trip.id == ProviderOrder.trip_id)
-                           .where(Trip.channel == Channel.FLEET, ProviderOrder.state.in_(LIVE),
+                           .where(or_(Trip.channel == Channel.FLEET, Trip.state == S.CANCELLED),
+                                  ProviderOrder.state.in_(LIVE),
                                   ProviderOrder.order_id.is_not(None))
                            .order_by(ProviderOrder.id).limit(BATCH)).all()
     session.commit()
     done = 0
     for order_pk, provider, order_id in rows:
         try:
-            result = adapter(provider).cancel(order_id, "行程已改由公车平台保障")
+            result = adapter(provider).cancel(order_id, "行程已取消或改由公车平台保障")
         except (base.ProviderError, AttributeError) as exc:
             log.warning("could not cancel unwanted order %s: %s", order_id, exc)
             continue
@@ -417,8 +427,7 @@ def cancel_provider_order(session, trip: Trip) -> hooks.CancellationFee | None:
     if row is None or row.state == BOOKING:
         return None
     if row.state in (PENDING, FAILED):
-        row.state = "cancelled"
-        _audit(session, row, "cancelled", {"placed": False})
+        _drop(session, row, trip)
         return None
     if row.state != "cancelled":
         try:

@@ -6,6 +6,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -312,11 +313,12 @@ def test_a_booking_still_under_way_is_not_switched(orders, api):
     assert orders.trip(trip_id)["channel"] == "ridehail"
 
 
-def test_an_order_made_after_all_is_cancelled_once_the_trip_is_with_the_fleet(
-        orders, webhooks, faults, frozen_clock, api, sandboxes, app):
+@pytest.mark.parametrize("then", ["switch", "cancel"])
+def test_an_order_made_after_all_is_cancelled_with_the_provider(
+        orders, webhooks, faults, frozen_clock, api, sandboxes, app, then):
     """Every answer to the booking was lost, so we gave up, and the dispatcher moved the trip
-    to the fleet; but the provider had made the order. When it shows up (a callback), the
-    trip stays with the fleet and the worker cancels the provider's order."""
+    to the fleet (or the traveler cancelled it); but the provider had made the order. When it
+    shows up (a callback), the trip is left alone and the worker cancels the provider's order."""
     trip_id = orders.approved_trip("ridehail")
     faults("ridehail", fault="lost_response", path="/v1/orders")
     start = clock.now()
@@ -325,8 +327,14 @@ def test_an_order_made_after_all_is_cancelled_once_the_trip_is_with_the_fleet(
     row = orders.order(trip_id)
     assert row.state == "failed" and row.attempts == 5 and row.order_id is None
     frozen_clock(datetime.now(timezone.utc))  # callbacks are signed with the real time
-    ok(api.post(f"/trips/{trip_id}/switch-to-fleet", "demo-dispatcher",
-                json={"reason": "网约车下单失败，改派公车"}))
+    if then == "switch":
+        ok(api.post(f"/trips/{trip_id}/switch-to-fleet", "demo-dispatcher",
+                    json={"reason": "网约车下单失败，改派公车"}))
+        expected = ("approved", "fleet")
+    else:
+        trip = ok(api.post(f"/trips/{trip_id}/cancel", "demo-traveler", json={"reason": "改期"}))
+        assert trip["cancellation_fee"] is None and orders.order(trip_id).state == "failed"
+        expected = ("cancelled", "ridehail")
     (made,) = requests.get(f"{sandboxes['ridehail'].url}/__sandbox/orders", timeout=5, params={
         "out_order_id": row.out_order_id}).json()["items"]
     orders.advance("ridehail", made["order_id"], to="assigned")
@@ -334,7 +342,7 @@ def test_an_order_made_after_all_is_cancelled_once_the_trip_is_with_the_fleet(
     row = orders.order(trip_id)
     assert row.state == "assigned" and row.order_id == made["order_id"]
     trip = orders.trip(trip_id)
-    assert (trip["state"], trip["channel"]) == ("approved", "fleet")
+    assert (trip["state"], trip["channel"]) == expected
     requests.delete(f"{sandboxes['ridehail'].url}/__sandbox/faults", timeout=5)  # recovered
     with app.app_context():
         assert run_due(names=["orders.cancel_unwanted"]) == {"orders.cancel_unwanted": 1}
@@ -343,4 +351,5 @@ def test_an_order_made_after_all_is_cancelled_once_the_trip_is_with_the_fleet(
     (after,) = requests.get(f"{sandboxes['ridehail'].url}/__sandbox/orders", timeout=5, params={
         "out_order_id": row.out_order_id}).json()["items"]
     assert after["state"] == "cancelled"
-    assert orders.trip(trip_id)["state"] == "approved"
+    trip = orders.trip(trip_id)
+    assert (trip["state"], trip["channel"]) == expected
