@@ -266,5 +266,4 @@ def paid_use_price(vehicle_class: str, request: QuoteRequest) -> tuple[FeeLine, 
                              Decimal(request.est_km or 0))
     with db.session.session_factory() as session:
         tariff = tariff_in_force(session, TariffKind.FLEET, request.depart_at)
-    return tuple(FeeLine(line.kind, line.description, line.amount)
-                 for line in engine.fleet_charge(tariff, facts).lines)
+    return tuple(engine.fleet_charge(tariff, facts).lines)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from app.clock import SHANGHAI
 from app.money import CENT, round_money
+from providers.base import FeeLine
 
 # Rules about calendar days are about local days (SPEC §5): SHANGHAI is app.clock's.
 ZERO = Decimal("0")
@@ -255,13 +256,9 @@ class TripFacts:
             raise ValueError("waiting_minutes must not be negative")
 
 
-@dataclass(frozen=True)
-class ChargeLine:
-    """One line of a charge; `description` is shown to people, in Chinese."""
-
-    kind: str
-    description: str
-    amount: Decimal
+# One line of a charge (`description` is shown to people, in Chinese): the same value a
+# provider's bill or quote breakdown is made of.
+ChargeLine = FeeLine
 
 
 @dataclass(frozen=True)
