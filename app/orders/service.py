@@ -247,16 +247,27 @@ def _cancel_orphan(session, order_pk: int, now: datetime) -> None:
     session.commit()
     if trip.state != S.CANCELLED or row.order_id is None or row.state == "cancelled":
         return
+    _cancel_with_provider(session, order_pk, row.provider, row.order_id, "行程已取消",
+                          {"orphan": True})
+
+
+def _cancel_with_provider(session, order_pk: int, provider: str, order_id: str, reason: str,
+                          note: dict) -> bool:
+    """Cancel an order we no longer want with its provider, with no transaction open during
+    the call, then record it; False when the provider could not be reached (tried again
+    later). The provider's own "cancelled" callback may have recorded it first."""
     try:
-        result = adapter(row.provider).cancel(row.order_id, "行程已取消")
-    except base.ProviderError as exc:
-        log.warning("could not cancel orphan order %s: %s", row.order_id, exc)
-        return
+        result = adapter(provider).cancel(order_id, reason)
+    except (base.ProviderError, AttributeError) as exc:
+        log.warning("could not cancel order %s we no longer want: %s", order_id, exc)
+        return False
     db.begin_write(session)
     row = _lock_order(session, select(ProviderOrder).where(ProviderOrder.id == order_pk))
-    row.state, row.cancel_fee = "cancelled", result.fee
-    _audit(session, row, "cancelled", {"fee": str(result.fee), "orphan": True})
+    if row.state != "cancelled":
+        row.state, row.cancel_fee = "cancelled", result.fee
+    _audit(session, row, "cancelled", {"fee": str(result.fee), **note})
     session.commit()
+    return True
 
 
 # --- callbacks -----------------------------------------------------------------------------
@@ -392,21 +403,9 @@ def cancel_unwanted(session, now: datetime) -> int:
                                   ProviderOrder.order_id.is_not(None))
                            .order_by(ProviderOrder.id).limit(BATCH)).all()
     session.commit()
-    done = 0
-    for order_pk, provider, order_id in rows:
-        try:
-            result = adapter(provider).cancel(order_id, "行程已取消或改由公车平台保障")
-        except (base.ProviderError, AttributeError) as exc:
-            log.warning("could not cancel unwanted order %s: %s", order_id, exc)
-            continue
-        db.begin_write(session)
-        row = _lock_order(session, select(ProviderOrder).where(ProviderOrder.id == order_pk))
-        if row.state in LIVE:  # else the provider's own "cancelled" callback came first
-            row.state, row.cancel_fee = "cancelled", result.fee
-        _audit(session, row, "cancelled", {"fee": str(result.fee), "unwanted": True})
-        done += 1
-        session.commit()
-    return done
+    return sum(_cancel_with_provider(session, order_pk, provider, order_id,
+                                     "行程已取消或改由公车平台保障", {"unwanted": True})
+               for order_pk, provider, order_id in rows)
 
 
 # --- cancellation --------------------------------------------------------------------------
