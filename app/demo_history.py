@@ -37,6 +37,7 @@ from app.billing import tariff as engine
 from app.billing.models import Charge, TariffKind
 from app.billing.service import charge_of, tariff_in_force
 from app.dispatch import hooks
+from app.dispatch import service as dispatch
 from app.dispatch.models import BUFFER, Assignment, ReleaseReason, TripRun
 from app.money import round_money
 from app.orders.models import ProviderOrder
@@ -318,14 +319,11 @@ class _History:
                                            reason="auto", assigned_at=assigned_at)
         s.add(assignment)
         s.flush()
-        described = {"assignment_id": assignment.id, "vehicle_id": vehicle.id,
-                     "plate": vehicle.plate, "driver_id": driver.id, "driver": driver.name,
-                     "auto": True}
-        audit.record(s, entity="assignments", entity_id=assignment.id, action="assigned",
-                     actor_id=self.dispatcher.id, at=assigned_at,
-                     data={"trip_id": trip.id, "comment": MARK, **described})
+        dispatch.audit_assignment(s, assignment, "assigned", self.dispatcher.id, MARK,
+                                  at=assigned_at)
         trip.transition(s, S.DISPATCHED, actor_id=self.dispatcher.id, at=assigned_at,
-                        comment=MARK, data={**described, "demo_history": True})
+                        comment=MARK, data={**dispatch.describe_assignment(assignment),
+                                            "demo_history": True})
 
         start_km = vehicle.odometer_km
         km = _one_decimal((trip.est_distance_km or Decimal(0)) * Decimal(plan.factor)
@@ -343,20 +341,13 @@ class _History:
                               "demo_history": True})
         vehicle.odometer_km = end_km
         assignment.release(ReleaseReason.FINISHED, actor_id=driver.user_id, at=finished_at)
-        audit.record(s, entity="assignments", entity_id=assignment.id,
-                     action="released:finished", actor_id=driver.user_id, at=finished_at,
-                     data={"trip_id": trip.id, "comment": MARK, **described})
+        dispatch.audit_assignment(s, assignment, "released:finished", driver.user_id, MARK,
+                                  at=finished_at)
         s.flush()
         trip.transition(s, S.COMPLETED, actor_id=driver.user_id, at=finished_at, comment=MARK,
                         data={"km": str(km), "recorded_at": finished_at.isoformat(),
                               "demo_history": True})
-        hooks.on_trip_finished(s, trip, hooks.TripFacts(
-            trip_id=trip.id, vehicle_id=vehicle.id, driver_id=driver.id,
-            vehicle_class=plan.vehicle_class, cross_region=trip.cross_region,
-            started_at=started_at, finished_at=finished_at, start_odometer_km=start_km,
-            end_odometer_km=end_km, odometer_km=km, waiting_minutes=plan.waiting,
-            tolls=Decimal(plan.tolls), parking=Decimal(plan.parking),
-            lodging=Decimal(plan.lodging)))
+        hooks.on_trip_finished(s, trip, dispatch.run_facts(trip, run, vehicle))
         self._confirm(trip, plan, applicant, finished_at)
 
     # --- rental and ride-hailing -------------------------------------------------------

@@ -164,23 +164,25 @@ def _place(session, *, actor: User, trip: Trip, vehicle_id: int | None, driver_i
     raise Conflict("该时段没有空闲的驾驶员", code="no_driver_available")
 
 
-def _describe(assignment: Assignment) -> dict:
+def describe_assignment(assignment: Assignment) -> dict:
     return {"assignment_id": assignment.id, "vehicle_id": assignment.vehicle_id,
             "plate": assignment.vehicle.plate, "driver_id": assignment.driver_id,
             "driver": assignment.driver.name, "auto": assignment.auto}
 
 
-def _audit_assignment(session, assignment: Assignment, action: str, actor_id: int | None,
-                      comment: str = "") -> None:
+def audit_assignment(session, assignment: Assignment, action: str, actor_id: int | None,
+                     comment: str = "", at: datetime | None = None) -> None:
     audit.record(session, entity="assignments", entity_id=assignment.id, action=action,
-                 actor_id=actor_id, data={"trip_id": assignment.trip_id, "comment": comment,
-                                          **_describe(assignment)})
+                 actor_id=actor_id, at=at, data={"trip_id": assignment.trip_id,
+                                                 "comment": comment,
+                                                 **describe_assignment(assignment)})
 
 
-def _release(session, assignment: Assignment, why: ReleaseReason, *, actor_id: int | None,
-             comment: str = "", at: datetime | None = None) -> None:
+def release_assignment(session, assignment: Assignment, why: ReleaseReason, *,
+                       actor_id: int | None, comment: str = "",
+                       at: datetime | None = None) -> None:
     assignment.release(why, actor_id=actor_id, comment=comment, at=at)
-    _audit_assignment(session, assignment, f"released:{why.value}", actor_id, comment)
+    audit_assignment(session, assignment, f"released:{why.value}", actor_id, comment)
     session.flush()  # before any new insert, so the constraint no longer counts it
 
 
@@ -203,9 +205,9 @@ def assign(session, *, actor: User, trip_id: int, vehicle_id: int | None = None,
     assignment = _place(session, actor=actor, trip=trip, vehicle_id=vehicle_id,
                         driver_id=driver_id, reason="auto" if not (vehicle_id or driver_id)
                         else "manual")
-    _audit_assignment(session, assignment, "assigned", actor.id)
+    audit_assignment(session, assignment, "assigned", actor.id)
     trip.dispatch_issue = None
-    trip.transition(session, S.DISPATCHED, actor_id=actor.id, data=_describe(assignment))
+    trip.transition(session, S.DISPATCHED, actor_id=actor.id, data=describe_assignment(assignment))
     return assignment
 
 
@@ -223,12 +225,12 @@ def reassign(session, *, actor: User, trip_id: int, reason: str, vehicle_id: int
     if vehicle_id or driver_id:
         vehicle_id = vehicle_id or old.vehicle_id
         driver_id = driver_id or old.driver_id
-    _release(session, old, ReleaseReason.REASSIGNED, actor_id=actor.id, comment=reason)
+    release_assignment(session, old, ReleaseReason.REASSIGNED, actor_id=actor.id, comment=reason)
     new = _place(session, actor=actor, trip=trip, vehicle_id=vehicle_id, driver_id=driver_id,
                  reason=reason)
-    _audit_assignment(session, new, "assigned", actor.id, reason)
+    audit_assignment(session, new, "assigned", actor.id, reason)
     trip.note(session, "dispatch:reassigned", actor_id=actor.id, comment=reason,
-              data={"previous_assignment_id": old.id, **_describe(new)})
+              data={"previous_assignment_id": old.id, **describe_assignment(new)})
     return new
 
 
@@ -255,9 +257,9 @@ def unassign(session, *, actor: User, trip_id: int, reason: str) -> Trip:
     if trip.state != S.DISPATCHED or current is None:
         raise IllegalTransition("只有已派车且未出发的行程可以撤销派车", code="not_unassignable",
                                 errors={"state": trip.state.value})
-    _release(session, current, ReleaseReason.UNASSIGNED, actor_id=actor.id, comment=reason)
+    release_assignment(session, current, ReleaseReason.UNASSIGNED, actor_id=actor.id, comment=reason)
     trip.transition(session, _state_before_dispatch(trip), actor_id=actor.id, comment=reason,
-                    data={"action": "dispatch:unassigned", **_describe(current)})
+                    data={"action": "dispatch:unassigned", **describe_assignment(current)})
     return trip
 
 
@@ -359,17 +361,22 @@ def finish_trip(session, *, actor: User, trip_id: int, report: FinishReport) -> 
     run.tolls, run.parking, run.lodging = report.tolls, report.parking, report.lodging
     run.waiting_minutes = report.waiting_minutes
     vehicle.odometer_km = report.odometer_km
-    _release(session, assignment, ReleaseReason.FINISHED, actor_id=actor.id, at=finished_at)
+    release_assignment(session, assignment, ReleaseReason.FINISHED, actor_id=actor.id, at=finished_at)
     trip.transition(session, S.COMPLETED, actor_id=actor.id, at=finished_at,
                     data={"km": str(run.km), "recorded_at": clock.now().isoformat()})
-    hooks.on_trip_finished(session, trip, hooks.TripFacts(
-        trip_id=trip.id, vehicle_id=vehicle.id, driver_id=assignment.driver_id,
-        vehicle_class=str(vehicle.vehicle_class), cross_region=trip.cross_region,
-        started_at=run.started_at, finished_at=finished_at,
-        start_odometer_km=run.start_odometer_km, end_odometer_km=report.odometer_km,
-        odometer_km=run.km, waiting_minutes=report.waiting_minutes, tolls=report.tolls,
-        parking=report.parking, lodging=report.lodging))
+    hooks.on_trip_finished(session, trip, run_facts(trip, run, vehicle))
     return run
+
+
+def run_facts(trip: Trip, run: TripRun, vehicle: Vehicle) -> hooks.TripFacts:
+    """A finished run as the tariff's inputs (billing prices them)."""
+    return hooks.TripFacts(
+        trip_id=trip.id, vehicle_id=vehicle.id, driver_id=run.driver_id,
+        vehicle_class=str(vehicle.vehicle_class), cross_region=trip.cross_region,
+        started_at=run.started_at, finished_at=run.finished_at,
+        start_odometer_km=run.start_odometer_km, end_odometer_km=run.end_odometer_km,
+        odometer_km=run.km, waiting_minutes=run.waiting_minutes, tolls=run.tolls,
+        parking=run.parking, lodging=run.lodging)
 
 
 # --- the passenger -------------------------------------------------------------------------
@@ -401,11 +408,8 @@ def confirm(session, *, actor: User, trip_id: int) -> Trip:
     trip = _applicant_trip(session, actor, trip_id)
     dispute = open_dispute(session, trip.id)
     if dispute is not None:
-        dispute.open = False
-        dispute.closed_at, dispute.closed_by_id = clock.now(), actor.id
-        dispute.resolution = "申请人确认"
-        audit.record(session, entity="trip_disputes", entity_id=dispute.id, action="closed",
-                     actor_id=actor.id, data={"trip_id": trip.id, "by": "confirmation"})
+        _close_dispute(session, dispute, actor=actor, resolution="申请人确认", action="closed",
+                       data={"trip_id": trip.id, "by": "confirmation"})
     return _confirm(session, trip, actor_id=actor.id, auto=False, comment="申请人确认")
 
 
@@ -453,15 +457,19 @@ def resolve_dispute(session, *, actor: User, trip_id: int, resolution: str,
     changes: dict = {}
     if correction.any():
         changes = _correct_run(session, trip, correction)
-    now = clock.now()
-    dispute.open = False
-    dispute.closed_at, dispute.closed_by_id, dispute.resolution = now, actor.id, resolution
-    audit.record(session, entity="trip_disputes", entity_id=dispute.id, action="resolved",
-                 actor_id=actor.id, at=now,
-                 data={"trip_id": trip.id, "resolution": resolution, "corrected": changes})
-    trip.note(session, "dispute:resolved", actor_id=actor.id, at=now, comment=resolution,
-              data={"dispute_id": dispute.id, "corrected": changes})
+    _close_dispute(session, dispute, actor=actor, resolution=resolution, action="resolved",
+                   data={"trip_id": trip.id, "resolution": resolution, "corrected": changes})
+    trip.note(session, "dispute:resolved", actor_id=actor.id, at=dispute.closed_at,
+              comment=resolution, data={"dispute_id": dispute.id, "corrected": changes})
     return dispute
+
+
+def _close_dispute(session, dispute: TripDispute, *, actor: User, resolution: str, action: str,
+                   data: dict) -> None:
+    dispute.open = False
+    dispute.closed_at, dispute.closed_by_id, dispute.resolution = clock.now(), actor.id, resolution
+    audit.record(session, entity="trip_disputes", entity_id=dispute.id, action=action,
+                 actor_id=actor.id, at=dispute.closed_at, data=data)
 
 
 def _correct_run(session, trip: Trip, correction: Correction) -> dict:
@@ -487,13 +495,7 @@ def _correct_run(session, trip: Trip, correction: Correction) -> dict:
             changes[name] = [str(getattr(run, name)), str(value)]
             setattr(run, name, value)
     if changes:
-        hooks.on_trip_finished(session, trip, hooks.TripFacts(
-            trip_id=trip.id, vehicle_id=run.vehicle_id, driver_id=run.driver_id,
-            vehicle_class=str(vehicle.vehicle_class), cross_region=trip.cross_region,
-            started_at=run.started_at, finished_at=run.finished_at,
-            start_odometer_km=run.start_odometer_km, end_odometer_km=run.end_odometer_km,
-            odometer_km=run.km, waiting_minutes=run.waiting_minutes, tolls=run.tolls,
-            parking=run.parking, lodging=run.lodging))
+        hooks.on_trip_finished(session, trip, run_facts(trip, run, vehicle))
     return changes
 
 
@@ -528,7 +530,7 @@ def cancel(session, *, actor: User, trip_id: int, reason: str) -> Trip:
                                 errors={"state": trip.state.value})
     current = active_assignment(session, trip.id)
     if current is not None:
-        _release(session, current, ReleaseReason.CANCELLED, actor_id=actor.id, comment=reason)
+        release_assignment(session, current, ReleaseReason.CANCELLED, actor_id=actor.id, comment=reason)
     fee = hooks.on_trip_cancelled(session, trip)
     data = {}
     if fee is not None:
