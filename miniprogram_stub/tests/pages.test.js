@@ -215,13 +215,15 @@ test('charge page shows amounts as sent and confirms', async () => {
   const trip = addTrip({ state: 'completed' })
   backend.state.charge = {
     lines: [{ kind: 'time_block', description: '轿车 ≤4 小时', amount: '60.00' },
-      { kind: 'parking', description: '停车费', amount: '10.00' }],
-    total: '70.00',
+      { kind: 'parking', description: '停车费', amount: '10.00' },
+      { kind: 'toll', description: '通行费（实报实销）', amount: '8.00' }],
+    total: '78.00',
     final: false,
   }
   const charge = await openPage(`/pages/trip/charge?id=${trip.id}`)
-  assert.equal(charge.text('#total'), '¥70.00')
+  assert.equal(charge.text('#total'), '¥78.00')
   assert.ok(charge.text().includes('时段费') && charge.text().includes('¥10.00'))
+  assert.deepEqual(charge.data.charge.lines.map((l) => l.kindLabel), ['时段费', '停车费', '通行费'])
   await charge.tap('#confirm')
   assert.ok(lastPost(`/trips/${trip.id}/confirm`))
   assert.equal(charge.data.charge.final, true)

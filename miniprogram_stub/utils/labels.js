@@ -38,9 +38,13 @@ const VEHICLE_CLASSES = [
 
 const VEHICLE_CLASS_NAMES = { sedan: '轿车', mpv: '商务车', minibus: '中巴', bus: '大巴' }
 
+// The backend's charge line kinds (app/billing/tariff.py, provider bills, decisions).
 const CHARGE_KINDS = {
-  time_block: '时段费', mileage: '里程费', meal_allowance: '驾驶员餐补',
-  tolls: '通行费', parking: '停车费', lodging: '住宿费',
+  time_block: '时段费', overtime: '超时费', mileage: '里程费', meal_allowance: '驾驶员餐补',
+  toll: '通行费', parking: '停车费', lodging: '住宿费', rental: '租车费',
+  cancellation_fee: '取消费', ceiling_cap: '超限核减',
+  // ride-hailing fee breakdowns (providers/ridehail.py FEE_LABELS)
+  base: '起步价', distance: '里程费', time: '时长费', tolls: '通行费', other: '其他费用',
 }
 
 function tripStateLabel(state) { return TRIP_STATES[state] || state || '' }
