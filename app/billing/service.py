@@ -13,6 +13,7 @@ from app.accounts.models import User
 from app.billing import tariff as engine
 from app.billing.models import Charge, ChargeLine, TariffKind, TariffVersion
 from app.errors import Conflict, ValidationFailed
+from app.settlements.service import resettle_charge
 from app.trips.models import Channel, Trip
 from providers.base import FeeLine, QuoteRequest
 
@@ -233,8 +234,6 @@ def release_held(session, *, actor: User, trip: Trip, decision: str, reason: str
                                           "before": str(before), "after": str(charge.total)})
     trip.note(session, f"billing:held_{decision}", actor_id=actor.id, comment=reason,
               data={"before": str(before), "after": str(charge.total)})
-    from app.settlements.service import resettle_charge  # settlements builds on billing
-
     resettle_charge(session, charge, actor_id=actor.id)
     return charge
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from app.billing.tariff import CENT, FLAG_OVER_CEILING, FLAG_OVER_ESTIMATE
+from app.billing.tariff import FLAG_OVER_CEILING, FLAG_OVER_ESTIMATE
+from app.money import CENT
 
 CHANNEL_LABELS = {"fleet": "公车平台", "rental": "社会租赁", "ridehail": "网约车"}
 FLAG_LABELS = {

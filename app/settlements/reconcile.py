@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from app.billing.tariff import CENT
+from app.money import CENT
 
 # Header aliases, compared after _header_key(): Chinese or English, with or without a unit.
 COLUMNS = {
