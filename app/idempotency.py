@@ -20,7 +20,7 @@ from app import clock, db
 from app.db import Base
 from app.errors import Conflict, Unauthorized, ValidationFailed
 from app.security import bearer_user_id
-from app.worker import job
+from app.jobs import job
 
 HEADER = "Idempotency-Key"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

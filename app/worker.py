@@ -2,7 +2,7 @@
 
 Several workers may run at once (one per app node): every job must claim its rows safely
 (row locks / SKIP LOCKED on PostgreSQL, the single writer on SQLite) so that each piece of
-work is done once. Domains register jobs with ``@job(name, every=seconds)``; tests call
+work is done once. Domains register jobs in ``app.jobs``; tests call
 ``run_due(now=...)`` with a controlled clock instead of sleeping.
 """
 from __future__ import annotations
@@ -10,35 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from flask import Flask
 
 from app import clock, db
+from app.jobs import JOBS, Job
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Job:
-    name: str
-    every: float
-    fn: Callable[..., int | None]
-
-
-JOBS: dict[str, Job] = {}
-
-
-def job(name: str, every: float):
-    """Register ``fn(session, now) -> items handled`` to run every ``every`` seconds."""
-
-    def wrap(fn):
-        JOBS[name] = Job(name, every, fn)
-        return fn
-
-    return wrap
 
 
 def load_jobs() -> None:
@@ -96,16 +75,22 @@ class Worker:
 
 
 def main() -> None:
-    """Entry point for a stand-alone worker process: ``python -m app.worker``."""
+    """Entry point for a stand-alone worker process: ``python -m app.worker``.
+
+    Stops cleanly on SIGINT or SIGTERM (the current job finishes its transaction).
+    """
+    import signal
+
     from app import create_app
 
     app = create_app()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     worker = Worker(app).start()
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        worker.stop()
+    log.info("worker started with jobs: %s", ", ".join(sorted(JOBS)))
+    stop.wait()
+    worker.stop()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from app.accounts.models import Unit
 from app.approvals import service
 from app.approvals.models import ApprovalStep, ApprovalTask, Workflow, WorkflowState
 from app.trips.models import Purpose, Trip, TripState
-from app.worker import job
+from app.jobs import job
 
 log = logging.getLogger(__name__)
 

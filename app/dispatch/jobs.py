@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app import db
 from app.dispatch import service
-from app.worker import job
+from app.jobs import job
 
 
 @job("dispatch.auto_confirm", every=600)

@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 from app import db
 from app.auth.wechat import client
 from app.notifications.models import OutboxMessage, OutboxState
-from app.worker import job
+from app.jobs import job
 from providers.wechat import WeChatError
 
 log = logging.getLogger(__name__)

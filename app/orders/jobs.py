@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app import db
 from app.orders import service
-from app.worker import job
+from app.jobs import job
 
 
 @job("orders.book", every=5)
