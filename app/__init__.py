@@ -9,7 +9,8 @@ from app.config import Config
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
-    """Build the app: config → db → API blueprints → error handlers → CLI."""
+    """Build the app: config → db → providers → each domain's ``init_app`` (blueprints,
+    jobs, event handlers) → error handlers → CLI."""
     cfg = config if isinstance(config, Config) else Config.from_mapping(config)
     app = Flask(__name__)
     app.config.update(cfg.as_flask())
@@ -20,14 +21,23 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from app import db, models, web  # noqa: F401  (models registers every table)
     from flask_smorest import Api
+
+    from app import (accounts, approvals, auth, billing, db, dispatch, idempotency, models,
+                     notifications, orders, quotes, settlements, supply, trips, web)
+    from app.api import API_EXTENSION
+    from app.billing.service import paid_use_price
     from app.errors import register_error_handlers
+    from app.quotes.availability import pooled_availability
 
     db.configure(app.config["DATABASE_URL"])
-    api = Api(app)
-    for blp in models.blueprints():
-        api.register_blueprint(blp)
+    models.configure()
+    app.extensions[API_EXTENSION] = Api(app)
+    supply.init_app(app, fleet_availability=pooled_availability(), fleet_price=paid_use_price)
+    idempotency.init_app(app)
+    for domain in (auth, accounts, trips, quotes, approvals, dispatch, settlements, billing,
+                   orders, notifications):
+        domain.init_app(app)
     register_error_handlers(app)
     web.init_app(app)
 

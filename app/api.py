@@ -12,6 +12,7 @@ from app import db
 from app.errors import ValidationFailed
 
 MAX_LIMIT = 100
+API_EXTENSION = "otb.api"
 
 
 def blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
@@ -75,3 +76,9 @@ def paginate(stmt: Select, id_column, *, limit: int, cursor: str | None) -> dict
     next_cursor = (base64.urlsafe_b64encode(str(rows[-1].id).encode()).decode()
                    if more and rows else None)
     return {"items": rows, "next_cursor": next_cursor}
+
+
+def register_blueprints(app, *blueprints: Blueprint) -> None:
+    """Register a domain's blueprints with the app's Api (created by ``create_app``)."""
+    for blp in blueprints:
+        app.extensions[API_EXTENSION].register_blueprint(blp)

@@ -16,11 +16,10 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, selec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app import clock, db
+from app import clock, db, jobs
 from app.db import Base
 from app.errors import Conflict, Unauthorized, ValidationFailed
 from app.security import bearer_user_id
-from app.jobs import job
 
 HEADER = "Idempotency-Key"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -113,7 +112,10 @@ def release() -> None:
 RETENTION = timedelta(days=7)
 
 
-@job("idempotency.purge", every=3600)
+def init_app(app) -> None:
+    jobs.register(app, "idempotency.purge", purge_old_keys, every=3600)
+
+
 def purge_old_keys(session, now: datetime) -> int:
     """Forget keys after a week: mobile retries come within minutes, not days."""
     result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now - RETENTION))

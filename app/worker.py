@@ -2,7 +2,7 @@
 
 Several workers may run at once (one per app node): every job must claim its rows safely
 (row locks / SKIP LOCKED on PostgreSQL, the single writer on SQLite) so that each piece of
-work is done once. Domains register jobs in ``app.jobs``; tests call
+work is done once. Domains register jobs in ``app.jobs`` from their ``init_app``; tests call
 ``run_due(now=...)`` with a controlled clock instead of sleeping.
 """
 from __future__ import annotations
@@ -15,14 +15,10 @@ from datetime import datetime
 from flask import Flask
 
 from app import clock, db
-from app.jobs import JOBS, Job
+from app import jobs
+from app.jobs import Job
 
 log = logging.getLogger(__name__)
-
-
-def load_jobs() -> None:
-    """Import the modules that register jobs."""
-    import app.models  # noqa: F401  (domains register their jobs on import)
 
 
 def run_job(j: Job, now: datetime | None = None) -> int:
@@ -40,9 +36,9 @@ def run_job(j: Job, now: datetime | None = None) -> int:
 
 
 def run_due(now: datetime | None = None, names: list[str] | None = None) -> dict[str, int]:
-    """Run every registered job once (or the named ones); returns items handled per job."""
-    load_jobs()
-    return {name: run_job(j, now) for name, j in JOBS.items() if names is None or name in names}
+    """Run every job of the current app once (or the named ones); returns items handled per job."""
+    return {name: run_job(j, now) for name, j in jobs.registered().items()
+            if names is None or name in names}
 
 
 class Worker:
@@ -63,11 +59,10 @@ class Worker:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        load_jobs()
         last: dict[str, float] = {}
         with self.app.app_context():
             while not self._stop.is_set():
-                for name, j in list(JOBS.items()):
+                for name, j in jobs.registered(self.app).items():
                     if time.monotonic() - last.get(name, -1e9) >= j.every:
                         last[name] = time.monotonic()
                         run_job(j)
@@ -88,7 +83,7 @@ def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     worker = Worker(app).start()
-    log.info("worker started with jobs: %s", ", ".join(sorted(JOBS)))
+    log.info("worker started with jobs: %s", ", ".join(sorted(jobs.registered(app))))
     stop.wait()
     worker.stop()
 

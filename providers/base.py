@@ -132,8 +132,12 @@ class Cancellation:
 
 
 class SupplyProvider(Protocol):
+    """One supply channel's adapter. ``takes_orders`` is False for the pooled fleet, which
+    is dispatched in-house: it quotes but is never booked, called back or polled."""
+
     name: str
     channel: str
+    takes_orders: bool
 
     def quote(self, request: QuoteRequest) -> list[Offer]:
         """Offers for the trip; raises NotApplicable when this provider cannot serve it."""
@@ -143,6 +147,13 @@ class SupplyProvider(Protocol):
     def cancel(self, order_id: str, reason: str) -> Cancellation: ...
 
     def status(self, order_id: str) -> Order: ...
+
+    def verify_callback(self, payload: Mapping[str, Any], *, nonce_store: Any = None,
+                        now: float | None = None) -> None:
+        """Check a callback's signature, time window and nonce; raises SignatureError."""
+
+    def parse_callback(self, payload: Mapping[str, Any]) -> Order:
+        """The order a verified callback describes; KeyError/TypeError/ValueError if incomplete."""
 
 
 class ProviderError(Exception):

@@ -37,6 +37,7 @@ PriceEstimator = Callable[[str, QuoteRequest], tuple[FeeLine, ...]]
 
 class FleetProvider:
     channel = "fleet"
+    takes_orders = False  # dispatched in-house: never booked, called back or polled
 
     def __init__(self, name: str = "fleet", *, availability: Availability,
                  price: PriceEstimator, lock_minutes: int = 30,
@@ -79,3 +80,11 @@ class FleetProvider:
     def status(self, order_id: str) -> Order:
         raise ProviderError("fleet orders are tracked by the dispatch module",
                             provider=self.name, code="not_tracked_here")
+
+    def verify_callback(self, payload, *, nonce_store=None, now=None) -> None:
+        raise ProviderError("the fleet sends no callbacks", provider=self.name,
+                            code="not_tracked_here")
+
+    def parse_callback(self, payload) -> Order:
+        raise ProviderError("the fleet sends no callbacks", provider=self.name,
+                            code="not_tracked_here")

@@ -176,6 +176,12 @@ class SignedClient:
                              self.provider, resp.status_code)
         return self._unwrap(resp, f"{method} {path}")
 
+    def verify(self, params: Mapping[str, Any], *, nonce_store: NonceStore | None = None,
+               now: float | None = None) -> None:
+        """Check that ``params`` were signed with this provider's key (see ``verify``)."""
+        verify(params, lambda key: self.secret if key == self.app_key else None,
+               nonce_store=nonce_store, now=now)
+
     def _unwrap(self, resp: requests.Response, what: str) -> Any:
         try:
             body = resp.json()
@@ -185,7 +191,7 @@ class SignedClient:
             raise MalformedResponse(f"{what}: not a JSON envelope (HTTP {resp.status_code})",
                                     provider=self.provider, code=resp.status_code)
         try:
-            verify(body, lambda key: self.secret if key == self.app_key else None)
+            self.verify(body)
         except SignatureError as exc:
             raise SignatureError(f"{what}: response {exc}", provider=self.provider,
                                  code=exc.code) from None

@@ -21,6 +21,7 @@ STATES = {"reserved": "created", "assigned": "assigned", "in_service": "in_trip"
 
 class RentalProvider:
     channel = "rental"
+    takes_orders = True
 
     def __init__(self, name: str, client: SignedClient, *, label: str = "租赁公司"):
         self.name = name
@@ -62,6 +63,10 @@ class RentalProvider:
     def status(self, order_id: str) -> Order:
         return self._order(self.client.get("/api/v2/reservations/detail",
                                            {"reservation_id": order_id}))
+
+    def verify_callback(self, payload: Mapping[str, Any], *, nonce_store=None,
+                        now: float | None = None) -> None:
+        self.client.verify(payload, nonce_store=nonce_store, now=now)
 
     def parse_callback(self, payload: Mapping[str, Any]) -> Order:
         """The order a (signature-checked) callback describes."""

@@ -36,6 +36,7 @@ def fee_lines(fee: Mapping[str, Any]) -> tuple[FeeLine, ...]:
 
 class RideHailProvider:
     channel = "ridehail"
+    takes_orders = True
 
     def __init__(self, name: str, client: SignedClient, *, label: str = "网约车"):
         self.name = name
@@ -79,6 +80,10 @@ class RideHailProvider:
         data = self.client.get("/v1/orders/driver-location", {"order_id": order_id})
         return DriverPosition(lat=float(data["lat"]), lng=float(data["lng"]),
                               at=datetime.fromisoformat(data["at"]))
+
+    def verify_callback(self, payload: Mapping[str, Any], *, nonce_store=None,
+                        now: float | None = None) -> None:
+        self.client.verify(payload, nonce_store=nonce_store, now=now)
 
     def parse_callback(self, payload: Mapping[str, Any]) -> Order:
         """The order a (signature-checked) callback describes."""

@@ -16,7 +16,6 @@ from app.accounts.models import Unit
 from app.approvals import service
 from app.approvals.models import ApprovalStep, ApprovalTask, Workflow, WorkflowState
 from app.trips.models import Purpose, Trip, TripState
-from app.jobs import job
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,6 @@ def _claim_overdue(session, model, *, handled, since, cutoff: datetime):
         Workflow.state == WorkflowState.PENDING).order_by(model.id), model)
 
 
-@job("approvals.remind", every=60)
 def remind(session, now: datetime) -> int:
     """Remind approvers of tasks pending for 2 h (催办), once per task."""
     tasks = _claim_overdue(session, ApprovalTask, handled=ApprovalTask.reminded_at,
@@ -51,7 +49,6 @@ def remind(session, now: datetime) -> int:
     return len(tasks)
 
 
-@job("approvals.escalate", every=60)
 def escalate(session, now: datetime) -> int:
     """After 4 h, add the parent unit's approvers to a pending unit step and notify them."""
     steps = _claim_overdue(session, ApprovalStep, handled=ApprovalStep.escalated_at,
@@ -76,7 +73,6 @@ def escalate(session, now: datetime) -> int:
     return len(steps)
 
 
-@job("approvals.expire", every=60)
 def expire(session, now: datetime) -> int:
     """Trips whose departure passed without final approval expire; tasks are cancelled.
 
@@ -97,7 +93,6 @@ def expire(session, now: datetime) -> int:
     return len(flows)
 
 
-@job("approvals.flag_emergency", every=60)
 def flag_emergencies(session, now: datetime) -> int:
     """Emergency trips (先用后补) not finally approved 24 h after submit are flagged."""
     flows = _claim(session, select(Workflow).join(Trip).where(

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from app import db
 from app.dispatch import service
-from app.jobs import job
 
 
-@job("dispatch.auto_confirm", every=600)
 def auto_confirm(session, now) -> int:
     """Trips completed over 72 h ago without confirmation or dispute become confirmed."""
     db.begin_write(session)

@@ -16,7 +16,6 @@ from sqlalchemy import and_, or_, select
 from app import db
 from app.auth.wechat import client
 from app.notifications.models import OutboxMessage, OutboxState
-from app.jobs import job
 from providers.wechat import WeChatError
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,6 @@ def _outcome(row: OutboxMessage, error: WeChatError | None, now: datetime) -> No
         log.warning("outbox %s failed for good after %s attempt(s): %s", row.id, row.attempts, error)
 
 
-@job("notifications.send", every=5)
 def send_due(session, now: datetime) -> int:
     rows = _claim(session, now)
     if not rows:

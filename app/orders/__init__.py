@@ -1,0 +1,12 @@
+"""Orders placed with rental and ride-hailing providers, and their signed callbacks."""
+
+
+def init_app(app) -> None:
+    from app.jobs import register as register_job
+    from app.api import register_blueprints
+    from app.orders import jobs, views
+
+    register_blueprints(app, views.blp, views.trip_blp)
+    register_job(app, "orders.book", jobs.book, every=5)
+    register_job(app, "orders.cancel_unwanted", jobs.cancel_unwanted, every=30)
+    register_job(app, "orders.purge_nonces", jobs.purge_nonces, every=3600)

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -34,7 +33,8 @@ from app.dispatch import hooks
 from app.dispatch.service import _state_before_dispatch, dispatchable_condition
 from app.errors import Conflict, IllegalTransition, UpstreamError
 from app.orders.models import BOOKING, FAILED, ORDER_RANK, PENDING, ProviderOrder, WebhookNonce
-from app.quotes.service import provider_offer, quote_request_for, route_estimator, supply_providers
+from app import supply
+from app.quotes.service import provider_offer, quote_request_for
 from app.trips.models import Channel, Offer, Trip, TripState
 from app.trips.service import get_visible
 from providers import base
@@ -54,12 +54,6 @@ TRIP_TARGET = {"created": S.DISPATCHED, "assigned": S.DISPATCHED, "arrived": S.D
 REFUSALS = {40400: "供应商找不到所选报价", 40410: "所选报价已过期，供应商拒绝下单",
             42200: "供应商认为下单信息不完整"}
 ENDED = (S.CANCELLED, S.REJECTED, S.WITHDRAWN, S.EXPIRED)
-
-
-def adapter(name: str):
-    """The enabled provider ``name`` that takes orders (None for the fleet or unknown)."""
-    provider = supply_providers(current_app).get(name)
-    return provider if provider is not None and hasattr(provider, "parse_callback") else None
 
 
 def _audit(session, row: ProviderOrder, action: str, data: dict | None = None) -> None:
@@ -131,7 +125,7 @@ def _order_request(session, trip: Trip, row: ProviderOrder) -> base.OrderRequest
     contact = passengers[0].get("name") if passengers else None
     return base.OrderRequest(
         out_order_id=row.out_order_id, offer=provider_offer(offer),
-        request=quote_request_for(trip, route_estimator(current_app)),
+        request=quote_request_for(trip, supply.route_estimator()),
         contact_name=contact or trip.applicant.name, contact_phone=trip.applicant.phone)
 
 
@@ -148,7 +142,7 @@ def claim_due(session, now: datetime) -> list[Claimed]:
         if row.state == PENDING and trip.state in ENDED:
             _drop(session, row, trip)
             continue
-        if adapter(row.provider) is None:
+        if supply.ordering(row.provider) is None:
             _fail(session, row, trip, f"供应商“{row.provider}”未启用，无法下单", now)
             continue
         row.state, row.claimed_until, row.attempts = BOOKING, now + LEASE, row.attempts + 1
@@ -160,7 +154,7 @@ def claim_due(session, now: datetime) -> list[Claimed]:
 def place(claim: Claimed) -> base.Order | base.ProviderError:
     """The network call, outside any transaction; failures come back as values."""
     try:
-        return adapter(claim.provider).book(claim.request)
+        return supply.ordering(claim.provider).book(claim.request)
     except base.ProviderError as exc:
         return exc
 
@@ -256,9 +250,14 @@ def _cancel_with_provider(session, order_pk: int, provider: str, order_id: str, 
     """Cancel an order we no longer want with its provider, with no transaction open during
     the call, then record it; False when the provider could not be reached (tried again
     later). The provider's own "cancelled" callback may have recorded it first."""
+    adapter = supply.ordering(provider)
+    if adapter is None:
+        log.warning("could not cancel order %s we no longer want: provider %s is not enabled",
+                    order_id, provider)
+        return False
     try:
-        result = adapter(provider).cancel(order_id, reason)
-    except (base.ProviderError, AttributeError) as exc:
+        result = adapter.cancel(order_id, reason)
+    except base.ProviderError as exc:
         log.warning("could not cancel order %s we no longer want: %s", order_id, exc)
         return False
     db.begin_write(session)
@@ -429,9 +428,14 @@ def cancel_provider_order(session, trip: Trip) -> hooks.CancellationFee | None:
         _drop(session, row, trip)
         return None
     if row.state != "cancelled":
+        adapter = supply.ordering(row.provider)
+        if adapter is None:
+            raise UpstreamError("该供应商已停用，暂时无法取消订单，请联系调度员",
+                                code="provider_cancel_failed",
+                                errors={"provider": row.provider, "reason": "provider disabled"})
         try:
-            result = adapter(row.provider).cancel(row.order_id, "行程已取消")
-        except (base.ProviderError, AttributeError) as exc:
+            result = adapter.cancel(row.order_id, "行程已取消")
+        except base.ProviderError as exc:
             raise UpstreamError("供应商暂时无法取消订单，请稍后重试", code="provider_cancel_failed",
                                 errors={"provider": row.provider, "reason": str(exc)}) from exc
         row.state, row.cancel_fee = "cancelled", result.fee

@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import request
 from marshmallow import Schema, fields
 
-from app import clock, db
+from app import clock, db, supply
 from app.accounts.models import Role
 from app.api import ErrorBodySchema, blueprint
 from app.dispatch.schemas import DispatchedTripSchema, ReasonBodySchema
@@ -21,7 +21,6 @@ from app.errors import NotFound, Unauthorized, ValidationFailed
 from app.orders import service
 from app.security import current_user, roles_required
 from providers.base import SignatureError
-from providers.http import verify
 
 blp = blueprint("webhooks", "/webhooks", "Signed status callbacks from supply providers")
 trip_blp = blueprint("trip-orders", "/trips", "Provider trips the dispatcher takes over")
@@ -49,16 +48,15 @@ class WebhookAckSchema(Schema):
 @blp.alt_response(422, schema=ErrorBodySchema, description="Body not a JSON object or incomplete")
 def callback(provider):
     """A provider's signed order-state callback (verified, idempotent, forward-only)."""
-    adapter = service.adapter(provider)
+    adapter = supply.ordering(provider)
     if adapter is None:
         raise NotFound("未知的供应商", code="unknown_provider")
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         raise ValidationFailed("回调内容不是JSON对象", code="malformed_callback")
-    client = adapter.client
     try:
-        verify(payload, lambda key: client.secret if key == client.app_key else None,
-               nonce_store=service.DbNonceStore(db.session()), now=clock.now().timestamp())
+        adapter.verify_callback(payload, nonce_store=service.DbNonceStore(db.session()),
+                                now=clock.now().timestamp())
     except SignatureError as exc:
         code, message = SIGNATURE_REFUSALS.get(exc.code, ("bad_signature", "回调签名校验失败"))
         raise Unauthorized(message, code=code) from None

@@ -8,20 +8,17 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from app import clock, db
 from app.accounts.models import User, VehicleClass
-from app.billing import service as billing
 from app.errors import IllegalTransition, NotFound
 from app.quotes import policy
-from app.quotes.availability import pooled_availability
 from app.quotes.models import QuoteRound
 from app.trips.models import Channel, Offer, Trip, TripState
 from app.trips.service import get_own
-from providers import base, registry
-from providers.route import HaversineRoute, RouteEstimator
+from providers import base
+from providers.route import RouteEstimator
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +51,6 @@ class QuoteResult:
     round: QuoteRound
     offers: list[Offer]
     providers: list[dict]
-
-
-def supply_providers(app: Flask | None = None) -> dict[str, base.SupplyProvider]:
-    """The enabled providers of this app, built once from its configuration."""
-    app = app or current_app
-    built = app.extensions.get("supply_providers")
-    if built is None:
-        built = registry.build_providers(
-            registry.load_config(app.config["PROVIDERS_JSON"]),
-            fleet_availability=pooled_availability(), fleet_price=billing.paid_use_price,
-            now=clock.now)
-        app.extensions["supply_providers"] = built
-    return built
-
-
-def route_estimator(app: Flask | None = None) -> RouteEstimator:
-    cfg = (app or current_app).config
-    return HaversineRoute(detour=float(cfg["ROUTE_DETOUR_FACTOR"]),
-                          speed_kmh=float(cfg["ROUTE_SPEED_KMH"]))
 
 
 def quote_request_for(trip: Trip, route: RouteEstimator,

@@ -1,6 +1,6 @@
 from flask import current_app
 
-from app import db
+from app import db, supply
 from app.accounts.models import Role
 from app.api import blueprint
 from app.quotes import service
@@ -22,7 +22,7 @@ def request_quotes(trip_id):
     # request's Session, not the scoped proxy.
     return service.request_quotes(
         db.session(), actor=current_user(), trip_id=trip_id,
-        providers=service.supply_providers(), route=service.route_estimator(),
+        providers=supply.providers(), route=supply.route_estimator(),
         deadline=float(current_app.config["QUOTE_DEADLINE_SECONDS"]))
 
 

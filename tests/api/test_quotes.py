@@ -196,12 +196,12 @@ def test_quotes_over_a_real_server_with_idempotency(api, live_server):
 
 
 def test_disabled_provider_is_not_asked(app, api):
-    from app.quotes import service
+    from app import supply
 
-    providers = service.supply_providers(app)
-    app.extensions["supply_providers"] = {k: v for k, v in providers.items() if k != "rental-b"}
+    providers = supply.providers(app)
+    supply.replace_providers({k: v for k, v in providers.items() if k != "rental-b"}, app)
     try:
         body = quote(api, new_trip(api)).get_json()
     finally:
-        app.extensions["supply_providers"] = providers
+        supply.replace_providers(providers, app)
     assert "rental-b" not in statuses(body)

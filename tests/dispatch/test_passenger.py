@@ -2,12 +2,25 @@
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from app import worker
 from app.audit import AuditEntry
 from app.dispatch.models import Assignment
 from app.trips.models import Channel, Trip, TripState
 
 from .conftest import T0, ok
+
+
+@pytest.fixture
+def run_due(app):
+    """The worker's ``run_due`` for this app's jobs."""
+
+    def run(**kwargs):
+        with app.app_context():
+            return worker.run_due(**kwargs)
+
+    return run
 
 
 def test_applicant_confirms_a_completed_trip(api, now, make_trip, drive, hook_calls):
@@ -53,7 +66,7 @@ def test_dispute_keeps_the_trip_completed_and_is_visible_to_dispatch_and_finance
 
 
 def test_unconfirmed_trips_are_auto_confirmed_after_72_hours(
-        api, now, make_trip, drive, hook_calls, in_db, travel):
+        api, now, make_trip, drive, hook_calls, in_db, travel, run_due):
     calls, _ = hook_calls
     quiet, disputed = make_trip(), make_trip(depart_at=T0 + timedelta(days=2))
     drive(quiet)
@@ -61,9 +74,9 @@ def test_unconfirmed_trips_are_auto_confirmed_after_72_hours(
     drive(disputed)   # finishes 4 h after the first one
     ok(api.post(f"/trips/{disputed}/dispute", as_="demo-traveler", json={"reason": "费用有误"}), 201)
 
-    assert worker.run_due(now=finished_at + timedelta(hours=71, minutes=59),
+    assert run_due(now=finished_at + timedelta(hours=71, minutes=59),
                           names=["dispatch.auto_confirm"]) == {"dispatch.auto_confirm": 0}
-    assert worker.run_due(now=finished_at + timedelta(hours=72),
+    assert run_due(now=finished_at + timedelta(hours=72),
                           names=["dispatch.auto_confirm"]) == {"dispatch.auto_confirm": 1}
     with in_db() as s:
         trip = s.get(Trip, quiet)
@@ -73,7 +86,7 @@ def test_unconfirmed_trips_are_auto_confirmed_after_72_hours(
         assert s.get(Trip, disputed).state == TripState.COMPLETED
     assert ("confirmed", quiet, True) in calls
     # nothing left to do on the next run
-    assert worker.run_due(now=finished_at + timedelta(days=30),
+    assert run_due(now=finished_at + timedelta(days=30),
                           names=["dispatch.auto_confirm"]) == {"dispatch.auto_confirm": 0}
 
 
@@ -131,7 +144,7 @@ def test_provider_cancellation_fee_is_recorded(api, now, make_trip, hook_calls, 
 
 
 def test_dispatcher_resolves_a_dispute_by_correcting_the_recorded_facts(
-        api, now, fleet, make_trip, drive, in_db, travel):
+        api, now, fleet, make_trip, drive, in_db, travel, run_due):
     """The passenger objects to the parking fee; the dispatcher corrects it; the provisional
     charge follows, the passenger confirms again, and 72 h count from the answer."""
     trip_id = make_trip()
@@ -160,9 +173,9 @@ def test_dispatcher_resolves_a_dispute_by_correcting_the_recorded_facts(
         entry = s.query(AuditEntry).filter_by(entity="trip_disputes", action="resolved").one()
         assert entry.data["corrected"] == {"parking": ["10.00", "0.00"]}
     # finished 5 days ago, but the 72 h start again from the answer
-    assert worker.run_due(now=resolved_at + timedelta(hours=71),
+    assert run_due(now=resolved_at + timedelta(hours=71),
                           names=["dispatch.auto_confirm"]) == {"dispatch.auto_confirm": 0}
-    assert worker.run_due(now=resolved_at + timedelta(hours=72),
+    assert run_due(now=resolved_at + timedelta(hours=72),
                           names=["dispatch.auto_confirm"]) == {"dispatch.auto_confirm": 1}
     assert ok(api.get(f"/trips/{trip_id}/charge", as_="demo-traveler"))["final"] is True
 

@@ -1,0 +1,65 @@
+"""Supply providers and the route estimator as an app extension (core wiring).
+
+``init_app`` is called once by ``create_app`` with the fleet's collaborators (its
+availability and price come from the domains); the adapters are built from the app's
+configuration (``PROVIDERS_JSON``) on first use and kept on the app. Domains ask for them
+here: ``providers()`` for quoting, ``ordering(name)`` for the enabled provider that takes
+orders and callbacks (``None`` for the fleet, a disabled or an unknown provider).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from app import clock
+from providers import base, registry
+from providers.fleet import Availability, PriceEstimator
+from providers.route import HaversineRoute, RouteEstimator
+
+EXTENSION = "otb.supply"
+
+
+@dataclass
+class Supply:
+    fleet_availability: Availability
+    fleet_price: PriceEstimator
+    built: dict[str, base.SupplyProvider] | None = None
+
+
+def init_app(app: Flask, *, fleet_availability: Availability,
+             fleet_price: PriceEstimator) -> None:
+    app.extensions[EXTENSION] = Supply(fleet_availability, fleet_price)
+
+
+def _supply(app: Flask | None) -> Supply:
+    return (app or current_app).extensions[EXTENSION]
+
+
+def providers(app: Flask | None = None) -> dict[str, base.SupplyProvider]:
+    """The enabled providers of this app by name, built once from its configuration."""
+    app = app or current_app._get_current_object()
+    supply = _supply(app)
+    if supply.built is None:
+        supply.built = registry.build_providers(
+            registry.load_config(app.config["PROVIDERS_JSON"]),
+            fleet_availability=supply.fleet_availability, fleet_price=supply.fleet_price,
+            now=clock.now)
+    return supply.built
+
+
+def replace_providers(built: dict[str, base.SupplyProvider], app: Flask | None = None) -> None:
+    """Use ``built`` as the enabled providers (configuration reloads, tests)."""
+    _supply(app).built = built
+
+
+def ordering(name: str, app: Flask | None = None) -> base.SupplyProvider | None:
+    """The enabled provider ``name`` if it takes orders and callbacks, else None."""
+    provider = providers(app).get(name)
+    return provider if provider is not None and provider.takes_orders else None
+
+
+def route_estimator(app: Flask | None = None) -> RouteEstimator:
+    cfg = (app or current_app).config
+    return HaversineRoute(detour=float(cfg["ROUTE_DETOUR_FACTOR"]),
+                          speed_kmh=float(cfg["ROUTE_SPEED_KMH"]))
