@@ -23,7 +23,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     from flask_smorest import Api
 
-    from app import (accounts, approvals, auth, billing, db, dispatch, idempotency, models,
+    from app import (admin, approvals, auth, billing, db, dispatch, idempotency, models,
                      notifications, orders, quotes, settlements, supply, trips, web)
     from app.api import API_EXTENSION
     from app.billing.service import paid_use_price
@@ -35,7 +35,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions[API_EXTENSION] = Api(app)
     supply.init_app(app, fleet_availability=pooled_availability(), fleet_price=paid_use_price)
     idempotency.init_app(app)
-    for domain in (auth, accounts, trips, quotes, approvals, dispatch, settlements, billing,
+    for domain in (auth, admin, trips, quotes, approvals, dispatch, settlements, billing,
                    orders, notifications):
         domain.init_app(app)
     register_error_handlers(app)

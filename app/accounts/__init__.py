@@ -1,8 +1,5 @@
-"""Units, users, vehicles and drivers, and their administration."""
+"""Ground data: units (a tree with region codes), users with roles, vehicles and drivers.
 
-
-def init_app(app) -> None:
-    from app.accounts import views
-    from app.api import register_blueprints
-
-    register_blueprints(app, views.blp)
+Their administration (``/admin/units`` …) lives in ``app.admin``, above the security
+helpers that read these models.
+"""

@@ -5,12 +5,19 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 from app.api import AwareDateTime, Money
 from app.billing.models import TariffKind
 from app.billing.tariff import VEHICLE_CLASSES
-# A charge line has the shape of a quote's fee line: {kind, description, amount}.
-from app.quotes.schemas import FeeLineSchema
 
 # Field errors in Chinese: the admin and finance screens show them as they are.
 ZH = {"required": "必填", "null": "不能为空"}
 MONEY_RANGE = validate.Range(min=Decimal("0"), max=Decimal("99999.99"), error="应在 0 到 99999.99 之间")
+
+
+class FeeLineSchema(Schema):
+    """A charge line, and a quote's fee line: ``{kind, description, amount}``
+    (``providers.base.FeeLine`` on the wire)."""
+
+    kind = fields.String()
+    description = fields.String()
+    amount = Money()
 
 
 def _zh(invalid: str) -> dict:

@@ -9,15 +9,13 @@ from app.accounts.models import Role
 from app.api import PageArgs, blueprint, page_schema, paginate
 from app.dispatch import service
 from app.dispatch.models import Assignment, TripDispute, TripRun
-from app.orders.models import ProviderOrder
 from app.dispatch.schemas import (AssignBodySchema, AssignmentSchema, DispatchedTripSchema,
                                   DisputeListArgs, DisputeSchema, DriverTaskSchema,
                                   FinishBodySchema, ReasonBodySchema, ReassignBodySchema,
                                   ResolveBodySchema,
-                                  StartBodySchema, TripDispatchSchema, TripRunSchema)
+                                  StartBodySchema, TripRunSchema)
 from app.security import current_user, roles_required, scope_filter
 from app.trips.models import Trip
-from app.trips.service import get_visible
 
 blp = blueprint("dispatch", "/dispatch", "The dispatch queue and disputes (调度)")
 trip_blp = blueprint("trip-dispatch", "/trips",
@@ -77,26 +75,6 @@ def reassign(data, trip_id):
 def unassign(data, trip_id):
     """Release the vehicle and driver; the trip waits in the queue again."""
     return service.unassign(db.session, actor=current_user(), trip_id=trip_id, **data)
-
-
-@trip_blp.route("/<int:trip_id>/dispatch")
-@trip_blp.response(200, TripDispatchSchema)
-def trip_dispatch(trip_id):
-    """The trip's assignments (current and past), the driver's record, disputes, and a
-    provider trip's order (plate, driver, state, bill)."""
-    trip = get_visible(db.session, current_user(), trip_id)
-    session = db.session
-    return {
-        "trip_id": trip.id, "state": str(trip.state), "dispatch_issue": trip.dispatch_issue,
-        "cancellation_fee": trip.cancellation_fee,
-        "assignments": list(session.scalars(select(Assignment).where(
-            Assignment.trip_id == trip.id).order_by(Assignment.id))),
-        "run": session.scalar(select(TripRun).where(TripRun.trip_id == trip.id)),
-        "disputes": list(session.scalars(select(TripDispute).where(
-            TripDispute.trip_id == trip.id).order_by(TripDispute.id))),
-        "provider_order": session.scalar(select(ProviderOrder).where(
-            ProviderOrder.trip_id == trip.id)),
-    }
 
 
 @trip_blp.route("/<int:trip_id>/start", methods=["POST"])

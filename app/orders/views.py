@@ -12,18 +12,23 @@ from __future__ import annotations
 
 from flask import request
 from marshmallow import Schema, fields
+from sqlalchemy import select
 
 from app import clock, db, supply
 from app.accounts.models import Role
 from app.api import ErrorBodySchema, blueprint
-from app.dispatch.schemas import DispatchedTripSchema, ReasonBodySchema
+from app.dispatch.models import Assignment, TripDispute, TripRun
+from app.dispatch.schemas import DispatchedTripSchema, ReasonBodySchema, TripDispatchSchema
 from app.errors import NotFound, Unauthorized, ValidationFailed
 from app.orders import service
+from app.orders.models import ProviderOrder
 from app.security import current_user, roles_required
+from app.trips.service import get_visible
 from providers.base import SignatureError
 
 blp = blueprint("webhooks", "/webhooks", "Signed status callbacks from supply providers")
-trip_blp = blueprint("trip-orders", "/trips", "Provider trips the dispatcher takes over")
+trip_blp = blueprint("trip-orders", "/trips",
+                     "A trip's dispatch record; provider trips the dispatcher takes over")
 
 SIGNATURE_REFUSALS = {
     "missing": ("signature_missing", "回调缺少签名参数"),
@@ -75,3 +80,24 @@ def callback(provider):
 def switch_to_fleet(data, trip_id):
     """A provider trip whose booking failed goes to the fleet queue (then assign it)."""
     return service.switch_to_fleet(db.session, actor=current_user(), trip_id=trip_id, **data)
+
+
+@trip_blp.route("/<int:trip_id>/dispatch")
+@trip_blp.response(200, TripDispatchSchema)
+def trip_dispatch(trip_id):
+    """The trip's dispatch record, fleet or provider: its assignments (current and past),
+    the driver's record, disputes, and a provider trip's order (plate, driver, state, bill).
+    It lives here because it reads both the fleet's records and the provider's order."""
+    trip = get_visible(db.session, current_user(), trip_id)
+    session = db.session
+    return {
+        "trip_id": trip.id, "state": str(trip.state), "dispatch_issue": trip.dispatch_issue,
+        "cancellation_fee": trip.cancellation_fee,
+        "assignments": list(session.scalars(select(Assignment).where(
+            Assignment.trip_id == trip.id).order_by(Assignment.id))),
+        "run": session.scalar(select(TripRun).where(TripRun.trip_id == trip.id)),
+        "disputes": list(session.scalars(select(TripDispute).where(
+            TripDispute.trip_id == trip.id).order_by(TripDispute.id))),
+        "provider_order": session.scalar(select(ProviderOrder).where(
+            ProviderOrder.trip_id == trip.id)),
+    }

@@ -1,12 +1,7 @@
 from marshmallow import Schema, fields
 
 from app.api import AwareDateTime, Money
-
-
-class FeeLineSchema(Schema):
-    kind = fields.String()
-    description = fields.String()
-    amount = Money()
+from app.billing.schemas import FeeLineSchema
 
 
 class OfferSchema(Schema):

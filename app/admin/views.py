@@ -5,7 +5,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from app import db
-from app.accounts import service
+from app.admin import service
 from app.accounts.models import Driver, Role, Unit, User, Vehicle
 from app.accounts.schemas import (DriverPatchSchema, DriverSchema, UnitListArgs, UnitPatchSchema,
                                   UnitSchema, UserPatchSchema, UserSchema, VehiclePatchSchema,
