@@ -32,12 +32,11 @@ from sqlalchemy import func, select
 
 from app import audit, clock
 from app.accounts.models import Driver, Unit, User, Vehicle
-from app.billing import handlers as _billing_handlers  # noqa: F401  (registers the hooks)
 from app.billing import tariff as engine
 from app.billing.models import Charge, TariffKind
 from app.billing.service import charge_of, tariff_in_force
-from app.dispatch import hooks
 from app.dispatch import service as dispatch
+from app.trips import events
 from app.dispatch.models import BUFFER, Assignment, ReleaseReason, TripRun
 from app.money import round_money
 from app.orders.models import ProviderOrder
@@ -236,7 +235,7 @@ class _History:
         at = max(min(at, self.now - timedelta(minutes=1)), finished_at + timedelta(minutes=1))
         trip.transition(self.session, S.CONFIRMED, actor_id=actor, at=at, comment=comment,
                         data={"auto_confirmed": plan.auto_confirmed, "demo_history": True})
-        hooks.on_trip_confirmed(self.session, trip, auto=plan.auto_confirmed)
+        events.publish(self.session, events.TRIP_CONFIRMED, trip=trip, auto=plan.auto_confirmed)
         charge = charge_of(self.session, trip.id)
         # The service stamps its own clock; history keeps the times it happened at.
         charge.computed_at, charge.finalized_at = finished_at, at
@@ -347,7 +346,7 @@ class _History:
         trip.transition(s, S.COMPLETED, actor_id=driver.user_id, at=finished_at, comment=MARK,
                         data={"km": str(km), "recorded_at": finished_at.isoformat(),
                               "demo_history": True})
-        hooks.on_trip_finished(s, trip, dispatch.run_facts(trip, run, vehicle))
+        events.publish(s, events.TRIP_FINISHED, trip=trip, facts=dispatch.run_facts(trip, run, vehicle))
         self._confirm(trip, plan, applicant, finished_at)
 
     # --- rental and ride-hailing -------------------------------------------------------
@@ -418,7 +417,7 @@ class _History:
         order = Order(provider=plan.supplier, order_id=order_id, out_order_id=row.out_order_id,
                       state="completed", plate=row.plate, driver_name=driver_name,
                       bill=Bill(tuple(bill_lines)), extra=extra)
-        hooks.on_provider_bill(s, trip, bill=order.bill, order=order)
+        events.publish(s, events.PROVIDER_BILL, trip=trip, bill=order.bill, order=order)
         self._confirm(trip, plan, applicant, finished_at)
 
     # --- the month ---------------------------------------------------------------------

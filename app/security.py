@@ -107,6 +107,11 @@ def roles_required(*roles: Role | str):
     return wrap
 
 
+def is_platform(user: User) -> bool:
+    """Platform staff sit at the root of the unit tree."""
+    return user.unit.parent_id is None
+
+
 def in_scope(user: User, unit: Unit) -> bool:
     """A user sees their own unit's subtree; platform staff sit at the city root."""
     return unit.path.startswith(user.unit.path)

@@ -15,6 +15,7 @@ from app import audit, db
 from app.accounts.models import Unit
 from app.approvals import service
 from app.approvals.models import ApprovalStep, ApprovalTask, Workflow, WorkflowState
+from app.trips import events
 from app.trips.models import Purpose, Trip, TripState
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ def expire(session, now: datetime) -> int:
             trip.transition(session, TripState.EXPIRED, actor_id=None, at=now,
                             comment="出发时间已过，审批未完成", data={"action": "approval:expired"})
             service.close_workflow(session, wf, WorkflowState.EXPIRED, now)
+            events.publish(session, events.TRIP_EXPIRED, trip=trip, at=now)
         else:
             service.close_workflow(session, wf, WorkflowState.CANCELLED, now)
     return len(flows)

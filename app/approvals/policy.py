@@ -90,10 +90,3 @@ def route(rules: dict, facts: TripFacts, calendar: PrcCalendar) -> Routing:
         steps.append(StepPlan(key=step["key"], name=step["name"], approvers=step["approvers"],
                               mode=step["mode"], reasons=tuple(reasons or ["always"])))
     return Routing(steps=steps, calendar_unknown=unknown)
-
-
-def trip_dispatchable(trip) -> bool:
-    """May dispatch start? Approved trips, and emergency trips (先用后补) from submit on."""
-    state = str(trip.state)
-    return state == "approved" or (state == "pending_approval"
-                                   and str(trip.purpose_category) == "emergency")

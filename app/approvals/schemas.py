@@ -4,7 +4,7 @@ from app import clock
 from app.accounts.models import VehicleClass
 from app.api import AwareDateTime, Money, PageArgs
 from app.approvals.models import DayKind, TaskState
-from app.approvals.policy import APPROVER_SOURCES, CONDITIONS, MODES, trip_dispatchable
+from app.approvals.policy import APPROVER_SOURCES, CONDITIONS, MODES
 from app.trips.schemas import TripSchema
 
 
@@ -96,12 +96,12 @@ class WorkflowSchema(Schema):
     submitted_at = AwareDateTime()
     decided_at = AwareDateTime(allow_none=True)
     flagged_at = AwareDateTime(allow_none=True)
-    dispatchable = fields.Function(lambda w: trip_dispatchable(w.trip))
+    dispatchable = fields.Function(lambda w: w.trip.dispatchable)
     steps = fields.List(fields.Nested(StepSchema))
 
 
 class SubmittedTripSchema(TripSchema):
-    dispatchable = fields.Function(trip_dispatchable)
+    dispatchable = fields.Function(lambda trip: trip.dispatchable)
 
 
 class DelegationSchema(Schema):

@@ -19,11 +19,11 @@ from app.approvals.models import (ApprovalPolicy, ApprovalStep, ApprovalTask, Ca
                                   Delegation, StepMode, StepState, TaskState, Workflow,
                                   WorkflowState)
 from app.approvals.policy import DEFAULT_RULES, Routing, TripFacts, route
-from app.dispatch import hooks
 from app.errors import (AppError, Conflict, Forbidden, IllegalTransition, NotFound,
                         ValidationFailed)
 from app.notifications.service import enqueue_wechat
 from app.security import in_scope
+from app.trips import events
 from app.trips.models import Offer, Purpose, Trip, TripState
 from app.trips.service import can_view
 from providers.wechat import fit_value
@@ -232,7 +232,7 @@ def submit_trip(session, *, actor: User, trip: Trip, offer_id: int,
     """Submit a quoted trip with the chosen offer and start its approval workflow."""
     now = now or clock.now()
     lock_row(session, Trip, trip.id)
-    if trip.state != TripState.QUOTED:
+    if not trip.submittable:
         raise IllegalTransition("只有已报价的行程可以提交审批",
                                 errors={"state": trip.state.value, "to": "pending_approval"})
     offer = _check_offer(session, trip, offer_id, now)
@@ -259,6 +259,7 @@ def submit_trip(session, *, actor: User, trip: Trip, offer_id: int,
                           "dispatchable": trip.emergency})
     session.flush()
     _activate(session, wf.steps[0], trip, now)
+    events.publish(session, events.TRIP_SUBMITTED, trip=trip, at=now)
     return wf
 
 
@@ -333,6 +334,7 @@ def withdraw_trip(session, *, actor: User, trip: Trip, reason: str,
     trip.transition(session, TripState.WITHDRAWN, actor_id=actor.id, comment=reason, at=now)
     if wf is not None and wf.state == WorkflowState.PENDING:
         close_workflow(session, wf, WorkflowState.WITHDRAWN, now)
+    events.publish(session, events.TRIP_WITHDRAWN, trip=trip, at=now)
     return trip
 
 
@@ -437,6 +439,8 @@ def _record_end(session, trip: Trip, to: TripState, action: str, history: dict,
         trip.transition(session, to, data={"action": action, **detail}, **history)
     else:
         trip.note(session, action, data={**detail, "final": to.value}, **history)
+    events.publish(session, events.TRIP_APPROVED if to == TripState.APPROVED
+                   else events.TRIP_REJECTED, trip=trip, at=history["at"])
 
 
 def flag_emergency(session, wf: Workflow, trip: Trip, now: datetime) -> None:
@@ -459,8 +463,6 @@ def inbox_filter(user: User, now: datetime):
                 Trip.applicant_id != user.id)
 
 
-@hooks.on("trip_cancelled")
-def _close_on_cancel(session, trip: Trip) -> None:
-    """A cancelled trip's open approval tasks are cancelled with it (no fee from here)."""
-    close_for_trip(session, trip)
-    return None
+def close_on_cancel(session, *, trip: Trip, at: datetime, **_) -> None:
+    """``trip_cancelled``: the trip's open approval tasks are cancelled with it."""
+    close_for_trip(session, trip, now=at)

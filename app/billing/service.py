@@ -8,12 +8,11 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import audit, clock, db
+from app import audit, clock, db, events
 from app.accounts.models import User
 from app.billing import tariff as engine
 from app.billing.models import Charge, ChargeLine, TariffKind, TariffVersion
 from app.errors import Conflict, ValidationFailed
-from app.settlements.service import resettle_charge
 from app.trips.models import Channel, Trip
 from providers.base import FeeLine, QuoteRequest
 
@@ -23,6 +22,9 @@ ENGINE_TYPES = {TariffKind.FLEET: engine.FleetTariff, TariffKind.RENTAL: engine.
 FLEET_SUPPLIER = "fleet"
 FLAG_AUTO_CONFIRMED = "auto_confirmed"
 FLAG_CANCELLATION_FEE = "cancellation_fee"
+# Published when a charge already final changes (``handler(session, charge=, actor_id=)``):
+# settlements move its statement line along.
+CHARGE_CHANGED = "charge_changed"
 
 
 # --- tariff versions ---------------------------------------------------------------------
@@ -234,7 +236,7 @@ def release_held(session, *, actor: User, trip: Trip, decision: str, reason: str
                                           "before": str(before), "after": str(charge.total)})
     trip.note(session, f"billing:held_{decision}", actor_id=actor.id, comment=reason,
               data={"before": str(before), "after": str(charge.total)})
-    resettle_charge(session, charge, actor_id=actor.id)
+    events.publish(session, CHARGE_CHANGED, charge=charge, actor_id=actor.id)
     return charge
 
 

@@ -18,13 +18,13 @@ from sqlalchemy import and_, exists, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, clock
-from app.accounts.models import Driver, Role, User, Vehicle, VehicleStatus
-from app.approvals.policy import trip_dispatchable
-from app.dispatch import availability, hooks, policy
+from app.accounts.models import Driver, User, Vehicle, VehicleStatus
+from app.dispatch import availability, policy
 from app.dispatch.models import Assignment, ReleaseReason, TripDispute, TripRun
 from app.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationFailed
 from app.security import in_scope
-from app.trips.models import Channel, Purpose, Trip, TripEvent, TripState
+from app.trips import events
+from app.trips.models import Channel, Trip, TripEvent, TripState
 from app.trips.service import can_view, get_visible
 
 S = TripState
@@ -44,19 +44,9 @@ class DriverBusy(Conflict):
 
 # --- what waits for dispatch ---------------------------------------------------------------
 
-# Approved, or emergency (先用后补) pending approval: the approvals domain's rule.
-dispatchable = trip_dispatchable
-
-
-def dispatchable_condition():
-    """SQL twin of ``dispatchable``."""
-    return or_(Trip.state == S.APPROVED,
-               and_(Trip.state == S.PENDING_APPROVAL, Trip.purpose_category == Purpose.EMERGENCY))
-
-
 def queue_condition():
     """SQL: fleet trips waiting for a vehicle, and provider trips whose booking failed."""
-    return and_(dispatchable_condition(),
+    return and_(Trip.dispatchable,
                 or_(Trip.channel == Channel.FLEET, Trip.dispatch_issue.is_not(None)))
 
 
@@ -199,7 +189,7 @@ def assign(session, *, actor: User, trip_id: int, vehicle_id: int | None = None,
            driver_id: int | None = None) -> Assignment:
     """Give a waiting fleet trip a vehicle and a driver (both omitted: auto-assign)."""
     trip = _dispatcher_trip(session, actor, trip_id)
-    if not dispatchable(trip):
+    if not trip.dispatchable:
         raise IllegalTransition("该行程当前不能派车", code="not_dispatchable",
                                 errors={"state": trip.state.value})
     assignment = _place(session, actor=actor, trip=trip, vehicle_id=vehicle_id,
@@ -207,7 +197,9 @@ def assign(session, *, actor: User, trip_id: int, vehicle_id: int | None = None,
                         else "manual")
     audit_assignment(session, assignment, "assigned", actor.id)
     trip.dispatch_issue = None
-    trip.transition(session, S.DISPATCHED, actor_id=actor.id, data=describe_assignment(assignment))
+    event = trip.transition(session, S.DISPATCHED, actor_id=actor.id,
+                            data=describe_assignment(assignment))
+    events.publish(session, events.TRIP_DISPATCHED, trip=trip, at=event.at)
     return assignment
 
 
@@ -219,7 +211,7 @@ def reassign(session, *, actor: User, trip_id: int, reason: str, vehicle_id: int
     """
     trip = _dispatcher_trip(session, actor, trip_id)
     old = active_assignment(session, trip.id)
-    if trip.state != S.DISPATCHED or old is None:
+    if not trip.reassignable or old is None:
         raise IllegalTransition("只有已派车且未出发的行程可以改派", code="not_reassignable",
                                 errors={"state": trip.state.value})
     if vehicle_id or driver_id:
@@ -234,31 +226,15 @@ def reassign(session, *, actor: User, trip_id: int, reason: str, vehicle_id: int
     return new
 
 
-def _state_before_dispatch(trip: Trip) -> TripState:
-    """Where an unassigned trip goes back to: approved; or, for an emergency trip dispatched
-    before its approval, pending, unless the approval ended while it was on the road (the
-    approvals module notes that decision as ``final``), in which case the decision's state."""
-    decided = None
-    for event in reversed(trip.events):
-        if event.to_state == S.DISPATCHED and event.from_state != S.DISPATCHED:
-            if event.from_state != S.PENDING_APPROVAL:
-                return S.APPROVED
-            return TripState(decided) if decided else S.PENDING_APPROVAL
-        final = (event.data or {}).get("final")
-        if decided is None and final in (S.APPROVED.value, S.REJECTED.value):
-            decided = final
-    return S.APPROVED
-
-
 def unassign(session, *, actor: User, trip_id: int, reason: str) -> Trip:
     """Take the vehicle and driver back; the trip waits in the queue again."""
     trip = _dispatcher_trip(session, actor, trip_id)
     current = active_assignment(session, trip.id)
-    if trip.state != S.DISPATCHED or current is None:
+    if not trip.reassignable or current is None:
         raise IllegalTransition("只有已派车且未出发的行程可以撤销派车", code="not_unassignable",
                                 errors={"state": trip.state.value})
     release_assignment(session, current, ReleaseReason.UNASSIGNED, actor_id=actor.id, comment=reason)
-    trip.transition(session, _state_before_dispatch(trip), actor_id=actor.id, comment=reason,
+    trip.transition(session, trip.undispatched_state(), actor_id=actor.id, comment=reason,
                     data={"action": "dispatch:unassigned", **describe_assignment(current)})
     return trip
 
@@ -314,7 +290,7 @@ def start_trip(session, *, actor: User, trip_id: int, odometer_km: Decimal,
                at: datetime | None = None) -> TripRun:
     """The assigned driver sets off (出车) with the odometer reading."""
     trip, assignment = _assigned_trip(session, actor, trip_id)
-    if trip.state != S.DISPATCHED:
+    if not trip.startable:
         raise IllegalTransition("该行程当前不能出车", code="not_startable",
                                 errors={"state": trip.state.value})
     started_at = _when(at, not_before=_last_state_change(trip),
@@ -330,6 +306,7 @@ def start_trip(session, *, actor: User, trip_id: int, odometer_km: Decimal,
     vehicle.odometer_km = odometer_km
     trip.transition(session, S.IN_PROGRESS, actor_id=actor.id, at=started_at,
                     data={"odometer_km": str(odometer_km), "recorded_at": clock.now().isoformat()})
+    events.publish(session, events.TRIP_STARTED, trip=trip, at=started_at)
     return run
 
 
@@ -347,7 +324,7 @@ def finish_trip(session, *, actor: User, trip_id: int, report: FinishReport) -> 
     """The assigned driver returns (收车): odometer, tolls, parking, lodging, waiting."""
     trip, assignment = _assigned_trip(session, actor, trip_id)
     run = session.scalar(select(TripRun).where(TripRun.trip_id == trip.id))
-    if trip.state != S.IN_PROGRESS or run is None:
+    if not trip.finishable or run is None:
         raise IllegalTransition("该行程尚未出车，不能收车", code="not_finishable",
                                 errors={"state": trip.state.value})
     finished_at = _when(report.at, not_before=run.started_at,
@@ -364,13 +341,13 @@ def finish_trip(session, *, actor: User, trip_id: int, report: FinishReport) -> 
     release_assignment(session, assignment, ReleaseReason.FINISHED, actor_id=actor.id, at=finished_at)
     trip.transition(session, S.COMPLETED, actor_id=actor.id, at=finished_at,
                     data={"km": str(run.km), "recorded_at": clock.now().isoformat()})
-    hooks.on_trip_finished(session, trip, run_facts(trip, run, vehicle))
+    events.publish(session, events.TRIP_FINISHED, trip=trip, facts=run_facts(trip, run, vehicle))
     return run
 
 
-def run_facts(trip: Trip, run: TripRun, vehicle: Vehicle) -> hooks.TripFacts:
+def run_facts(trip: Trip, run: TripRun, vehicle: Vehicle) -> events.RunFacts:
     """A finished run as the tariff's inputs (billing prices them)."""
-    return hooks.TripFacts(
+    return events.RunFacts(
         trip_id=trip.id, vehicle_id=vehicle.id, driver_id=run.driver_id,
         vehicle_class=str(vehicle.vehicle_class), cross_region=trip.cross_region,
         started_at=run.started_at, finished_at=run.finished_at,
@@ -385,7 +362,7 @@ def _applicant_trip(session, actor: User, trip_id: int) -> Trip:
     trip = get_visible(session, actor, trip_id)
     if trip.applicant_id != actor.id:
         raise Forbidden("只有申请人可以确认或提出异议", code="not_applicant")
-    if trip.state != S.COMPLETED:
+    if not trip.confirmable:
         raise IllegalTransition("只有已完成的行程可以确认或提出异议", code="not_completed",
                                 errors={"state": trip.state.value})
     return trip
@@ -399,7 +376,7 @@ def open_dispute(session, trip_id: int) -> TripDispute | None:
 def _confirm(session, trip: Trip, *, actor_id: int | None, auto: bool, comment: str) -> Trip:
     trip.transition(session, S.CONFIRMED, actor_id=actor_id, comment=comment,
                     data={"auto_confirmed": auto})
-    hooks.on_trip_confirmed(session, trip, auto=auto)
+    events.publish(session, events.TRIP_CONFIRMED, trip=trip, auto=auto)
     return trip
 
 
@@ -448,7 +425,7 @@ def resolve_dispute(session, *, actor: User, trip_id: int, resolution: str,
     facts when they were wrong: the charge is recomputed by billing (still provisional) and
     the passenger confirms again; the 72 h auto-confirmation counts from this answer."""
     trip = get_visible(session, actor, trip_id)
-    if trip.state != S.COMPLETED:
+    if not trip.confirmable:
         raise IllegalTransition("只有已完成的行程可以处理异议", code="not_completed",
                                 errors={"state": trip.state.value})
     dispute = open_dispute(session, trip.id)
@@ -495,7 +472,7 @@ def _correct_run(session, trip: Trip, correction: Correction) -> dict:
             changes[name] = [str(getattr(run, name)), str(value)]
             setattr(run, name, value)
     if changes:
-        hooks.on_trip_finished(session, trip, run_facts(trip, run, vehicle))
+        events.publish(session, events.TRIP_FINISHED, trip=trip, facts=run_facts(trip, run, vehicle))
     return changes
 
 
@@ -517,26 +494,25 @@ def auto_confirm_due(session, now: datetime) -> int:
     return len(ids)
 
 
-# --- cancellation --------------------------------------------------------------------------
+# --- the trip's cancellation and the action context -----------------------------------------
 
-def cancel(session, *, actor: User, trip_id: int, reason: str) -> Trip:
-    """Cancel by the traveler (own trip) or a dispatcher, in any state that allows it;
-    releases the vehicle and driver and records a provider's cancellation fee."""
-    trip = get_visible(session, actor, trip_id)
-    if trip.applicant_id != actor.id and not actor.has_role(Role.DISPATCHER):
-        raise Forbidden("只有申请人或调度员可以取消行程", code="not_cancellable_by_you")
-    if not trip.can_transition(S.CANCELLED):
-        raise IllegalTransition("行程已出发或已结束，不能取消", code="not_cancellable",
-                                errors={"state": trip.state.value})
+def release_on_cancel(session, *, trip: Trip, actor: User, reason: str, **_) -> None:
+    """``trip_cancelled``: the vehicle and driver are free again at once."""
     current = active_assignment(session, trip.id)
     if current is not None:
-        release_assignment(session, current, ReleaseReason.CANCELLED, actor_id=actor.id, comment=reason)
-    fee = hooks.on_trip_cancelled(session, trip)
-    data = {}
-    if fee is not None:
-        trip.cancellation_fee = fee.amount
-        data = {"cancellation_fee": str(fee.amount), "provider": fee.provider}
-    event = trip.transition(session, S.CANCELLED, actor_id=actor.id, comment=reason, data=data)
-    if fee is not None:
-        hooks.on_cancellation_fee(session, trip, fee, at=event.at)
-    return trip
+        release_assignment(session, current, ReleaseReason.CANCELLED, actor_id=actor.id,
+                           comment=reason)
+
+
+def action_context(session, trip_ids: list[int]) -> dict[int, dict]:
+    """For ``allowed_actions``: each trip's current driver (a user) and open dispute."""
+    drivers = session.execute(
+        select(Assignment.trip_id, Driver.user_id).join(Driver, Driver.id == Assignment.driver_id)
+        .where(Assignment.trip_id.in_(trip_ids), Assignment.active)).all()
+    disputed = session.scalars(select(TripDispute.trip_id).where(
+        TripDispute.trip_id.in_(trip_ids), TripDispute.open)).all()
+    context: dict[int, dict] = {trip_id: {"assigned": True, "driver_user_id": user_id}
+                                for trip_id, user_id in drivers}
+    for trip_id in disputed:
+        context.setdefault(trip_id, {})["dispute_open"] = True
+    return context

@@ -15,6 +15,8 @@ from app.dispatch.schemas import (AssignBodySchema, AssignmentSchema, Dispatched
                                   ResolveBodySchema,
                                   StartBodySchema, TripRunSchema)
 from app.security import current_user, roles_required, scope_filter
+from app.trips import lifecycle
+from app.trips import service as trips
 from app.trips.models import Trip
 
 blp = blueprint("dispatch", "/dispatch", "The dispatch queue and disputes (调度)")
@@ -33,7 +35,9 @@ def queue(args):
     """Fleet trips waiting for a vehicle, and provider trips whose booking failed (with why)."""
     user = current_user()
     stmt = select(Trip).where(service.queue_condition(), scope_filter(user, Trip.unit_id))
-    return paginate(stmt, Trip.id, limit=args["limit"], cursor=args["cursor"])
+    page = paginate(stmt, Trip.id, limit=args["limit"], cursor=args["cursor"])
+    lifecycle.annotate(db.session, page["items"], user)
+    return page
 
 
 @blp.route("/disputes")
@@ -130,7 +134,7 @@ def resolve_dispute(data, trip_id):
 @trip_blp.response(200, DispatchedTripSchema)
 def cancel(data, trip_id):
     """Cancel before departure (traveler: own trips; dispatcher: any in scope)."""
-    return service.cancel(db.session, actor=current_user(), trip_id=trip_id, **data)
+    return trips.cancel(db.session, actor=current_user(), trip_id=trip_id, **data)
 
 
 @driver_blp.route("/tasks")
@@ -139,6 +143,9 @@ def cancel(data, trip_id):
 @driver_blp.response(200, page_schema(DriverTaskSchema))
 def tasks(args):
     """The driver's upcoming and running tasks."""
-    driver = service.driver_of(db.session, current_user())
+    user = current_user()
+    driver = service.driver_of(db.session, user)
     stmt = select(Assignment).where(Assignment.driver_id == driver.id, Assignment.active)
-    return paginate(stmt, Assignment.id, limit=args["limit"], cursor=args["cursor"])
+    page = paginate(stmt, Assignment.id, limit=args["limit"], cursor=args["cursor"])
+    lifecycle.annotate(db.session, [a.trip for a in page["items"]], user)
+    return page

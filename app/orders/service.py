@@ -28,13 +28,11 @@ from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, clock, db
-from app.approvals.policy import trip_dispatchable
-from app.dispatch import hooks
-from app.dispatch.service import _state_before_dispatch, dispatchable_condition
 from app.errors import Conflict, IllegalTransition, UpstreamError
 from app.orders.models import BOOKING, FAILED, ORDER_RANK, PENDING, ProviderOrder, WebhookNonce
 from app import supply
 from app.quotes.service import provider_offer, quote_request_for
+from app.trips import events
 from app.trips.models import Channel, Offer, Trip, TripState
 from app.trips.service import get_visible
 from providers import base
@@ -105,7 +103,7 @@ def open_orders(session, now: datetime) -> int:
     # Row locks (skipped when another worker holds them) keep two workers from opening an
     # order for the same trip on PostgreSQL; SQLite has the single writer.
     trip_ids = session.scalars(select(Trip.id).where(
-        Trip.channel.in_(PROVIDER_CHANNELS), dispatchable_condition(),
+        Trip.channel.in_(PROVIDER_CHANNELS), Trip.dispatchable,
         ~exists().where(ProviderOrder.trip_id == Trip.id)).order_by(Trip.id).limit(BATCH)
         .with_for_update(skip_locked=True)).all()
     for trip in (session.get(Trip, trip_id) for trip_id in trip_ids):
@@ -181,7 +179,7 @@ def record(session, claim: Claimed, outcome: base.Order | base.ProviderError,
         row.state = outcome.state
     _audit(session, row, "booked", {"order_id": row.order_id,
                                      "out_order_id": row.out_order_id})
-    if trip_dispatchable(trip):
+    if trip.dispatchable:
         trip.dispatch_issue = None
         trip.transition(session, S.DISPATCHED, actor_id=None, at=now,
                         data=_event_data(row, "booked"))
@@ -324,7 +322,7 @@ def _driver(row: ProviderOrder) -> dict:
 def _advance_trip(session, trip: Trip, target: TripState, data: dict, now: datetime) -> None:
     """Move the trip forward to ``target`` by legal steps; otherwise just note the event."""
     moved = False
-    if trip_dispatchable(trip):
+    if trip.dispatchable:
         trip.dispatch_issue = None
         trip.transition(session, S.DISPATCHED, actor_id=None, at=now, data=data)
         moved = True
@@ -342,15 +340,15 @@ def _provider_cancelled(session, trip: Trip, data: dict, now: datetime) -> None:
     """The provider cancelled (we did not): the trip waits for the dispatcher again."""
     if trip.state == S.DISPATCHED:
         trip.dispatch_issue = "供应商取消了订单，请联系供应商、改派公车或取消行程"
-        trip.transition(session, _state_before_dispatch(trip), actor_id=None, at=now,
+        trip.transition(session, trip.undispatched_state(), actor_id=None, at=now,
                         comment=trip.dispatch_issue, data=data)
     else:
         trip.note(session, "provider:cancelled", actor_id=None, at=now, data=data)
 
 
 def _provider_bill(session, trip: Trip, order: base.Order) -> None:
-    """Hand the final bill to billing through the ``provider_bill`` hook."""
-    hooks.on_provider_bill(session, trip, bill=order.bill, order=order)
+    """Hand the final bill to billing through the ``provider_bill`` event."""
+    events.publish(session, events.PROVIDER_BILL, trip=trip, bill=order.bill, order=order)
 
 
 def _drop(session, row: ProviderOrder, trip: Trip) -> None:
@@ -374,7 +372,7 @@ def switch_to_fleet(session, *, actor, trip_id: int, reason: str) -> Trip:
     trip = get_visible(session, actor, trip_id)
     if trip.channel not in PROVIDER_CHANNELS:
         raise Conflict("该行程已由公车平台派车", code="not_provider_trip")
-    if not trip_dispatchable(trip):
+    if not trip.dispatchable:
         raise IllegalTransition("只有待派车的行程可以改派公车", code="not_dispatchable",
                                 errors={"state": trip.state.value})
     row = _lock_order(session, select(ProviderOrder).where(ProviderOrder.trip_id == trip.id))
@@ -409,8 +407,7 @@ def cancel_unwanted(session, now: datetime) -> int:
 
 # --- cancellation --------------------------------------------------------------------------
 
-@hooks.on("trip_cancelled")
-def cancel_provider_order(session, trip: Trip) -> hooks.CancellationFee | None:
+def cancel_provider_order(session, *, trip: Trip, **_) -> events.CancellationFee | None:
     """Cancel the trip's provider order and report the fee the provider charges.
 
     The call is made inside the cancel request, holding its write transaction. That is a
@@ -442,5 +439,5 @@ def cancel_provider_order(session, trip: Trip) -> hooks.CancellationFee | None:
         _audit(session, row, "cancelled", {"fee": str(result.fee), "order_id": row.order_id})
     if not row.cancel_fee:
         return None
-    return hooks.CancellationFee(amount=Decimal(row.cancel_fee), provider=row.provider,
+    return events.CancellationFee(amount=Decimal(row.cancel_fee), provider=row.provider,
                                  extra={"order_id": row.order_id})

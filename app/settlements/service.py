@@ -115,7 +115,7 @@ def _corrections(session, start: datetime, end: datetime) -> list[tuple[Charge, 
     return result
 
 
-def resettle_charge(session, charge: Charge, *, actor_id: int | None) -> None:
+def resettle_charge(session, *, charge: Charge, actor_id: int | None) -> None:
     """A settled charge changed (a held bill decided): its line follows while the statement
     is open; a locked statement keeps its line and the next generation adds an adjustment."""
     line = session.scalar(select(SettlementLine).join(Settlement).where(
@@ -138,11 +138,6 @@ def _retotal(session, settlement_ids: list[int]) -> None:
         SettlementLine.settlement_id == Settlement.id).scalar_subquery()
     session.execute(update(Settlement).where(Settlement.id.in_(settlement_ids))
                     .values(total=lines, line_count=count), execution_options={"synchronize_session": False})
-
-
-def is_platform(user: User) -> bool:
-    """Platform staff sit at the root of the unit tree."""
-    return user.unit.parent_id is None
 
 
 def change_state(session, *, statement: Settlement, to: SettlementState, actor: User,

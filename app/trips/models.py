@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, and_, or_
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import audit, clock
-from app.accounts.models import Unit, User, VehicleClass, _enum
+from app.accounts.models import Role, Unit, User, VehicleClass, _enum
 from app.db import Base
 from app.errors import IllegalTransition
+from app.security import in_scope
 
 
 class TripState(enum.StrEnum):
@@ -61,6 +64,22 @@ TRANSITIONS: dict[TripState, set[TripState]] = {
 }
 
 
+# The trip actions of the HTTP API, in the order ``allowed_actions`` lists them.
+TRIP_ACTIONS = ("quote", "submit", "withdraw", "cancel", "assign", "reassign", "unassign",
+                "switch_to_fleet", "start", "finish", "confirm", "dispute", "resolve_dispute")
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What the trip's permissions need from the domains above trips: who drives it now
+    (dispatch) and whether the passenger's objection is open. ``app.trips.lifecycle``
+    gathers it from the providers those domains register."""
+
+    assigned: bool = False
+    driver_user_id: int | None = None
+    dispute_open: bool = False
+
+
 class Trip(Base):
     __tablename__ = "trips"
     __table_args__ = (Index("ix_trips_state_depart", "state", "depart_at"),)
@@ -108,6 +127,130 @@ class Trip(Base):
     @property
     def passenger_count(self) -> int:
         return len(self.passengers)
+
+    # --- the lifecycle: which state allows what (one definition each) ---------------------
+    # Services check these before acting; ``can_<action>(user, ctx)`` below adds who may
+    # act, and ``allowed_actions`` lists the true ones for a caller.
+
+    @hybrid_property
+    def dispatchable(self) -> bool:
+        """May dispatch start? Approved trips, and emergency trips (先用后补) from submit on."""
+        return self.state == S.APPROVED or (self.state == S.PENDING_APPROVAL
+                                            and self.purpose_category == Purpose.EMERGENCY)
+
+    @dispatchable.inplace.expression
+    @classmethod
+    def _dispatchable_sql(cls):
+        return or_(cls.state == S.APPROVED,
+                   and_(cls.state == S.PENDING_APPROVAL, cls.purpose_category == Purpose.EMERGENCY))
+
+    @property
+    def quotable(self) -> bool:
+        return self.state in (S.DRAFT, S.QUOTED)
+
+    @property
+    def submittable(self) -> bool:
+        return self.state == S.QUOTED
+
+    @property
+    def withdrawable(self) -> bool:
+        return self.can_transition(S.WITHDRAWN)
+
+    @property
+    def cancellable(self) -> bool:
+        return self.can_transition(S.CANCELLED)
+
+    @property
+    def with_fleet(self) -> bool:
+        return self.channel == Channel.FLEET
+
+    @property
+    def reassignable(self) -> bool:
+        """A fleet trip dispatched and not yet started: its assignment may still change."""
+        return self.state == S.DISPATCHED and self.with_fleet
+
+    @property
+    def startable(self) -> bool:
+        return self.state == S.DISPATCHED
+
+    @property
+    def finishable(self) -> bool:
+        return self.state == S.IN_PROGRESS
+
+    @property
+    def confirmable(self) -> bool:
+        """Completed trips await the passenger's sign-off (confirm, or dispute first)."""
+        return self.state == S.COMPLETED
+
+    def undispatched_state(self) -> TripState:
+        """Where a trip taken back from dispatch goes: approved; or, for an emergency trip
+        dispatched before its approval, pending — unless the approval ended while it was on
+        the road (approvals note that decision as ``final``): then the decision's state."""
+        decided = None
+        for event in reversed(self.events):
+            if event.to_state == S.DISPATCHED and event.from_state != S.DISPATCHED:
+                if event.from_state != S.PENDING_APPROVAL:
+                    return S.APPROVED
+                return TripState(decided) if decided else S.PENDING_APPROVAL
+            final = (event.data or {}).get("final")
+            if decided is None and final in (S.APPROVED.value, S.REJECTED.value):
+                decided = final
+        return S.APPROVED
+
+    # --- who may do what now --------------------------------------------------------------
+
+    def is_applicant(self, user: User) -> bool:
+        return self.applicant_id == user.id
+
+    def _oversees(self, user: User, role: Role) -> bool:
+        return user.has_role(role) and in_scope(user, self.unit)
+
+    def can_quote(self, user: User, ctx: "ActionContext") -> bool:
+        return self.quotable and self.is_applicant(user) and user.has_role(Role.TRAVELER)
+
+    def can_submit(self, user: User, ctx: "ActionContext") -> bool:
+        return self.submittable and self.is_applicant(user) and user.has_role(Role.TRAVELER)
+
+    def can_withdraw(self, user: User, ctx: "ActionContext") -> bool:
+        return self.withdrawable and self.is_applicant(user) and user.has_role(Role.TRAVELER)
+
+    def can_cancel(self, user: User, ctx: "ActionContext") -> bool:
+        return self.cancellable and (self.is_applicant(user)
+                                     or self._oversees(user, Role.DISPATCHER))
+
+    def can_assign(self, user: User, ctx: "ActionContext") -> bool:
+        return self.dispatchable and self.with_fleet and self._oversees(user, Role.DISPATCHER)
+
+    def can_reassign(self, user: User, ctx: "ActionContext") -> bool:
+        return self.reassignable and ctx.assigned and self._oversees(user, Role.DISPATCHER)
+
+    can_unassign = can_reassign
+
+    def can_switch_to_fleet(self, user: User, ctx: "ActionContext") -> bool:
+        """A provider trip whose booking failed may be handed to the pooled fleet."""
+        return (self.dispatchable and not self.with_fleet and self.dispatch_issue is not None
+                and self._oversees(user, Role.DISPATCHER))
+
+    def can_start(self, user: User, ctx: "ActionContext") -> bool:
+        return self.startable and ctx.assigned and ctx.driver_user_id == user.id
+
+    def can_finish(self, user: User, ctx: "ActionContext") -> bool:
+        return self.finishable and ctx.assigned and ctx.driver_user_id == user.id
+
+    def can_confirm(self, user: User, ctx: "ActionContext") -> bool:
+        return self.confirmable and self.is_applicant(user)
+
+    def can_dispute(self, user: User, ctx: "ActionContext") -> bool:
+        return self.confirmable and not ctx.dispute_open and self.is_applicant(user)
+
+    def can_resolve_dispute(self, user: User, ctx: "ActionContext") -> bool:
+        return self.confirmable and ctx.dispute_open and self._oversees(user, Role.DISPATCHER)
+
+    def allowed_actions(self, user: User, ctx: "ActionContext") -> list[str]:
+        """The actions ``user`` may take on the trip now, in the API's fixed order."""
+        return [name for name in TRIP_ACTIONS if getattr(self, f"can_{name}")(user, ctx)]
+
+    # --- moving ---------------------------------------------------------------------------
 
     def can_transition(self, to: TripState) -> bool:
         return to in TRANSITIONS.get(self.state, set())

@@ -2,7 +2,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.accounts.models import VehicleClass
 from app.api import AwareDateTime, Money, PageArgs
-from app.trips.models import Purpose, TripState
+from app import db
+from app.security import current_user
+from app.trips import lifecycle
+from app.trips.models import TRIP_ACTIONS, Purpose, TripState
 
 
 class PurposeSchema(Schema):
@@ -69,6 +72,12 @@ class TripSchema(Schema):
     estimate = Money(allow_none=True)
     created_at = AwareDateTime()
     history = fields.List(fields.Nested(TripEventSchema), attribute="events")
+    allowed_actions = fields.Method(
+        "_allowed_actions", metadata={"description": "What the caller may do now: "
+                                      + ", ".join(TRIP_ACTIONS)})
+
+    def _allowed_actions(self, trip) -> list[str]:
+        return lifecycle.allowed_actions(db.session, trip, current_user())
 
 
 class TripListArgs(PageArgs):

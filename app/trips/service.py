@@ -1,4 +1,4 @@
-"""Trip use cases: create a draft, and who may see which trip."""
+"""Trip use cases: create a draft, cancel, and who may see which trip."""
 from __future__ import annotations
 
 from flask import current_app
@@ -6,8 +6,9 @@ from sqlalchemy import or_
 
 from app import audit, clock
 from app.accounts.models import Role, User
-from app.errors import NotFound, ValidationFailed
+from app.errors import Forbidden, IllegalTransition, NotFound, ValidationFailed
 from app.security import in_scope, scope_filter
+from app.trips import events
 from app.trips.geo import CityBounds, is_cross_region
 from app.trips.models import Trip, TripState
 
@@ -64,4 +65,27 @@ def get_own(session, user: User, trip_id: int) -> Trip:
     trip = get_visible(session, user, trip_id)
     if trip.applicant_id != user.id:
         raise NotFound("行程不存在")
+    return trip
+
+
+def cancel(session, *, actor: User, trip_id: int, reason: str) -> Trip:
+    """Cancel by the traveler (own trip) or a dispatcher, in any state that allows it.
+
+    ``trip_cancelled`` tells the other domains (dispatch frees the vehicle and driver,
+    approvals close open tasks, orders cancel the provider order); a fee the provider
+    charges is recorded on the trip and published as ``cancellation_fee``."""
+    trip = get_visible(session, actor, trip_id)
+    if not (trip.is_applicant(actor) or actor.has_role(Role.DISPATCHER)):
+        raise Forbidden("只有申请人或调度员可以取消行程", code="not_cancellable_by_you")
+    if not trip.cancellable:
+        raise IllegalTransition("行程已出发或已结束，不能取消", code="not_cancellable",
+                                errors={"state": trip.state.value})
+    event = trip.transition(session, TripState.CANCELLED, actor_id=actor.id, comment=reason)
+    answers = events.publish(session, events.TRIP_CANCELLED, trip=trip, actor=actor,
+                             reason=reason, at=event.at)
+    fee = next((answer for answer in answers if answer is not None), None)
+    if fee is not None:
+        trip.cancellation_fee = fee.amount
+        event.data = {**event.data, "cancellation_fee": str(fee.amount), "provider": fee.provider}
+        events.publish(session, events.CANCELLATION_FEE, trip=trip, fee=fee, at=event.at)
     return trip

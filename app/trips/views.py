@@ -7,7 +7,7 @@ from app import db
 from app.accounts.models import Role
 from app.api import blueprint, page_schema, paginate
 from app.security import current_user, roles_required
-from app.trips import service
+from app.trips import lifecycle, service
 from app.trips.models import Trip
 from app.trips.schemas import TripCreateSchema, TripListArgs, TripSchema
 
@@ -26,7 +26,9 @@ class Trips(MethodView):
             stmt = stmt.where(Trip.applicant_id == user.id)
         if args.get("state"):
             stmt = stmt.where(Trip.state == args["state"])
-        return paginate(stmt, Trip.id, limit=args["limit"], cursor=args["cursor"])
+        page = paginate(stmt, Trip.id, limit=args["limit"], cursor=args["cursor"])
+        lifecycle.annotate(db.session, page["items"], user)
+        return page
 
     @roles_required(Role.TRAVELER)
     @blp.arguments(TripCreateSchema)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.audit import AuditEntry
 from app.billing.models import Charge
 from app.billing.tariff import DEFAULT_FLEET_TARIFF, DEFAULT_RENTAL_AGREEMENT
-from app.dispatch import hooks
+from app.trips import events
 from app.trips.models import Channel, Trip, TripState
 from providers.base import Bill, FeeLine, Order
 from tests.dispatch.conftest import T0, ok
@@ -195,7 +195,7 @@ def _provider_bill(in_db, trip_id, lines, *, provider, order_id, extra=None):
     order = Order(provider=provider, order_id=order_id, out_order_id=f"T{trip_id}",
                   state="completed", bill=bill, extra=extra or {})
     with in_db() as s:
-        hooks.on_provider_bill(s, s.get(Trip, trip_id), bill=bill, order=order)
+        events.publish(s, events.PROVIDER_BILL, trip=s.get(Trip, trip_id), bill=bill, order=order)
 
 
 @pytest.mark.parametrize("final, flagged", [("120.00", False), ("120.01", True)])

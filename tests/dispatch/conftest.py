@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app import clock, db
 from app.accounts.models import Driver, User, Vehicle
-from app.dispatch import hooks
+from app.trips import events
 from app.dispatch.models import Assignment, ReleaseReason, TripRun
 from app.trips.models import Channel, Purpose, Trip, TripState
 
@@ -111,28 +111,28 @@ def past_run(in_db, make_trip):
 
 
 @pytest.fixture
-def hook_calls():
-    """Register recording handlers for the lifecycle hooks; returns the calls seen."""
+def hook_calls(app):
+    """Subscribe recording handlers to the lifecycle events; returns the calls seen."""
     calls: list[tuple] = []
     fee: dict = {}
 
-    def finished(session, trip, facts):
+    def finished(session, *, trip, facts):
         calls.append(("finished", trip.id, facts))
 
-    def confirmed(session, trip, *, auto):
+    def confirmed(session, *, trip, auto):
         calls.append(("confirmed", trip.id, auto))
 
-    def cancelled(session, trip):
+    def cancelled(session, *, trip, **_):
         calls.append(("cancelled", trip.id))
-        return hooks.CancellationFee(amount=fee["amount"], provider="sandbox-ride") if fee else None
+        return events.CancellationFee(amount=fee["amount"], provider="sandbox-ride") if fee else None
 
-    for event, fn in [("trip_finished", finished), ("trip_confirmed", confirmed),
-                      ("trip_cancelled", cancelled)]:
-        hooks.on(event)(fn)
+    handlers = [(events.TRIP_FINISHED, finished), (events.TRIP_CONFIRMED, confirmed),
+                (events.TRIP_CANCELLED, cancelled)]
+    for event, fn in handlers:
+        events.subscribe(app, event, fn)
     yield calls, fee
-    for event, fn in [("trip_finished", finished), ("trip_confirmed", confirmed),
-                      ("trip_cancelled", cancelled)]:
-        hooks.unregister(event, fn)
+    for event, fn in handlers:
+        events.unsubscribe(app, event, fn)
 
 
 def ok(resp, status=200):

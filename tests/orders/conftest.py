@@ -10,7 +10,7 @@ import requests
 from sqlalchemy import select
 
 from app import clock, db
-from app.dispatch import hooks
+from app.trips import events
 from app.orders.models import ProviderOrder
 from app.trips.models import Trip
 from app.worker import run_due
@@ -60,16 +60,16 @@ def webhooks(sandboxes, live_server):
 
 
 @pytest.fixture
-def bills():
-    """Every ``provider_bill`` hook call: (trip id, bill, order)."""
+def bills(app):
+    """Every ``provider_bill`` event: (trip id, bill, order)."""
     calls = []
 
     def record(session, *, trip, bill, order):
         calls.append((trip.id, bill, order))
 
-    hooks.on("provider_bill")(record)
+    events.subscribe(app, events.PROVIDER_BILL, record)
     yield calls
-    hooks.unregister("provider_bill", record)
+    events.unsubscribe(app, events.PROVIDER_BILL, record)
 
 
 class Orders:

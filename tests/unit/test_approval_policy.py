@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.approvals.calendar import PrcCalendar
-from app.approvals.policy import DEFAULT_RULES, TripFacts, route, trip_dispatchable
+from app.approvals.policy import DEFAULT_RULES, TripFacts, route
 
 WED = date(2026, 12, 2)  # an ordinary workday
 SAT = date(2026, 12, 5)
@@ -80,16 +80,3 @@ def test_custom_policy_all_mode_and_own_threshold():
     routing = route(rules, facts(estimate="500.00"), PrcCalendar())
     assert [(s.key, s.mode) for s in routing.steps] == [("leaders", "all"), ("platform", "any")]
     assert route(rules, facts(estimate="499.99"), PrcCalendar()).steps[-1].key == "leaders"
-
-
-@pytest.mark.parametrize("state, purpose, dispatchable", [
-    ("approved", "meeting", True),
-    ("pending_approval", "meeting", False),
-    ("pending_approval", "emergency", True),
-    ("quoted", "emergency", False),
-    ("rejected", "emergency", False),
-    ("dispatched", "meeting", False),
-])
-def test_trip_dispatchable(state, purpose, dispatchable):
-    trip = SimpleNamespace(state=state, purpose_category=purpose)
-    assert trip_dispatchable(trip) is dispatchable
