@@ -17,6 +17,8 @@ from app.settlements.export import ExportResult, write_csv, write_xlsx
 from app.settlements.lines import StatementLine
 from app.settlements.reconcile import Reconciliation, parse_supplier_statement, reconcile
 from app.settlements.models import Settlement, SettlementLine, SettlementState
+from app.trips import events
+from app.trips.models import Trip, TripState
 
 OPEN_STATES = (SettlementState.DRAFT, SettlementState.PENDING_CONFIRMATION,
                SettlementState.DISPUTED)
@@ -151,7 +153,23 @@ def change_state(session, *, statement: Settlement, to: SettlementState, actor: 
         statement.closed_at = clock.now()
     audit.record(session, entity="settlements", entity_id=statement.id, action=f"state:{to}",
                  actor_id=actor.id, data={"from": str(before), "reason": reason})
+    if to == SettlementState.CLOSED:
+        settle_trips(session, statement, actor=actor)
     return statement
+
+
+def settle_trips(session, statement: Settlement, *, actor: User) -> int:
+    """A closed statement settles the confirmed trips whose charges it carries (a cancelled
+    trip's fee settles too, but the trip stays cancelled)."""
+    trips = session.scalars(
+        select(Trip).join(SettlementLine, SettlementLine.trip_id == Trip.id)
+        .where(SettlementLine.settlement_id == statement.id, SettlementLine.charge_id.is_not(None),
+               Trip.state == TripState.CONFIRMED).order_by(Trip.id).distinct()).all()
+    for trip in trips:
+        event = trip.transition(session, TripState.SETTLED, actor_id=actor.id,
+                                data={"settlement_id": statement.id, "period": statement.period})
+        events.publish(session, events.TRIP_SETTLED, trip=trip, at=event.at)
+    return len(trips)
 
 
 def lines_of(session, statement_ids: list[int]) -> Iterator[StatementLine]:
