@@ -36,6 +36,13 @@ function addTrip(fields) {
   return trip
 }
 
+// A pending approval task of the trip, assigned to demo-approver (id 2).
+function addTask(trip) {
+  const task = { id: backend.state.seq += 1, trip_id: trip.id, step: 1, state: 'pending', assignee_id: 2 }
+  backend.state.tasks.set(task.id, task)
+  return task
+}
+
 test('login of an unbound openid asks for the phone and binds with its code', async () => {
   bridge.useUser('new-user')
   const login = await openPage('/pages/login/index')
@@ -191,8 +198,7 @@ test('trip detail shows history and cancels with a reason', async () => {
 
 test('approval detail opened from a message: reject needs a reason; a handled task says so', async () => {
   const trip = addTrip({ state: 'pending_approval' })
-  const task = { id: backend.state.seq += 1, trip_id: trip.id, step: 1, state: 'pending' }
-  backend.state.tasks.set(task.id, task)
+  const task = addTask(trip)
   await signIn('demo-approver')
 
   const detail = await openPage(`/pages/approval/detail?task_id=${task.id}`)
@@ -230,7 +236,7 @@ test('charge page shows amounts as sent and confirms', async () => {
   assert.equal(charge.has('#confirm'), false)
 })
 
-test('driver starts and finishes a task; money fields go out as strings', async () => {
+test('driver starts and finishes a task; odometer readings and money go out as strings', async () => {
   const trip = addTrip({ state: 'dispatched' })
   await signIn('demo-driver')
   const tasks = await openPage('/pages/driver/tasks')
@@ -238,21 +244,50 @@ test('driver starts and finishes a task; money fields go out as strings', async 
   assert.ok(index >= 0)
 
   await tasks.tap(`#task-${index}`)
-  await tasks.input('#start-km', '12030')
+  assert.equal(tasks.has('#finish'), false, 'a dispatched trip cannot be finished yet')
+  await tasks.input('#start-km', '12030.5')
   await tasks.tap('#start')
-  assert.deepEqual(lastPost(`/trips/${trip.id}/start`).body, { odometer_km: 12030 })
+  assert.deepEqual(lastPost(`/trips/${trip.id}/start`).body, { odometer_km: '12030.5' })
 
   const again = tasks.data.tasks.findIndex((t) => t.tripId === trip.id)
   await tasks.tap(`#task-${again}`)
+  assert.equal(tasks.has('#start'), false, 'a started trip is not started again')
   await tasks.input('#finish-km', '12280')
   await tasks.input('#finish-tolls', '85.50')
   await tasks.input('#finish-parking', '10')
   await tasks.input('#finish-waiting', '75')
   await tasks.tap('#finish')
   assert.deepEqual(lastPost(`/trips/${trip.id}/finish`).body, {
-    odometer_km: 12280, tolls: '85.50', parking: '10', lodging: '0.00', waiting_minutes: 75,
+    odometer_km: '12280', tolls: '85.50', parking: '10', lodging: '0.00', waiting_minutes: 75,
   })
   assert.equal(tasks.data.error, '')
+})
+
+test('driver task with only finish allowed shows the finish form and no start form', async () => {
+  const trip = addTrip({ state: 'in_progress' })
+  await signIn('demo-driver')
+  const tasks = await openPage('/pages/driver/tasks')
+  const index = tasks.data.tasks.findIndex((t) => t.tripId === trip.id)
+  assert.deepEqual(tasks.data.tasks[index].allowed_actions, ['finish'])
+
+  await tasks.tap(`#task-${index}`)
+  assert.equal(tasks.has('#start'), false)
+  assert.equal(tasks.has('#start-km'), false)
+  assert.ok(tasks.has('#finish') && tasks.has('#finish-km'))
+
+  await tasks.tap('#finish')
+  assert.ok(bridge.state.toasts.includes('请填写结束里程'))
+  assert.equal(lastPost(`/trips/${trip.id}/finish`), undefined, 'no finish without a reading')
+})
+
+test('driver task the backend allows nothing on shows neither form', async () => {
+  const trip = addTrip({ state: 'dispatched', allowed_actions: [] })
+  await signIn('demo-driver')
+  const tasks = await openPage('/pages/driver/tasks')
+  await tasks.tap(`#task-${tasks.data.tasks.findIndex((t) => t.tripId === trip.id)}`)
+  assert.equal(tasks.has('#start'), false)
+  assert.equal(tasks.has('#finish'), false)
+  assert.equal(tasks.text('#no-action'), '该任务当前无需操作')
 })
 
 test('my trips lists the traveler trips with Chinese states', async () => {
