@@ -68,8 +68,8 @@ async function startFakeBackend() {
     return { access_token: token, expires_in: 3600, user: { id: user.id, name: user.name } }
   }
 
-  // A trip stored with its own allowed_actions keeps them: a test's stand-in for a caller
-  // the fake does not model (another unit's overseer, a dispatcher).
+  // A trip or task stored with its own allowed_actions keeps them: a test's stand-in for a
+  // case the fake does not model (another unit's overseer, a dispatcher, a delegation).
   function tripActions(trip, user) {
     if (trip.allowed_actions) return trip.allowed_actions
     if (trip.applicant_id === user.id) {
@@ -81,6 +81,7 @@ async function startFakeBackend() {
   }
 
   function taskActions(task, user) {
+    if (task.allowed_actions) return task.allowed_actions
     return task.state === 'pending' && task.assignee_id === user.id ? ['approve', 'reject'] : []
   }
 
