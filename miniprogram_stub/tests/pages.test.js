@@ -36,6 +36,13 @@ function addTrip(fields) {
   return trip
 }
 
+// A pending approval task of the trip, assigned to demo-approver (id 2).
+function addTask(trip) {
+  const task = { id: backend.state.seq += 1, trip_id: trip.id, step: 1, state: 'pending', assignee_id: 2 }
+  backend.state.tasks.set(task.id, task)
+  return task
+}
+
 test('login of an unbound openid asks for the phone and binds with its code', async () => {
   bridge.useUser('new-user')
   const login = await openPage('/pages/login/index')
@@ -189,10 +196,91 @@ test('trip detail shows history and cancels with a reason', async () => {
   assert.equal(detail.has('#cancel'), false)
 })
 
+test('trip detail shows cancel only when allowed_actions has it, whatever the state', async () => {
+  await signIn('demo-traveler')
+  const mine = addTrip({ state: 'approved' })
+  const notMine = addTrip({ state: 'approved', allowed_actions: [] })
+
+  const detail = await openPage(`/pages/trip/detail?id=${mine.id}`)
+  assert.deepEqual(detail.data.trip.allowed_actions, ['cancel'])
+  assert.ok(detail.has('#cancel') && detail.has('#cancel-reason'))
+  assert.equal(detail.has('#withdraw'), false, 'an approved trip is not withdrawn')
+
+  const other = await openPage(`/pages/trip/detail?id=${notMine.id}`)
+  assert.equal(other.text('#state'), '已批准', 'same state')
+  assert.equal(other.has('#cancel'), false)
+  assert.equal(other.has('#cancel-reason'), false)
+
+  // A finished state with cancel still allowed (the backend decides) shows it too.
+  const odd = addTrip({ state: 'completed', allowed_actions: ['cancel'] })
+  const shown = await openPage(`/pages/trip/detail?id=${odd.id}`)
+  assert.ok(shown.has('#cancel'))
+})
+
+test('trip detail withdraws a pending trip with a reason; a draft offers quoting', async () => {
+  await signIn('demo-traveler')
+  const pending = addTrip({ state: 'pending_approval' })
+  const task = addTask(pending)
+  const detail = await openPage(`/pages/trip/detail?id=${pending.id}`)
+  assert.ok(detail.has('#withdraw') && detail.has('#cancel'))
+  assert.equal(detail.has('#quote'), false)
+
+  await detail.tap('#withdraw')
+  assert.ok(bridge.state.toasts.includes('请填写撤回原因'))
+  assert.equal(lastPost(`/trips/${pending.id}/withdraw`), undefined)
+  await detail.input('#withdraw-reason', '行程有变')
+  await detail.tap('#withdraw')
+  assert.deepEqual(lastPost(`/trips/${pending.id}/withdraw`).body, { reason: '行程有变' })
+  assert.ok(lastPost(`/trips/${pending.id}/withdraw`).key, 'withdraw carries an Idempotency-Key')
+  assert.equal(detail.text('#state'), '已撤回')
+  assert.equal(detail.has('#withdraw'), false)
+  assert.equal(detail.has('#cancel'), false)
+  assert.equal(backend.state.tasks.get(task.id).state, 'cancelled')
+
+  const draft = addTrip({ state: 'draft' })
+  const drafted = await openPage(`/pages/trip/detail?id=${draft.id}`)
+  assert.equal(drafted.has('#withdraw'), false)
+  await drafted.tap('#quote')
+  assert.deepEqual(bridge.lastNavigation(), { type: 'navigateTo', url: `/pages/trip/offers?trip_id=${draft.id}` })
+})
+
+test('approval detail offers approve and reject only as the task allowed_actions say', async () => {
+  const trip = addTrip({ state: 'pending_approval' })
+  const task = addTask(trip)
+  await signIn('demo-platform-approver')
+  const notAssignee = await openPage(`/pages/approval/detail?task_id=${task.id}`)
+  assert.equal(notAssignee.data.task.state, 'pending', 'the task is still pending')
+  assert.equal(notAssignee.has('#approve'), false)
+  assert.equal(notAssignee.has('#reject'), false)
+  assert.ok(notAssignee.text('#done').includes('待审批'))
+
+  await signIn('demo-approver')
+  const detail = await openPage(`/pages/approval/detail?task_id=${task.id}`)
+  assert.ok(detail.has('#approve') && detail.has('#reject'))
+  await detail.input('#comment', '同意')
+  await detail.tap('#approve')
+  assert.deepEqual(lastPost(`/approvals/${task.id}/approve`).body, { comment: '同意' })
+  assert.ok(bridge.state.toasts.includes('已同意'))
+  assert.equal(detail.data.done, true)
+  assert.equal(detail.has('#approve'), false)
+  assert.ok(detail.text('#done').includes('已同意'))
+  assert.equal(detail.data.trip.state, 'approved', 'the trip is read again after the decision')
+})
+
+test('approval detail with only reject allowed shows no approve button', async () => {
+  const trip = addTrip({ state: 'pending_approval' })
+  const task = addTask(trip)
+  await signIn('demo-approver')
+  backend.state.tasks.set(task.id, Object.assign(task, { allowed_actions: ['reject'] }))
+  const detail = await openPage(`/pages/approval/detail?task_id=${task.id}`)
+  assert.equal(detail.has('#approve'), false)
+  assert.equal(detail.has('#comment'), false)
+  assert.ok(detail.has('#reject') && detail.has('#reason'))
+})
+
 test('approval detail opened from a message: reject needs a reason; a handled task says so', async () => {
   const trip = addTrip({ state: 'pending_approval' })
-  const task = { id: backend.state.seq += 1, trip_id: trip.id, step: 1, state: 'pending' }
-  backend.state.tasks.set(task.id, task)
+  const task = addTask(trip)
   await signIn('demo-approver')
 
   const detail = await openPage(`/pages/approval/detail?task_id=${task.id}`)
@@ -230,7 +318,30 @@ test('charge page shows amounts as sent and confirms', async () => {
   assert.equal(charge.has('#confirm'), false)
 })
 
-test('driver starts and finishes a task; money fields go out as strings', async () => {
+test('charge page offers confirm and dispute as the trip allowed_actions say', async () => {
+  await signIn('demo-traveler')
+  backend.state.charge = { lines: [{ kind: 'time_block', description: '轿车 ≤4 小时', amount: '60.00' }], total: '60.00', final: false }
+  const trip = addTrip({ state: 'completed' })
+  const charge = await openPage(`/pages/trip/charge?id=${trip.id}`)
+  assert.ok(charge.has('#confirm') && charge.has('#dispute'))
+
+  await charge.tap('#dispute')
+  assert.ok(bridge.state.toasts.includes('请填写异议原因'))
+  await charge.input('#dispute-reason', '里程不符')
+  await charge.tap('#dispute')
+  assert.deepEqual(lastPost(`/trips/${trip.id}/dispute`).body, { reason: '里程不符' })
+  assert.equal(charge.has('#dispute'), false, 'one open dispute at a time')
+  assert.ok(charge.has('#confirm'), 'the passenger may still confirm')
+
+  // Same completed trip and provisional charge, seen by someone the backend lets do nothing.
+  const other = addTrip({ state: 'completed', allowed_actions: [] })
+  const view = await openPage(`/pages/trip/charge?id=${other.id}`)
+  assert.equal(view.text('#total'), '¥60.00')
+  assert.equal(view.has('#confirm'), false)
+  assert.equal(view.has('#dispute'), false)
+})
+
+test('driver starts and finishes a task; odometer readings and money go out as strings', async () => {
   const trip = addTrip({ state: 'dispatched' })
   await signIn('demo-driver')
   const tasks = await openPage('/pages/driver/tasks')
@@ -238,21 +349,50 @@ test('driver starts and finishes a task; money fields go out as strings', async 
   assert.ok(index >= 0)
 
   await tasks.tap(`#task-${index}`)
-  await tasks.input('#start-km', '12030')
+  assert.equal(tasks.has('#finish'), false, 'a dispatched trip cannot be finished yet')
+  await tasks.input('#start-km', '12030.5')
   await tasks.tap('#start')
-  assert.deepEqual(lastPost(`/trips/${trip.id}/start`).body, { odometer_km: 12030 })
+  assert.deepEqual(lastPost(`/trips/${trip.id}/start`).body, { odometer_km: '12030.5' })
 
   const again = tasks.data.tasks.findIndex((t) => t.tripId === trip.id)
   await tasks.tap(`#task-${again}`)
+  assert.equal(tasks.has('#start'), false, 'a started trip is not started again')
   await tasks.input('#finish-km', '12280')
   await tasks.input('#finish-tolls', '85.50')
   await tasks.input('#finish-parking', '10')
   await tasks.input('#finish-waiting', '75')
   await tasks.tap('#finish')
   assert.deepEqual(lastPost(`/trips/${trip.id}/finish`).body, {
-    odometer_km: 12280, tolls: '85.50', parking: '10', lodging: '0.00', waiting_minutes: 75,
+    odometer_km: '12280', tolls: '85.50', parking: '10', lodging: '0.00', waiting_minutes: 75,
   })
   assert.equal(tasks.data.error, '')
+})
+
+test('driver task with only finish allowed shows the finish form and no start form', async () => {
+  const trip = addTrip({ state: 'in_progress' })
+  await signIn('demo-driver')
+  const tasks = await openPage('/pages/driver/tasks')
+  const index = tasks.data.tasks.findIndex((t) => t.tripId === trip.id)
+  assert.deepEqual(tasks.data.tasks[index].allowed_actions, ['finish'])
+
+  await tasks.tap(`#task-${index}`)
+  assert.equal(tasks.has('#start'), false)
+  assert.equal(tasks.has('#start-km'), false)
+  assert.ok(tasks.has('#finish') && tasks.has('#finish-km'))
+
+  await tasks.tap('#finish')
+  assert.ok(bridge.state.toasts.includes('请填写结束里程'))
+  assert.equal(lastPost(`/trips/${trip.id}/finish`), undefined, 'no finish without a reading')
+})
+
+test('driver task the backend allows nothing on shows neither form', async () => {
+  const trip = addTrip({ state: 'dispatched', allowed_actions: [] })
+  await signIn('demo-driver')
+  const tasks = await openPage('/pages/driver/tasks')
+  await tasks.tap(`#task-${tasks.data.tasks.findIndex((t) => t.tripId === trip.id)}`)
+  assert.equal(tasks.has('#start'), false)
+  assert.equal(tasks.has('#finish'), false)
+  assert.equal(tasks.text('#no-action'), '该任务当前无需操作')
 })
 
 test('my trips lists the traveler trips with Chinese states', async () => {

@@ -15,6 +15,8 @@ const TRIP_STATES = {
   expired: '已过期',
 }
 
+const TASK_STATES = { pending: '待审批', approved: '已同意', rejected: '已驳回', cancelled: '已撤销' }
+
 const CHANNELS = { fleet: '公务车平台', rental: '租赁公司', ridehail: '网约车' }
 
 const PROVIDER_STATUSES = { ok: '正常', timeout: '超时', error: '异常', not_applicable: '不适用' }
@@ -49,7 +51,9 @@ const CHARGE_KINDS = {
 
 function tripStateLabel(state) { return TRIP_STATES[state] || state || '' }
 
+function taskStateLabel(state) { return TASK_STATES[state] || state || '' }
+
 module.exports = {
-  TRIP_STATES, CHANNELS, PROVIDER_STATUSES, PURPOSES, VEHICLE_CLASSES,
-  VEHICLE_CLASS_NAMES, CHARGE_KINDS, tripStateLabel,
+  TRIP_STATES, TASK_STATES, CHANNELS, PROVIDER_STATUSES, PURPOSES, VEHICLE_CLASSES,
+  VEHICLE_CLASS_NAMES, CHARGE_KINDS, tripStateLabel, taskStateLabel,
 }

@@ -1,5 +1,7 @@
-// Display view of a trip as the contract returns it; no rules, only labels.
+// Display view of a trip as the contract returns it; no rules, only labels and the
+// backend's allowed_actions as flags (`can.cancel`).
 const { tripStateLabel, PURPOSES } = require('./labels')
+const { allowed } = require('./actions')
 const time = require('./time')
 
 function purposeLabel(purpose) {
@@ -20,6 +22,7 @@ function viewTrip(t) {
     departText: time.display(t.depart_at),
     returnText: time.display(t.return_at),
     passengerText: (t.passengers || []).map((p) => p.name).join('、'),
+    can: allowed(t),
     history: (t.history || []).map((h) => Object.assign({}, h, {
       stateLabel: tripStateLabel(h.state),
       atText: time.display(h.at),

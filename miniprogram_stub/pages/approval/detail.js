@@ -1,7 +1,14 @@
 // The page a subscription message opens: pages/approval/detail?task_id=<id>.
 const api = require('../../utils/request')
 const { run, keyed, bindField } = require('../../utils/page')
+const { allowed } = require('../../utils/actions')
+const { taskStateLabel } = require('../../utils/labels')
 const { viewTrip } = require('../../utils/trip')
+
+// Approve and reject are offered as the task's allowed_actions say.
+function viewTask(t) {
+  return Object.assign({}, t, { can: allowed(t), stateLabel: taskStateLabel(t.state) })
+}
 
 Component({
   data: { loading: false, error: '', taskId: '', task: null, trip: null, done: false, comment: '', reason: '' },
@@ -10,19 +17,22 @@ Component({
 
     onLoad(query) {
       this.setData({ taskId: query.task_id })
-      return run(this, async () => {
-        // GET /approvals/{id}: the task with its trip; a decided task shows as done.
-        const task = await api.get(`/approvals/${query.task_id}`)
-        const trip = task.trip || await api.get(`/trips/${task.trip_id}`)
-        this.setData({ task, trip: viewTrip(trip), done: task.state !== 'pending' })
-      })
+      return run(this, () => this.load())
+    },
+
+    // GET /approvals/{id}: the task with its trip; with neither action left for the
+    // caller the page shows the task as done.
+    async load() {
+      const task = viewTask(await api.get(`/approvals/${this.data.taskId}`))
+      const trip = task.trip || await api.get(`/trips/${task.trip_id}`)
+      this.setData({ task, trip: viewTrip(trip), done: !task.can.approve && !task.can.reject })
     },
 
     decide(action, body, doneText) {
       return run(this, async () => {
         await keyed(this, action, (key) => api.post(`/approvals/${this.data.taskId}/${action}`, body, key))
-        this.setData({ done: true })
         wx.showToast({ title: doneText, icon: 'success' })
+        await this.load()
       })
     },
 

@@ -6,20 +6,24 @@ function emptyFinish() {
   return { odometer_km: '', tolls: '', parking: '', lodging: '', waiting_minutes: '' }
 }
 
-// A task is the assigned trip (or wraps it as .trip); either way it names the trip id.
+// A task is the driver's assignment with its trip as .trip (a bare trip works too); the
+// start and finish forms follow the trip's allowed_actions (`can.start`, `can.finish`).
 function viewTask(t) {
   const trip = t.trip || t
   return Object.assign(viewTrip(trip), { tripId: t.trip_id || trip.id })
 }
 
-// Money fields go out as the typed strings; the backend parses them as decimals.
+// Money and odometer readings go out as the typed strings; the backend parses them as decimals.
+function decimal(value) {
+  return String(value || '').trim()
+}
+
 function money(value) {
-  const s = String(value || '').trim()
-  return s === '' ? '0.00' : s
+  return decimal(value) || '0.00'
 }
 
 Component({
-  data: { loading: false, error: '', tasks: [], selected: -1, startKm: '', finish: emptyFinish() },
+  data: { loading: false, error: '', tasks: [], selected: -1, task: null, startKm: '', finish: emptyFinish() },
   methods: {
     onField: bindField,
     onShow() { return this.refresh() },
@@ -29,20 +33,26 @@ Component({
       return run(this, async () => {
         const res = await api.get('/driver/tasks', { limit: 100 })
         const items = Array.isArray(res) ? res : (res.items || [])
-        this.setData({ tasks: items.map(viewTask), selected: -1 })
+        this.setData({ tasks: items.map(viewTask), selected: -1, task: null })
       })
     },
 
     onSelect(e) {
-      this.setData({ selected: Number(e.currentTarget.dataset.index), startKm: '', finish: emptyFinish() })
+      const selected = Number(e.currentTarget.dataset.index)
+      this.setData({ selected, task: this.data.tasks[selected], startKm: '', finish: emptyFinish() })
     },
 
-    tripId() { return this.data.tasks[this.data.selected].tripId },
+    tripId() { return this.data.task.tripId },
 
     onStart() {
+      const odometer = decimal(this.data.startKm)
+      if (!odometer) {
+        wx.showToast({ title: '请填写起始里程', icon: 'none' })
+        return undefined
+      }
       return run(this, async () => {
         await keyed(this, 'start', (key) =>
-          api.post(`/trips/${this.tripId()}/start`, { odometer_km: Number(this.data.startKm) }, key))
+          api.post(`/trips/${this.tripId()}/start`, { odometer_km: odometer }, key))
         wx.showToast({ title: '已开始行程', icon: 'success' })
         await this.refresh()
       })
@@ -50,8 +60,12 @@ Component({
 
     onFinish() {
       const f = this.data.finish
+      if (!decimal(f.odometer_km)) {
+        wx.showToast({ title: '请填写结束里程', icon: 'none' })
+        return undefined
+      }
       const body = {
-        odometer_km: Number(f.odometer_km),
+        odometer_km: decimal(f.odometer_km),
         tolls: money(f.tolls),
         parking: money(f.parking),
         lodging: money(f.lodging),

@@ -1,5 +1,6 @@
 const api = require('../../utils/request')
 const { run, keyed, bindField } = require('../../utils/page')
+const { allowed } = require('../../utils/actions')
 const { CHARGE_KINDS } = require('../../utils/labels')
 
 // Amounts are the backend's strings ("515.50"); shown as they arrive.
@@ -10,26 +11,30 @@ function viewCharge(c) {
 }
 
 Component({
-  data: { loading: false, error: '', tripId: '', charge: null, disputeReason: '' },
+  data: { loading: false, error: '', tripId: '', charge: null, can: {}, disputeReason: '' },
   methods: {
     onField: bindField,
 
     onLoad(query) {
       this.setData({ tripId: query.id })
-      return this.load()
+      return run(this, () => this.load())
     },
 
-    load() {
-      return run(this, async () => {
-        this.setData({ charge: viewCharge(await api.get(`/trips/${this.data.tripId}/charge`)) })
-      })
+    // The charge, and the trip for what the passenger may do with it (confirm, dispute).
+    async load() {
+      const [charge, trip] = await Promise.all([
+        api.get(`/trips/${this.data.tripId}/charge`),
+        api.get(`/trips/${this.data.tripId}`),
+      ])
+      this.setData({ charge: viewCharge(charge), can: allowed(trip) })
     },
 
     act(action, body, doneText) {
       return run(this, async () => {
         await keyed(this, action, (key) => api.post(`/trips/${this.data.tripId}/${action}`, body, key))
         wx.showToast({ title: doneText, icon: 'success' })
-        this.setData({ charge: viewCharge(await api.get(`/trips/${this.data.tripId}/charge`)), disputeReason: '' })
+        this.setData({ disputeReason: '' })
+        await this.load()
       })
     },
 

@@ -1,6 +1,8 @@
 // An in-memory stand-in for the backend's HTTP contract (shared/API.md), only as deep as
-// the pages need, for page tests that must not depend on the live backend. It holds no
-// real rules: quotes, approvals and charges are canned and the tests set them.
+// the pages need, for page tests that must not depend on the live backend. Quotes,
+// approvals and charges are canned and the tests set them; the one rule it keeps is the
+// backend's `allowed_actions` (what the caller may do now), so that a page can be shown
+// to follow it, and an action it does not allow is refused as the backend would.
 const { startFakeServer, send } = require('./fake-server')
 
 const USERS = {
@@ -29,6 +31,18 @@ const PROVIDERS = [
 ]
 const PHONES = { '13800000009': { id: 9, name: '赵六', roles: ['traveler'] } }
 
+// Trip actions by state, as the backend's rules give them to the trip's applicant and to
+// the driver assigned to it (every dispatched or running trip here is the demo driver's).
+const APPLICANT_ACTIONS = {
+  draft: ['quote', 'cancel'],
+  quoted: ['quote', 'submit', 'cancel'],
+  pending_approval: ['withdraw', 'cancel'],
+  approved: ['cancel'],
+  dispatched: ['cancel'],
+  completed: ['confirm', 'dispute'],
+}
+const DRIVER_ACTIONS = { dispatched: ['start'], in_progress: ['finish'] }
+
 function error(res, status, code, message, extra) {
   send(res, status, Object.assign({ code, message, status, errors: null }, extra || {}))
 }
@@ -42,6 +56,7 @@ async function startFakeBackend() {
     offers: OFFERS,
     providers: PROVIDERS,
     charge: null,
+    openDisputes: new Set(),
     tripValidation: null,
     posted: [],
   }
@@ -51,6 +66,37 @@ async function startFakeBackend() {
     const token = `tok-${user.id}-${state.seq += 1}`
     tokens.set(token, user)
     return { access_token: token, expires_in: 3600, user: { id: user.id, name: user.name } }
+  }
+
+  // A trip or task stored with its own allowed_actions keeps them: a test's stand-in for a
+  // case the fake does not model (another unit's overseer, a dispatcher, a delegation).
+  function tripActions(trip, user) {
+    if (trip.allowed_actions) return trip.allowed_actions
+    if (trip.applicant_id === user.id) {
+      const actions = APPLICANT_ACTIONS[trip.state] || []
+      return state.openDisputes.has(trip.id) ? actions.filter((a) => a !== 'dispute') : actions
+    }
+    if (user.roles.includes('driver')) return DRIVER_ACTIONS[trip.state] || []
+    return []
+  }
+
+  function taskActions(task, user) {
+    if (task.allowed_actions) return task.allowed_actions
+    return task.state === 'pending' && task.assignee_id === user.id ? ['approve', 'reject'] : []
+  }
+
+  const tripOut = (trip, user) => Object.assign({}, trip, { allowed_actions: tripActions(trip, user) })
+  const taskOut = (task, user) => Object.assign({}, task, { allowed_actions: taskActions(task, user) })
+
+  function closeTasks(tripId) {
+    for (const task of state.tasks.values()) {
+      if (task.trip_id === tripId && task.state === 'pending') task.state = 'cancelled'
+    }
+  }
+
+  function moveTrip(trip, to, user, comment) {
+    trip.state = to
+    trip.history.push({ state: to, at: '2026-11-25T06:02:00Z', actor_id: user.id, comment: comment || null })
   }
 
   server.handle((r, res) => {
@@ -75,6 +121,20 @@ async function startFakeBackend() {
     const user = tokens.get(String(r.headers.authorization || '').replace(/^Bearer /, ''))
     if (!user) return error(res, 401, 'unauthorized', '请先登录')
 
+    // POST /trips/{id}/<action> and /approvals/{id}/<action> are refused unless allowed.
+    const segment = r.method === 'POST' ? p.split('/')[3] : undefined
+    const action = segment === 'quotes' ? 'quote' : segment
+    const trip = p.startsWith('/trips/') ? state.trips.get(id) : null
+    const task = p.startsWith('/approvals/') ? state.tasks.get(id) : null
+    if (p.startsWith('/trips/') && !trip) return error(res, 404, 'not_found', '行程不存在')
+    if (p.startsWith('/approvals/') && !task) return error(res, 404, 'not_found', '审批任务不存在')
+    if (trip && action && !tripActions(trip, user).includes(action)) {
+      return error(res, 409, 'illegal_transition', '当前状态不能执行该操作', { errors: { state: trip.state } })
+    }
+    if (task && action && !taskActions(task, user).includes(action)) {
+      return error(res, 409, 'conflict', '该审批已处理')
+    }
+
     switch (route) {
       case 'GET /me':
         return send(res, 200, { user: { id: user.id, name: user.name }, unit: { id: 1, name: '市机关事务局' }, roles: user.roles })
@@ -86,58 +146,61 @@ async function startFakeBackend() {
         return send(res, 201, trip)
       }
       case 'GET /trips':
-        return send(res, 200, { items: [...state.trips.values()].reverse(), next_cursor: null })
+        return send(res, 200, { items: [...state.trips.values()].reverse().map((t) => tripOut(t, user)), next_cursor: null })
       case 'GET /trips/:id':
-        return state.trips.has(id) ? send(res, 200, state.trips.get(id)) : error(res, 404, 'not_found', '行程不存在')
+        return send(res, 200, tripOut(trip, user))
       case 'POST /trips/:id/quotes':
-        return send(res, 200, { offers: state.offers, providers: state.providers })
+        moveTrip(trip, 'quoted', user)
+        return send(res, 200, { trip_id: id, state: trip.state, offers: state.offers, providers: state.providers })
       case 'POST /trips/:id/submit': {
-        const trip = state.trips.get(id)
-        trip.state = 'pending_approval'
-        trip.history.push({ state: 'pending_approval', at: '2026-11-25T06:01:00Z', actor_id: user.id, comment: null })
-        const task = { id: state.seq += 1, trip_id: id, step: 1, state: 'pending' }
-        state.tasks.set(task.id, task)
-        return send(res, 200, trip)
+        moveTrip(trip, 'pending_approval', user)
+        const created = { id: state.seq += 1, trip_id: id, step: 1, state: 'pending', assignee_id: USERS['demo-approver'].id }
+        state.tasks.set(created.id, created)
+        return send(res, 200, tripOut(trip, user))
       }
-      case 'POST /trips/:id/cancel': {
-        const trip = state.trips.get(id)
-        trip.state = 'cancelled'
-        trip.history.push({ state: 'cancelled', at: '2026-11-25T06:02:00Z', actor_id: user.id, comment: r.body.reason })
-        return send(res, 200, trip)
-      }
+      case 'POST /trips/:id/withdraw':
+      case 'POST /trips/:id/cancel':
+        closeTasks(id)
+        moveTrip(trip, action === 'withdraw' ? 'withdrawn' : 'cancelled', user, r.body.reason)
+        return send(res, 200, tripOut(trip, user))
       case 'GET /approvals':
         return send(res, 200, {
-          items: [...state.tasks.values()].filter((t) => t.state === url.searchParams.get('state')),
+          items: [...state.tasks.values()].filter((t) => t.state === url.searchParams.get('state')).map((t) => taskOut(t, user)),
           next_cursor: null,
         })
       case 'GET /approvals/:id':
-        return state.tasks.has(id) ? send(res, 200, state.tasks.get(id)) : error(res, 404, 'not_found', '审批任务不存在')
+        return send(res, 200, taskOut(task, user))
       case 'POST /approvals/:id/approve':
       case 'POST /approvals/:id/reject': {
-        const task = state.tasks.get(id)
-        if (!task || task.state !== 'pending') return error(res, 409, 'conflict', '该审批已处理')
-        const approve = p.endsWith('/approve')
+        const approve = action === 'approve'
         task.state = approve ? 'approved' : 'rejected'
-        const trip = state.trips.get(task.trip_id)
-        trip.state = approve ? 'approved' : 'rejected'
-        trip.history.push({ state: trip.state, at: '2026-11-25T06:03:00Z', actor_id: user.id, comment: r.body.comment || r.body.reason })
-        return send(res, 200, task)
+        moveTrip(state.trips.get(task.trip_id), task.state, user, r.body.comment || r.body.reason)
+        return send(res, 200, taskOut(task, user))
       }
       case 'GET /trips/:id/charge':
         return send(res, 200, Object.assign({ trip_id: id }, state.charge))
       case 'POST /trips/:id/confirm':
+        state.openDisputes.delete(id)
+        moveTrip(trip, 'confirmed', user)
         state.charge.final = true
-        return send(res, 200, state.charge)
+        return send(res, 200, tripOut(trip, user))
       case 'POST /trips/:id/dispute':
-        return send(res, 200, state.charge)
-      case 'GET /driver/tasks':
-        return send(res, 200, { items: [...state.trips.values()].filter((t) => ['dispatched', 'in_progress'].includes(t.state)), next_cursor: null })
+        state.openDisputes.add(id)
+        return send(res, 200, { id: state.seq += 1, trip_id: id, reason: r.body.reason, open: true })
+      case 'GET /driver/tasks': {
+        // The driver's active assignments, each with its trip.
+        const running = [...state.trips.values()].filter((t) => ['dispatched', 'in_progress'].includes(t.state))
+        return send(res, 200, {
+          items: running.map((t) => ({ id: t.id + 10000, trip_id: t.id, trip_state: t.state, active: true, trip: tripOut(t, user) })),
+          next_cursor: null,
+        })
+      }
       case 'POST /trips/:id/start':
-        state.trips.get(id).state = 'in_progress'
-        return send(res, 200, state.trips.get(id))
+        moveTrip(trip, 'in_progress', user)
+        return send(res, 200, { trip_id: id, trip_state: trip.state, start_odometer_km: r.body.odometer_km })
       case 'POST /trips/:id/finish':
-        state.trips.get(id).state = 'completed'
-        return send(res, 200, state.trips.get(id))
+        moveTrip(trip, 'completed', user)
+        return send(res, 200, { trip_id: id, trip_state: trip.state, end_odometer_km: r.body.odometer_km })
       default:
         return error(res, 404, 'not_found', `未实现 ${route}`)
     }
