@@ -180,9 +180,14 @@ def record(session, claim: Claimed, outcome: base.Order | base.ProviderError,
     _audit(session, row, "booked", {"order_id": row.order_id,
                                      "out_order_id": row.out_order_id})
     if trip.dispatchable:
-        trip.dispatch_issue = None
-        trip.transition(session, S.DISPATCHED, actor_id=None, at=now,
-                        data=_event_data(row, "booked"))
+        _dispatched(session, trip, _event_data(row, "booked"), now)
+
+
+def _dispatched(session, trip: Trip, data: dict, now: datetime) -> None:
+    """The provider took the order: the trip is dispatched (and off the dispatch queue)."""
+    trip.dispatch_issue = None
+    trip.transition(session, S.DISPATCHED, actor_id=None, at=now, data=data)
+    events.publish(session, events.TRIP_DISPATCHED, trip=trip, at=now)
 
 
 def _failed_attempt(session, row: ProviderOrder, trip: Trip, exc: base.ProviderError,
@@ -323,11 +328,11 @@ def _advance_trip(session, trip: Trip, target: TripState, data: dict, now: datet
     """Move the trip forward to ``target`` by legal steps; otherwise just note the event."""
     moved = False
     if trip.dispatchable:
-        trip.dispatch_issue = None
-        trip.transition(session, S.DISPATCHED, actor_id=None, at=now, data=data)
+        _dispatched(session, trip, data, now)
         moved = True
-    if target == S.IN_PROGRESS and trip.state == S.DISPATCHED:
+    if target == S.IN_PROGRESS and trip.startable:
         trip.transition(session, S.IN_PROGRESS, actor_id=None, at=now, data=data)
+        events.publish(session, events.TRIP_STARTED, trip=trip, at=now)
         moved = True
     if target == S.COMPLETED and trip.state in (S.DISPATCHED, S.IN_PROGRESS):
         trip.transition(session, S.COMPLETED, actor_id=None, at=now, data=data)

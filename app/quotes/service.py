@@ -22,7 +22,6 @@ from providers.route import RouteEstimator
 
 log = logging.getLogger(__name__)
 
-QUOTABLE = (TripState.DRAFT, TripState.QUOTED)
 STATUS_MESSAGES = {"timeout": "响应超时", "error": "服务暂不可用"}
 
 
@@ -180,7 +179,7 @@ def latest_quotes(session, *, actor: User, trip_id: int) -> QuoteResult:
 
 
 def _check_quotable(trip: Trip) -> None:
-    if trip.state not in QUOTABLE:
+    if not trip.quotable:
         raise IllegalTransition("行程已提交或已结束，不能重新询价",
                                 errors={"state": trip.state.value})
 
