@@ -161,10 +161,11 @@ def change_state(session, *, statement: Settlement, to: SettlementState, actor: 
 def settle_trips(session, statement: Settlement, *, actor: User) -> int:
     """A closed statement settles the confirmed trips whose charges it carries (a cancelled
     trip's fee settles too, but the trip stays cancelled)."""
-    trips = session.scalars(
-        select(Trip).join(SettlementLine, SettlementLine.trip_id == Trip.id)
-        .where(SettlementLine.settlement_id == statement.id, SettlementLine.charge_id.is_not(None),
-               Trip.state == TripState.CONFIRMED).order_by(Trip.id).distinct()).all()
+    carried = select(SettlementLine.trip_id).where(SettlementLine.settlement_id == statement.id,
+                                                   SettlementLine.charge_id.is_not(None))
+    trips = session.scalars(select(Trip).where(Trip.id.in_(carried),
+                                               Trip.state == TripState.CONFIRMED)
+                            .order_by(Trip.id)).all()
     for trip in trips:
         event = trip.transition(session, TripState.SETTLED, actor_id=actor.id,
                                 data={"settlement_id": statement.id, "period": statement.period})
