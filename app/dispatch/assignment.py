@@ -1,5 +1,6 @@
 """Assignment of the pooled fleet: the dispatch queue; assign, reassign and unassign a
-vehicle and driver; release on cancellation; the action context of a trip's dispatch.
+vehicle and driver; release on cancellation; what ``allowed_actions`` needs to know of a
+trip's dispatch (its driver, an open dispute).
 
 Every function runs inside the request's unit of work (the view never commits). On SQLite
 the request already holds the single writer (``db.begin_write``), so the busy checks below
