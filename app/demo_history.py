@@ -35,9 +35,10 @@ from app.accounts.models import Driver, Unit, User, Vehicle
 from app.billing import tariff as engine
 from app.billing.models import Charge, TariffKind
 from app.billing.service import charge_of, tariff_in_force
-from app.dispatch import service as dispatch
+from app.dispatch import assignment as dispatch
 from app.trips import events
 from app.dispatch.models import BUFFER, Assignment, ReleaseReason, TripRun
+from app.dispatch.run import run_facts
 from app.money import round_money
 from app.orders.models import ProviderOrder
 from app.trips.models import Channel, Offer, Trip, TripState
@@ -346,7 +347,7 @@ class _History:
         trip.transition(s, S.COMPLETED, actor_id=driver.user_id, at=finished_at, comment=MARK,
                         data={"km": str(km), "recorded_at": finished_at.isoformat(),
                               "demo_history": True})
-        events.publish(s, events.TRIP_FINISHED, trip=trip, facts=dispatch.run_facts(trip, run, vehicle))
+        events.publish(s, events.TRIP_FINISHED, trip=trip, facts=run_facts(trip, run, vehicle))
         self._confirm(trip, plan, applicant, finished_at)
 
     # --- rental and ride-hailing -------------------------------------------------------

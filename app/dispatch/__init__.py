@@ -4,10 +4,10 @@
 def init_app(app) -> None:
     from app.jobs import register as register_job
     from app.api import register_blueprints
-    from app.dispatch import jobs, service, views
+    from app.dispatch import assignment, jobs, views
     from app.trips import events, lifecycle
 
     register_blueprints(app, views.blp, views.trip_blp, views.driver_blp)
-    events.subscribe(app, events.TRIP_CANCELLED, service.release_on_cancel)
-    lifecycle.provide(app, service.action_context)
+    events.subscribe(app, events.TRIP_CANCELLED, assignment.release_on_cancel)
+    lifecycle.provide(app, assignment.action_context)
     register_job(app, "dispatch.auto_confirm", jobs.auto_confirm, every=600)

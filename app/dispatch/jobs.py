@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from app import db
-from app.dispatch import service
+from app.dispatch import passenger
 
 
 def auto_confirm(session, now) -> int:
     """Trips completed over 72 h ago without confirmation or dispute become confirmed."""
     db.begin_write(session)
-    return service.auto_confirm_due(session, now)
+    return passenger.auto_confirm_due(session, now)

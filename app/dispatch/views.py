@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app import db
 from app.accounts.models import Role
 from app.api import PageArgs, blueprint, page_schema, paginate
-from app.dispatch import service
+from app.dispatch import assignment, passenger, run
 from app.dispatch.models import Assignment, TripDispute, TripRun
 from app.dispatch.schemas import (AssignBodySchema, AssignmentSchema, DispatchedTripSchema,
                                   DisputeListArgs, DisputeSchema, DriverTaskSchema,
@@ -34,7 +34,7 @@ dispatcher_only = roles_required(Role.DISPATCHER)
 def queue(args):
     """Fleet trips waiting for a vehicle, and provider trips whose booking failed (with why)."""
     user = current_user()
-    stmt = select(Trip).where(service.queue_condition(), scope_filter(user, Trip.unit_id))
+    stmt = select(Trip).where(assignment.queue_condition(), scope_filter(user, Trip.unit_id))
     page = paginate(stmt, Trip.id, limit=args["limit"], cursor=args["cursor"])
     lifecycle.annotate(db.session, page["items"], user)
     return page
@@ -60,7 +60,7 @@ def disputes(args):
 @trip_blp.response(200, AssignmentSchema)
 def assign(data, trip_id):
     """Assign a vehicle and a driver; omit both to auto-assign (NEV first, least used)."""
-    return service.assign(db.session, actor=current_user(), trip_id=trip_id, **data)
+    return assignment.assign(db.session, actor=current_user(), trip_id=trip_id, **data)
 
 
 @trip_blp.route("/<int:trip_id>/reassign", methods=["POST"])
@@ -69,7 +69,7 @@ def assign(data, trip_id):
 @trip_blp.response(200, AssignmentSchema)
 def reassign(data, trip_id):
     """Change the vehicle and/or driver before departure (an omitted one is kept)."""
-    return service.reassign(db.session, actor=current_user(), trip_id=trip_id, **data)
+    return assignment.reassign(db.session, actor=current_user(), trip_id=trip_id, **data)
 
 
 @trip_blp.route("/<int:trip_id>/unassign", methods=["POST"])
@@ -78,7 +78,7 @@ def reassign(data, trip_id):
 @trip_blp.response(200, DispatchedTripSchema)
 def unassign(data, trip_id):
     """Release the vehicle and driver; the trip waits in the queue again."""
-    return service.unassign(db.session, actor=current_user(), trip_id=trip_id, **data)
+    return assignment.unassign(db.session, actor=current_user(), trip_id=trip_id, **data)
 
 
 @trip_blp.route("/<int:trip_id>/start", methods=["POST"])
@@ -87,7 +87,7 @@ def unassign(data, trip_id):
 @trip_blp.response(200, TripRunSchema)
 def start(data, trip_id):
     """The assigned driver sets off; ``at`` records a time afterwards when offline."""
-    return service.start_trip(db.session, actor=current_user(), trip_id=trip_id, **data)
+    return run.start_trip(db.session, actor=current_user(), trip_id=trip_id, **data)
 
 
 @trip_blp.route("/<int:trip_id>/finish", methods=["POST"])
@@ -96,8 +96,8 @@ def start(data, trip_id):
 @trip_blp.response(200, TripRunSchema)
 def finish(data, trip_id):
     """The assigned driver returns with odometer, tolls, parking, lodging and waiting time."""
-    return service.finish_trip(db.session, actor=current_user(), trip_id=trip_id,
-                               report=service.FinishReport(**data))
+    return run.finish_trip(db.session, actor=current_user(), trip_id=trip_id,
+                           report=run.FinishReport(**data))
 
 
 @trip_blp.route("/<int:trip_id>/confirm", methods=["POST"])
@@ -105,7 +105,7 @@ def finish(data, trip_id):
 @trip_blp.response(200, DispatchedTripSchema)
 def confirm(trip_id):
     """The applicant confirms the completed trip's mileage and charge."""
-    return service.confirm(db.session, actor=current_user(), trip_id=trip_id)
+    return passenger.confirm(db.session, actor=current_user(), trip_id=trip_id)
 
 
 @trip_blp.route("/<int:trip_id>/dispute", methods=["POST"])
@@ -114,7 +114,7 @@ def confirm(trip_id):
 @trip_blp.response(201, DisputeSchema)
 def dispute(data, trip_id):
     """The applicant disputes the completed trip; it is not auto-confirmed meanwhile."""
-    return service.dispute(db.session, actor=current_user(), trip_id=trip_id, **data)
+    return passenger.dispute(db.session, actor=current_user(), trip_id=trip_id, **data)
 
 
 @trip_blp.route("/<int:trip_id>/dispute/resolve", methods=["POST"])
@@ -124,8 +124,9 @@ def dispute(data, trip_id):
 def resolve_dispute(data, trip_id):
     """Answer the open dispute; corrected fleet facts recompute the (provisional) charge."""
     resolution = data.pop("resolution")
-    return service.resolve_dispute(db.session, actor=current_user(), trip_id=trip_id,
-                                   resolution=resolution, correction=service.Correction(**data))
+    return passenger.resolve_dispute(db.session, actor=current_user(), trip_id=trip_id,
+                                     resolution=resolution,
+                                     correction=passenger.Correction(**data))
 
 
 @trip_blp.route("/<int:trip_id>/cancel", methods=["POST"])
@@ -144,7 +145,7 @@ def cancel(data, trip_id):
 def tasks(args):
     """The driver's upcoming and running tasks."""
     user = current_user()
-    driver = service.driver_of(db.session, user)
+    driver = run.driver_of(db.session, user)
     stmt = select(Assignment).where(Assignment.driver_id == driver.id, Assignment.active)
     page = paginate(stmt, Assignment.id, limit=args["limit"], cursor=args["cursor"])
     lifecycle.annotate(db.session, [a.trip for a in page["items"]], user)

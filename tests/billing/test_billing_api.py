@@ -179,7 +179,7 @@ def test_fleet_trip_is_priced_by_the_version_in_force_when_it_started(api, make_
 
 def test_auto_confirmation_marks_the_charge(api, make_trip, drive, in_db, travel):
     from app import clock
-    from app.dispatch import service as dispatch
+    from app.dispatch import passenger as dispatch
 
     trip_id = make_trip()
     drive(trip_id)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from app.dispatch import service
+from app.dispatch import assignment as service
 from app.dispatch.models import Assignment
 from app.trips.models import Trip
 
