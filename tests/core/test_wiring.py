@@ -2,7 +2,10 @@
 ``init_app``; nothing is registered globally."""
 from __future__ import annotations
 
-from app import create_app, events, jobs
+import pytest
+from flask import Flask
+
+from app import events, jobs
 from app.trips import events as trip_events
 
 
@@ -10,11 +13,10 @@ def _names(handlers):
     return [f"{h.__module__}.{h.__name__}" for h in handlers]
 
 
-def test_create_app_subscribes_each_domain_once(tmp_path):
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite'}"})
+def test_create_app_subscribes_each_domain_once(app):
     assert _names(events.subscribers(trip_events.TRIP_CANCELLED, app)) == [
         "app.approvals.service.close_on_cancel",
-        "app.dispatch.service.release_on_cancel",
+        "app.dispatch.assignment.release_on_cancel",
         "app.orders.service.cancel_provider_order",
     ]
     assert _names(events.subscribers(trip_events.TRIP_FINISHED, app)) == [
@@ -24,22 +26,22 @@ def test_create_app_subscribes_each_domain_once(tmp_path):
     assert "orders.book" in jobs.registered(app) and "approvals.expire" in jobs.registered(app)
 
 
-def test_apps_do_not_share_subscribers(tmp_path):
-    first = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite'}"})
-    second = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'b.sqlite'}"})
-    seen = []
+def test_apps_do_not_share_subscribers():
+    first, second = Flask("first"), Flask("second")
 
     def spy(session, **payload):
-        seen.append(payload)
+        return payload["trip"]
 
     trip_events.subscribe(first, trip_events.TRIP_SETTLED, spy)
-    assert spy in events.subscribers(trip_events.TRIP_SETTLED, first)
-    assert spy not in events.subscribers(trip_events.TRIP_SETTLED, second)
-    assert len(events.subscribers(trip_events.TRIP_CANCELLED, second)) == 3
+    trip_events.subscribe(first, trip_events.TRIP_SETTLED, spy)  # once only
+    assert events.subscribers(trip_events.TRIP_SETTLED, first) == [spy]
+    assert events.subscribers(trip_events.TRIP_SETTLED, second) == []
+    with first.app_context():
+        assert trip_events.publish(None, trip_events.TRIP_SETTLED, trip="T1") == ["T1"]
+    with second.app_context():
+        assert trip_events.publish(None, trip_events.TRIP_SETTLED, trip="T1") == []
 
 
-def test_publishing_an_unknown_trip_event_is_refused(tmp_path):
-    import pytest
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite'}"})
-    with app.app_context(), pytest.raises(ValueError):
+def test_publishing_an_unknown_trip_event_is_refused():
+    with Flask("x").app_context(), pytest.raises(ValueError):
         trip_events.publish(None, "trip_teleported", trip=None)
