@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def _seeded_users(app, demo) -> list[User]:
+def _seeded_users(app) -> list[User]:
     with app.app_context():
         users = list(db.session.scalars(select(User).order_by(User.id)))
         db.session.remove()
@@ -39,7 +39,7 @@ def test_readme_links_only_docs_that_exist():
 
 
 def test_readme_lists_every_login_the_demo_seed_creates(app, demo):
-    users = _seeded_users(app, demo)
+    users = _seeded_users(app)
     assert len([u for u in users if u.openid]) >= 11
     for user in users:
         if user.openid:
@@ -49,7 +49,7 @@ def test_readme_lists_every_login_the_demo_seed_creates(app, demo):
 
 
 def test_devserver_banner_lists_every_login_the_demo_seed_creates(app, demo):
-    users = _seeded_users(app, demo)
+    users = _seeded_users(app)
     with app.app_context():
         lines = "\n".join(devserver.login_lines(db.session))
         db.session.remove()
