@@ -12,10 +12,10 @@ import sys
 import threading
 from pathlib import Path
 
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
-DEMO_LOGINS = ["demo-traveler", "demo-traveler-2", "demo-approver", "demo-platform-approver",
-               "demo-dispatcher", "demo-driver", "demo-finance", "demo-supervisor", "demo-admin"]
+from app.accounts.models import User
 
 
 def main() -> int:
@@ -40,6 +40,7 @@ def main() -> int:
         seeded = seed.seed_demo(db.session)
         db.session.commit()
         history_period, history_trips = demo_history.summary(db.session, clock.now())
+        logins = login_lines(db.session)
         db.session.remove()
     worker = Worker(app).start()
     server = make_server("127.0.0.1", port, app, threaded=True)
@@ -59,9 +60,10 @@ def main() -> int:
     print("Database:", db_url, "(demo data loaded)" if seeded else "(existing data kept)")
     for name, srv in sandboxes.items():
         print(f"Sandbox {name}: {srv.url}")
-    print("Demo logins (wx.login code → openid): " +
-          ", ".join(f"sandbox:{o}" for o in DEMO_LOGINS))
-    print("Bind a pre-registered phone: phone code sandbox-phone:13800000012")
+    print("Demo logins: POST /api/v1/auth/wechat-login {\"code\": \"sandbox:<openid>\"}")
+    for line in logins:
+        print("  " + line)
+    print(sandbox_controls(sandboxes))
     if history_trips:
         print(f"Demo history: {history_trips} confirmed trips in {history_period} — log in as "
               f"demo-finance and POST /api/v1/settlements {{\"period\": \"{history_period}\"}}")
@@ -74,6 +76,32 @@ def main() -> int:
             srv.stop()
         print("stopped", flush=True)
     return 0
+
+
+def login_lines(session) -> list[str]:
+    """One line per active user of the database: the wx.login code of each bound user with
+    roles and unit, then how each pre-registered, unbound user binds (read after seeding)."""
+    users = list(session.scalars(select(User).where(User.active).order_by(User.id)))
+    bound = [f"sandbox:{u.openid:<24} {','.join(u.roles):<18} {u.unit.name}"
+             for u in users if u.openid]
+    unbound = [f"sandbox:<new openid> → ticket; POST /api/v1/auth/bind {{\"ticket\": …, "
+               f"\"phone_code\": \"sandbox-phone:{u.phone}\"}}  "
+               f"{u.name} {','.join(u.roles)} {u.unit.name}"
+               for u in users if not u.openid]
+    return bound + unbound
+
+
+def sandbox_controls(sandboxes) -> str:
+    """Where to watch and drive the sandboxes (README.md, "Sandbox controls")."""
+    orders = ", ".join(f"{name} {srv.url}" for name, srv in sandboxes.items() if name != "wechat")
+    return "\n".join([
+        "Sandbox controls (README.md, \"Sandbox controls\"):",
+        f"  WeChat messages sent:  GET  {sandboxes['wechat'].url}/__sandbox/messages",
+        "  move a provider order: POST <sandbox>/__sandbox/orders/<order_id>/advance "
+        f"({orders})",
+        "  latency and faults:    POST <sandbox>/__sandbox/faults "
+        "{\"latency_ms\": 300, \"fault\": \"5xx\", \"times\": 1}; DELETE clears",
+    ])
 
 
 def _sandbox_provider_settings(sandboxes, api_port: int) -> dict:
