@@ -6,15 +6,13 @@ from sqlalchemy import select
 from app import clock, db
 from app.accounts.models import Role
 from app.api import PageArgs, blueprint, page_schema, paginate
-from app.approvals.views import platform_admin
 from app.billing import service
 from app.billing.models import TariffKind, TariffVersion
 from app.billing.schemas import (ChargeSchema, PreviewResultSchema, PreviewSchema, ReleaseSchema,
                                  TariffArgs, TariffBodySchema, TariffSchema)
 from app.billing.tariff import TripFacts
 from app.errors import Forbidden, NotFound
-from app.security import current_user, roles_required
-from app.settlements.service import is_platform
+from app.security import current_user, is_platform, platform_admin, roles_required
 from app.trips import service as trips
 
 blp = blueprint("billing", "/billing", "Charges: the tariff engine's preview")

@@ -140,11 +140,6 @@ def _retotal(session, settlement_ids: list[int]) -> None:
                     .values(total=lines, line_count=count), execution_options={"synchronize_session": False})
 
 
-def is_platform(user: User) -> bool:
-    """Platform staff sit at the root of the unit tree."""
-    return user.unit.parent_id is None
-
-
 def change_state(session, *, statement: Settlement, to: SettlementState, actor: User,
                  reason: str = "") -> Settlement:
     """Move a statement along draft → pending_confirmation → confirmed/disputed → closed."""

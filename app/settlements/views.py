@@ -10,7 +10,7 @@ from app import db
 from app.accounts.models import Role
 from app.api import PageArgs, blueprint, page_schema, paginate
 from app.errors import Forbidden, ValidationFailed
-from app.security import current_user, roles_required, scope_filter, scoped_get
+from app.security import current_user, is_platform, roles_required, scope_filter, scoped_get
 from app.settlements import service
 from app.settlements.models import Settlement, SettlementLine, SettlementState
 from app.settlements.reconcile import StatementFormatError
@@ -29,7 +29,7 @@ finance = roles_required(Role.FINANCE)
 
 def _platform_finance():
     user = current_user()
-    if not service.is_platform(user):
+    if not is_platform(user):
         raise Forbidden("仅平台财务可执行此操作", code="platform_finance_only")
     return user
 
