@@ -1,11 +1,12 @@
 """Engine, the request-scoped session, the declarative Base and the column types."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Numeric, create_engine, event
+from sqlalchemy import DateTime, Enum, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -60,6 +61,13 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def enum_column(cls: type[enum.Enum], name: str) -> Enum:
+    """The column type of a ``cls`` value: its string value in a VARCHAR(24) (no native
+    enum, so adding a member needs no type migration), checked against ``cls`` on write."""
+    return Enum(cls, name=name, native_enum=False, length=24,
+                values_callable=lambda e: [m.value for m in e], validate_strings=True)
 
 
 class Base(DeclarativeBase):
