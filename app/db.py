@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from app.money import round_money
+from app.money import money, round_money
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -22,23 +22,18 @@ NAMING_CONVENTION = {
 }
 
 
-class Money(TypeDecorator):
+class MoneyColumn(TypeDecorator):
     """CNY amount: Numeric(12, 2), up to 9,999,999,999.99; always a Decimal in Python."""
 
     impl = Numeric(12, 2)
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect) -> Decimal | None:
-        if value is None:
-            return None
-        if isinstance(value, float):
-            raise TypeError("money must be Decimal, not float")
-        return round_money(Decimal(value))
+        return None if value is None else money(value)
 
     def process_result_value(self, value: Any, dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return round_money(Decimal(str(value)))
+        # A driver may hand the amount back as a float (SQLite): read it through its text.
+        return None if value is None else round_money(Decimal(str(value)))
 
 
 class UTCDateTime(TypeDecorator):
@@ -72,7 +67,7 @@ def enum_column(cls: type[enum.Enum], name: str) -> Enum:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {Decimal: Money(), datetime: UTCDateTime()}
+    type_annotation_map = {Decimal: MoneyColumn(), datetime: UTCDateTime()}
 
 
 # One session per thread (each request thread, the worker); removed at teardown.

@@ -9,20 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Mapping, Protocol
 
-CENT = Decimal("0.01")
+from providers.money import money
 
 # Normalised order states, shared by every channel (providers map their own onto these).
 ORDER_STATES = ("created", "assigned", "arrived", "in_trip", "completed", "paid", "cancelled")
-
-
-def money(value: Any) -> Decimal:
-    """A provider amount as Decimal CNY rounded to the cent; floats are refused."""
-    if isinstance(value, float):
-        raise TypeError("money must not be float")
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -73,7 +66,7 @@ class FeeLine:
 
 
 @dataclass(frozen=True)
-class Offer:
+class ProviderOffer:
     """One priced option; ``expires_at`` is its price lock."""
 
     provider: str
@@ -94,7 +87,7 @@ class OrderRequest:
     """Place an order for a chosen offer; ``out_order_id`` makes retries safe."""
 
     out_order_id: str
-    offer: Offer
+    offer: ProviderOffer
     request: QuoteRequest
     contact_name: str
     contact_phone: str
@@ -139,7 +132,7 @@ class SupplyProvider(Protocol):
     channel: str
     takes_orders: bool
 
-    def quote(self, request: QuoteRequest) -> list[Offer]:
+    def quote(self, request: QuoteRequest) -> list[ProviderOffer]:
         """Offers for the trip; raises NotApplicable when this provider cannot serve it."""
 
     def book(self, order_request: OrderRequest) -> Order: ...

@@ -34,7 +34,7 @@ class ProviderOutcome:
     channel: str
     status: str
     latency_ms: int
-    offers: list[base.Offer] = field(default_factory=list)
+    offers: list[base.ProviderOffer] = field(default_factory=list)
     message: str | None = None
 
     def as_dict(self) -> dict:
@@ -107,7 +107,7 @@ def fan_out(providers: Mapping[str, base.SupplyProvider], request: base.QuoteReq
     return outcomes
 
 
-def _facts(offer: base.Offer) -> policy.OfferFacts:
+def _facts(offer: base.ProviderOffer) -> policy.OfferFacts:
     return policy.OfferFacts(channel=offer.channel, vehicle_class=offer.vehicle_class,
                              seats=offer.seats, price=offer.price, nev=offer.nev,
                              available=offer.available, tier=offer.extra.get("tier"))
@@ -185,9 +185,9 @@ def _check_quotable(trip: Trip) -> None:
                                 errors={"state": trip.state.value})
 
 
-def provider_offer(offer: Offer) -> base.Offer:
-    """A stored offer as the provider contract's Offer (what ``book`` needs)."""
-    return base.Offer(
+def provider_offer(offer: Offer) -> base.ProviderOffer:
+    """A stored offer as the provider contract's ProviderOffer (what ``book`` needs)."""
+    return base.ProviderOffer(
         provider=offer.provider, channel=offer.channel.value, product=offer.product,
         vehicle_class=offer.vehicle_class.value, seats=offer.seats, nev=offer.nev, price=offer.price,
         breakdown=tuple(base.FeeLine.from_dict(line) for line in offer.breakdown),

@@ -1,7 +1,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.accounts.models import VehicleClass
-from app.api import AwareDateTime, Money, PageArgs
+from app.api import AwareDateTime, MoneyField, PageArgs
 from app.trips.models import Purpose, TripState
 
 
@@ -66,7 +66,7 @@ class TripSchema(Schema):
     est_duration_min = fields.Integer(allow_none=True)
     selected_offer_id = fields.Integer(allow_none=True)
     channel = fields.Function(lambda t: str(t.channel) if t.channel else None)
-    estimate = Money(allow_none=True)
+    estimate = MoneyField(allow_none=True)
     created_at = AwareDateTime()
     history = fields.List(fields.Nested(TripEventSchema), attribute="events")
 
