@@ -31,7 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select
 
 from app import audit, clock
-from app.accounts.models import Driver, Unit, User, Vehicle
+from app.accounts.models import Driver, Unit, User, Vehicle, VehicleClass
 from app.billing import handlers as _billing_handlers  # noqa: F401  (registers the hooks)
 from app.billing import tariff as engine
 from app.billing.models import Charge, TariffKind
@@ -152,7 +152,6 @@ RIDEHAIL_TIERS = {"economy": ("10.00", "1.80", "0.30"), "comfort": ("14.00", "2.
                   "business": ("22.00", "3.50", "0.70")}
 PROVIDER_LABELS = {"fleet": "公车平台", "ridehail": "T3出行", "rental-a": "常州交运租车",
                    "rental-b": "龙城汽车租赁"}
-CLASS_LABELS = {"sedan": "轿车", "mpv": "商务车", "minibus": "中型客车", "bus": "大型客车"}
 
 
 def previous_month(now: datetime) -> tuple[date, date]:
@@ -267,10 +266,10 @@ class _History:
         return trip
 
     def _offer(self, trip: Trip, plan: Plan, lines, quoted_at: datetime, extra=None) -> Offer:
-        seats = {"sedan": 4, "mpv": 6, "minibus": 17, "bus": 45}[plan.vehicle_class]
+        vehicle_class = VehicleClass(plan.vehicle_class)
         offer = Offer(trip_id=trip.id, channel=trip.channel, provider=plan.supplier,
-                      product=f"{PROVIDER_LABELS[plan.supplier]}·{CLASS_LABELS[plan.vehicle_class]}",
-                      vehicle_class=plan.vehicle_class, seats=seats, nev=False,
+                      product=f"{PROVIDER_LABELS[plan.supplier]}·{vehicle_class.label}",
+                      vehicle_class=vehicle_class, seats=vehicle_class.seats, nev=False,
                       price=sum((line.amount for line in lines), Decimal("0.00")),
                       breakdown=[{"kind": x.kind, "description": x.description,
                                   "amount": str(x.amount)} for x in lines],

@@ -7,6 +7,7 @@ in our own vocabulary; anything provider-specific rides along in ``extra``. Mone
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +17,26 @@ from providers.money import money
 
 # Normalised order states, shared by every channel (providers map their own onto these).
 ORDER_STATES = ("created", "assigned", "arrived", "in_trip", "completed", "paid", "cancelled")
+
+
+class VehicleClass(enum.StrEnum):
+    """Vehicle classes, smallest first, each with its Chinese label and the passengers it
+    carries at most (SPEC §5). The app's models store these values."""
+
+    label: str
+    seats: int
+
+    SEDAN = "sedan", "轿车", 4
+    MPV = "mpv", "商务车", 6
+    MINIBUS = "minibus", "中巴", 18
+    BUS = "bus", "大巴", 45
+
+    def __new__(cls, value: str, label: str, seats: int) -> VehicleClass:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        member.seats = seats
+        return member
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,7 @@ from decimal import Decimal
 from typing import Callable
 
 from providers.base import (Cancellation, FeeLine, NotApplicable, Order, OrderRequest,
-                            ProviderError, ProviderOffer, QuoteRequest)
-
-CLASS_LABELS = {"sedan": "轿车", "mpv": "商务车", "minibus": "中型客车", "bus": "大型客车"}
+                            ProviderError, ProviderOffer, QuoteRequest, VehicleClass)
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ class FleetProvider:
             lines = self.price(vehicle_class, request)
             offers.append(ProviderOffer(
                 provider=self.name, channel=self.channel,
-                product=f"{self.label}·{CLASS_LABELS[vehicle_class]}",
+                product=f"{self.label}·{VehicleClass(vehicle_class).label}",
                 vehicle_class=vehicle_class, seats=best.seats, nev=best.nev,
                 price=sum((line.amount for line in lines), Decimal("0.00")), breakdown=lines,
                 expires_at=self.now() + self.lock,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
 from app.db import Base, enum_column
+from providers.base import VehicleClass
 
 
 class Role(enum.StrEnum):
@@ -27,13 +28,6 @@ class UnitLevel(enum.StrEnum):
     CITY = "city"
     DISTRICT = "district"
     TOWN = "town"
-
-
-class VehicleClass(enum.StrEnum):
-    SEDAN = "sedan"
-    MPV = "mpv"
-    MINIBUS = "minibus"
-    BUS = "bus"
 
 
 class EnergyType(enum.StrEnum):

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from app.accounts.models import VehicleClass
 from app.clock import SHANGHAI
 from app.money import CENT, round_money
 from providers.base import FeeLine
@@ -18,8 +19,7 @@ ZERO = Decimal("0")
 HOUR = timedelta(hours=1)
 DAY = timedelta(hours=24)
 
-VEHICLE_CLASSES = ("sedan", "mpv", "minibus", "bus")
-VEHICLE_CLASS_LABELS = {"sedan": "轿车", "mpv": "商务车", "minibus": "中巴", "bus": "大巴"}
+VEHICLE_CLASSES = tuple(c.value for c in VehicleClass)
 
 FLAG_OVER_CEILING = "over_ceiling"
 FLAG_OVER_ESTIMATE = "over_estimate"
@@ -368,7 +368,7 @@ def rental_quote(agreement: RentalAgreement, facts: TripFacts, *, discounted: bo
     if discounted:
         base *= 1 - agreement.discount
         basis += f"，协议折扣 {_fmt_percent(agreement.discount)}"
-    label = VEHICLE_CLASS_LABELS[facts.vehicle_class]
+    label = VehicleClass(facts.vehicle_class).label
     return Charge((ChargeLine("rental", f"社会租赁{label}（含驾驶员）：{basis}", round_money(base)),))
 
 

@@ -12,17 +12,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Sequence
 
+from app.accounts.models import VehicleClass
 from app.billing.tariff import DEFAULT_RENTAL_AGREEMENT, RentalAgreement
 from app.billing.tariff import rental_ceiling as tariff_rental_ceiling
-
-CLASS_LABELS = {"sedan": "轿车", "mpv": "商务车", "minibus": "中型客车", "bus": "大型客车"}
 
 
 @dataclass(frozen=True)
 class QuotePolicy:
     # Classes from smallest to largest with the passengers each may carry.
     capacity: dict[str, int] = field(default_factory=lambda: {
-        "sedan": 4, "mpv": 6, "minibus": 18, "bus": 45})
+        c.value: c.seats for c in VehicleClass})
     ridehail_tiers: frozenset[str] = frozenset({"economy", "comfort"})
     rental_min_lead: timedelta = timedelta(hours=2)
     rental_max_lead: timedelta = timedelta(days=30)
@@ -82,7 +81,7 @@ def class_reasons(vehicle_class: str, seats: int, trip: TripFacts,
     order = list(policy.capacity)
     if (vehicle_class != trip.requested_class and fitting is not None
             and order.index(vehicle_class) > order.index(fitting)):
-        return [f"超出用车标准：{trip.passengers}人应使用{CLASS_LABELS[fitting]}"]
+        return [f"超出用车标准：{trip.passengers}人应使用{VehicleClass(fitting).label}"]
     return []
 
 
