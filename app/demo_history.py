@@ -298,8 +298,8 @@ class _History:
         quoted_at = trip.created_at + timedelta(minutes=5)
         estimate = engine.fleet_charge(
             tariff_in_force(s, TariffKind.FLEET, trip.depart_at),
-            engine.TripFacts(plan.vehicle_class, trip.cross_region, trip.depart_at,
-                             trip.return_at, trip.est_distance_km or Decimal(0)))
+            engine.ChargeableRun(plan.vehicle_class, trip.cross_region, trip.depart_at,
+                                 trip.return_at, trip.est_distance_km or Decimal(0)))
         offer = self._offer(trip, plan, estimate.lines, quoted_at)
         self._events(trip, applicant, approver, quoted_at, offer)
 
@@ -376,8 +376,8 @@ class _History:
                 trip.depart_at, finished_at, actual_km)
             quote = engine.rental_quote(
                 tariff_in_force(s, TariffKind.RENTAL, trip.depart_at),
-                engine.TripFacts(plan.vehicle_class, False, trip.depart_at, trip.return_at,
-                                 est_km))
+                engine.ChargeableRun(plan.vehicle_class, False, trip.depart_at, trip.return_at,
+                                     est_km))
             share = Decimal(plan.bill_share)
             quote_lines = [FeeLine("rental", "包车费用（含司机）", round_money(quote.total * share))]
             bill_lines = (FeeLine("rental", "包车费用（含司机）", round_money(ceiling * share)),)

@@ -7,7 +7,7 @@ from app.trips.models import Channel
 
 
 @hooks.on("trip_finished")
-def price_finished_trip(session, trip, facts: hooks.TripFacts) -> None:
+def price_finished_trip(session, trip, facts: hooks.FinishedRun) -> None:
     """A fleet trip finished: its provisional charge by the paid-use tariff."""
     if trip.channel in (None, Channel.FLEET):
         service.charge_fleet_trip(session, trip=trip, facts=facts)

@@ -231,8 +231,8 @@ def version_in_force(versions: Iterable[Versioned], at: datetime) -> Versioned:
 
 
 @dataclass(frozen=True)
-class TripFacts:
-    """What a finished trip measured: the input of every charge rule."""
+class ChargeableRun:
+    """What a trip measured (or is estimated to measure): the input of every charge rule."""
 
     vehicle_class: str
     cross_region: bool
@@ -272,7 +272,7 @@ class Charge:
         return sum((line.amount for line in self.lines), ZERO)
 
 
-def fleet_charge(tariff: FleetTariff, facts: TripFacts) -> Charge:
+def fleet_charge(tariff: FleetTariff, facts: ChargeableRun) -> Charge:
     """Charge a pooled-fleet trip by the paid-use tariff (SPEC §5.1)."""
     rates = _rates(tariff.classes, facts.vehicle_class)
     if facts.cross_region:
@@ -313,7 +313,7 @@ def waiting_km(tariff: FleetTariff, waiting_minutes: int) -> int:
     return -(-beyond // tariff.waiting_step_minutes) * tariff.waiting_step_km
 
 
-def _mileage_line(tariff: FleetTariff, rates: FleetClassRates, facts: TripFacts) -> ChargeLine:
+def _mileage_line(tariff: FleetTariff, rates: FleetClassRates, facts: ChargeableRun) -> ChargeLine:
     extra_km = waiting_km(tariff, facts.waiting_minutes)
     measured = facts.odometer_km + extra_km
     billed = max(measured, Decimal(tariff.min_billed_km))
@@ -346,13 +346,13 @@ def meal_days(started_at: datetime, finished_at: datetime) -> int:
     return (last - first).days + 1
 
 
-def _meal_line(tariff: FleetTariff, facts: TripFacts) -> ChargeLine:
+def _meal_line(tariff: FleetTariff, facts: ChargeableRun) -> ChargeLine:
     days = meal_days(facts.started_at, facts.finished_at)
     per_day = tariff.meal_allowance_per_day
     return ChargeLine("meal_allowance", f"驾驶员餐补 {days} 天 × {_fmt_money(per_day)}", round_money(days * per_day))
 
 
-def rental_quote(agreement: RentalAgreement, facts: TripFacts, *, discounted: bool = True) -> Charge:
+def rental_quote(agreement: RentalAgreement, facts: ChargeableRun, *, discounted: bool = True) -> Charge:
     """The agreement ceiling of a trip as a one-line charge (SPEC §5.2), e.g. for the preview."""
     rates = _rates(agreement.classes, facts.vehicle_class)
     duration = facts.finished_at - facts.started_at
@@ -381,12 +381,12 @@ def rental_ceiling(
     discounted: bool = True,
 ) -> Decimal:
     """The most a rental company may charge for this trip under the agreement."""
-    # The agreement prices every trip alike, in-city or not; TripFacts only validates the input.
-    facts = TripFacts(vehicle_class, False, started_at, finished_at, km)
+    # The agreement prices every trip alike, in-city or not; ChargeableRun only validates the input.
+    facts = ChargeableRun(vehicle_class, False, started_at, finished_at, km)
     return rental_quote(agreement, facts, discounted=discounted).total
 
 
-def market_reference(agreement: RentalAgreement, facts: TripFacts) -> Decimal:
+def market_reference(agreement: RentalAgreement, facts: ChargeableRun) -> Decimal:
     """The undiscounted rental ceiling for the same trip: a fleet trip's market price (SPEC §5.4)."""
     return rental_ceiling(
         agreement, facts.vehicle_class, facts.started_at, facts.finished_at, facts.odometer_km, discounted=False

@@ -10,7 +10,7 @@ from app.billing import service
 from app.billing.models import TariffKind, TariffVersion
 from app.billing.schemas import (ChargeSchema, PreviewResultSchema, PreviewSchema, ReleaseSchema,
                                  TariffArgs, TariffBodySchema, TariffSchema)
-from app.billing.tariff import TripFacts
+from app.billing.tariff import ChargeableRun
 from app.errors import Forbidden, NotFound
 from app.security import current_user, is_platform, platform_admin, roles_required
 from app.trips import service as trips
@@ -51,7 +51,7 @@ def release_held_charge(data, trip_id):
 def preview(data):
     """Price trip facts with the same engine and tariff version as real charges."""
     channel = data.pop("channel")
-    charge = service.preview(db.session, channel=channel, facts=TripFacts(**data))
+    charge = service.preview(db.session, channel=channel, facts=ChargeableRun(**data))
     return {"lines": charge.lines, "total": charge.total}
 
 

@@ -23,7 +23,7 @@ _handlers: dict[str, list[Callable]] = defaultdict(list)
 
 
 @dataclass(frozen=True)
-class TripFacts:
+class FinishedRun:
     """What the driver recorded at finish — the inputs of the paid-use tariff (SPEC §5.1)."""
 
     trip_id: int
@@ -68,7 +68,7 @@ def unregister(event: str, fn: Callable) -> None:
     _handlers[event].remove(fn)
 
 
-def on_trip_finished(session, trip, facts: TripFacts) -> None:
+def on_trip_finished(session, trip, facts: FinishedRun) -> None:
     """The driver finished a fleet trip (the provisional charge is computed here)."""
     for handler in _handlers["trip_finished"]:
         handler(session, trip, facts)

@@ -33,7 +33,7 @@ DEFAULT_POLICY = QuotePolicy()
 
 
 @dataclass(frozen=True)
-class TripFacts:
+class QuotedTrip:
     """What the rules need to know about the trip."""
 
     passengers: int
@@ -72,7 +72,7 @@ def classes_to_quote(passengers: int, requested: str | None,
     return tuple(dict.fromkeys(c for c in wanted if c))
 
 
-def class_reasons(vehicle_class: str, seats: int, trip: TripFacts,
+def class_reasons(vehicle_class: str, seats: int, trip: QuotedTrip,
                   policy: QuotePolicy = DEFAULT_POLICY) -> list[str]:
     """Too small, or bigger than needed without being the class asked for."""
     if min(seats, policy.capacity.get(vehicle_class, 0)) < trip.passengers:
@@ -109,7 +109,7 @@ def rental_ceiling(vehicle_class: str, start: datetime, end: datetime, km: Decim
                                  discounted=discounted)
 
 
-def rental_reasons(offer: OfferFacts, trip: TripFacts, now: datetime,
+def rental_reasons(offer: OfferFacts, trip: QuotedTrip, now: datetime,
                    policy: QuotePolicy = DEFAULT_POLICY) -> list[str]:
     reasons = lead_time_reasons(trip.depart_at, now, policy)
     ceiling = rental_ceiling(offer.vehicle_class, trip.depart_at, trip.return_at, trip.est_km,
@@ -119,7 +119,7 @@ def rental_reasons(offer: OfferFacts, trip: TripFacts, now: datetime,
     return reasons
 
 
-def assess(offer: OfferFacts, trip: TripFacts, now: datetime,
+def assess(offer: OfferFacts, trip: QuotedTrip, now: datetime,
            policy: QuotePolicy = DEFAULT_POLICY) -> OfferFacts:
     """The offer with ``compliant`` and its ``reasons`` (Chinese, for the traveller)."""
     reasons = class_reasons(offer.vehicle_class, offer.seats, trip, policy)

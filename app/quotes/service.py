@@ -134,8 +134,8 @@ def request_quotes(session, *, actor: User, trip_id: int,
     trip = get_own(session, actor, trip_id)
     _check_quotable(trip)
     now = clock.now()
-    trip_facts = policy.TripFacts(request.passengers, request.vehicle_class, request.depart_at,
-                                  request.return_at, request.est_km)
+    trip_facts = policy.QuotedTrip(request.passengers, request.vehicle_class, request.depart_at,
+                                   request.return_at, request.est_km)
     offered = [offer for outcome in outcomes for offer in outcome.offers]
     assessed = [policy.assess(_facts(offer), trip_facts, now, rules) for offer in offered]
     best = policy.recommended(assessed)

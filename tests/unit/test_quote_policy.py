@@ -11,7 +11,7 @@ NOW = datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc)
 
 
 def trip(passengers=2, requested=None, depart=NOW + timedelta(days=1), hours=3, km="30"):
-    return p.TripFacts(passengers, requested, depart, depart + timedelta(hours=hours), Decimal(km))
+    return p.QuotedTrip(passengers, requested, depart, depart + timedelta(hours=hours), Decimal(km))
 
 
 def offer(channel="fleet", cls="sedan", seats=4, price="100", nev=False, tier=None, **kw):
