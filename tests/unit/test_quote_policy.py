@@ -44,6 +44,12 @@ def test_class_rules(cls, seats, passengers, requested, compliant):
     assert (p.class_reasons(cls, seats, trip(passengers, requested)) == []) is compliant
 
 
+def test_an_oversized_class_names_the_fitting_one_in_the_tariff_s_words():
+    # The traveller reads the same class names as on the charge (社会租赁中巴…) and the app.
+    assert p.class_reasons("bus", 45, trip(10)) == ["超出用车标准：10人应使用中巴"]
+    assert p.class_reasons("minibus", 18, trip(5)) == ["超出用车标准：5人应使用商务车"]
+
+
 @pytest.mark.parametrize("tier, compliant", [
     ("economy", True), ("comfort", True), ("business", False), ("luxury", False), (None, False)])
 def test_ridehail_tiers(tier, compliant):
