@@ -19,7 +19,7 @@ def blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     return Blueprint(name, name, url_prefix=f"/api/v1{url_prefix}", description=description)
 
 
-class Money(fields.Decimal):
+class MoneyField(fields.Decimal):
     """Money on the wire: a string with two decimals ("515.50"); floats are refused."""
 
     def __init__(self, **kwargs):

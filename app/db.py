@@ -1,16 +1,17 @@
 """Engine, the request-scoped session, the declarative Base and the column types."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Numeric, create_engine, event
+from sqlalchemy import DateTime, Enum, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from app.money import round_money
+from app.money import money, round_money
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -21,23 +22,18 @@ NAMING_CONVENTION = {
 }
 
 
-class Money(TypeDecorator):
+class MoneyColumn(TypeDecorator):
     """CNY amount: Numeric(12, 2), up to 9,999,999,999.99; always a Decimal in Python."""
 
     impl = Numeric(12, 2)
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect) -> Decimal | None:
-        if value is None:
-            return None
-        if isinstance(value, float):
-            raise TypeError("money must be Decimal, not float")
-        return round_money(Decimal(value))
+        return None if value is None else money(value)
 
     def process_result_value(self, value: Any, dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return round_money(Decimal(str(value)))
+        # A driver may hand the amount back as a float (SQLite): read it through its text.
+        return None if value is None else round_money(Decimal(str(value)))
 
 
 class UTCDateTime(TypeDecorator):
@@ -62,9 +58,16 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+def enum_column(cls: type[enum.Enum], name: str) -> Enum:
+    """The column type of a ``cls`` value: its string value in a VARCHAR(24) (no native
+    enum, so adding a member needs no type migration), checked against ``cls`` on write."""
+    return Enum(cls, name=name, native_enum=False, length=24,
+                values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {Decimal: Money(), datetime: UTCDateTime()}
+    type_annotation_map = {Decimal: MoneyColumn(), datetime: UTCDateTime()}
 
 
 # One session per thread (each request thread, the worker); removed at teardown.

@@ -31,7 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select
 
 from app import audit, clock
-from app.accounts.models import Driver, Unit, User, Vehicle
+from app.accounts.models import Driver, Unit, User, Vehicle, VehicleClass
 from app.billing import tariff as engine
 from app.billing.models import Charge, TariffKind
 from app.billing.service import charge_of, tariff_in_force
@@ -152,7 +152,6 @@ RIDEHAIL_TIERS = {"economy": ("10.00", "1.80", "0.30"), "comfort": ("14.00", "2.
                   "business": ("22.00", "3.50", "0.70")}
 PROVIDER_LABELS = {"fleet": "公车平台", "ridehail": "T3出行", "rental-a": "常州交运租车",
                    "rental-b": "龙城汽车租赁"}
-CLASS_LABELS = {"sedan": "轿车", "mpv": "商务车", "minibus": "中型客车", "bus": "大型客车"}
 
 
 def previous_month(now: datetime) -> tuple[date, date]:
@@ -267,10 +266,10 @@ class _History:
         return trip
 
     def _offer(self, trip: Trip, plan: Plan, lines, quoted_at: datetime, extra=None) -> Offer:
-        seats = {"sedan": 4, "mpv": 6, "minibus": 17, "bus": 45}[plan.vehicle_class]
+        vehicle_class = VehicleClass(plan.vehicle_class)
         offer = Offer(trip_id=trip.id, channel=trip.channel, provider=plan.supplier,
-                      product=f"{PROVIDER_LABELS[plan.supplier]}·{CLASS_LABELS[plan.vehicle_class]}",
-                      vehicle_class=plan.vehicle_class, seats=seats, nev=False,
+                      product=f"{PROVIDER_LABELS[plan.supplier]}·{vehicle_class.label}",
+                      vehicle_class=vehicle_class, seats=vehicle_class.seats, nev=False,
                       price=sum((line.amount for line in lines), Decimal("0.00")),
                       breakdown=[{"kind": x.kind, "description": x.description,
                                   "amount": str(x.amount)} for x in lines],
@@ -299,8 +298,8 @@ class _History:
         quoted_at = trip.created_at + timedelta(minutes=5)
         estimate = engine.fleet_charge(
             tariff_in_force(s, TariffKind.FLEET, trip.depart_at),
-            engine.TripFacts(plan.vehicle_class, trip.cross_region, trip.depart_at,
-                             trip.return_at, trip.est_distance_km or Decimal(0)))
+            engine.ChargeableRun(plan.vehicle_class, trip.cross_region, trip.depart_at,
+                                 trip.return_at, trip.est_distance_km or Decimal(0)))
         offer = self._offer(trip, plan, estimate.lines, quoted_at)
         self._events(trip, applicant, approver, quoted_at, offer)
 
@@ -377,8 +376,8 @@ class _History:
                 trip.depart_at, finished_at, actual_km)
             quote = engine.rental_quote(
                 tariff_in_force(s, TariffKind.RENTAL, trip.depart_at),
-                engine.TripFacts(plan.vehicle_class, False, trip.depart_at, trip.return_at,
-                                 est_km))
+                engine.ChargeableRun(plan.vehicle_class, False, trip.depart_at, trip.return_at,
+                                     est_km))
             share = Decimal(plan.bill_share)
             quote_lines = [FeeLine("rental", "包车费用（含司机）", round_money(quote.total * share))]
             bill_lines = (FeeLine("rental", "包车费用（含司机）", round_money(ceiling * share)),)

@@ -1,11 +1,7 @@
-"""Money is Decimal, in yuan, rounded to the cent half up: one rule for the columns and the engine."""
-from __future__ import annotations
+"""Money is Decimal, in yuan, rounded to the cent half up: one rule for the columns, the
+schemas, the engine and the providers. The rule lives in ``providers.money`` (providers may
+not import the app); the app takes it from here.
+"""
+from providers.money import CENT, money, round_money
 
-from decimal import ROUND_HALF_UP, Decimal
-
-CENT = Decimal("0.01")
-
-
-def round_money(amount: Decimal) -> Decimal:
-    """Round to the cent, half up, as every stored amount and every charge line is."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+__all__ = ["CENT", "money", "round_money"]

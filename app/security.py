@@ -112,6 +112,19 @@ def is_platform(user: User) -> bool:
     return user.unit.parent_id is None
 
 
+def platform_admin(view):
+    """View decorator for platform-wide settings: an admin at the root of the unit tree."""
+
+    @functools.wraps(view)
+    @roles_required(Role.ADMIN)
+    def inner(*args, **kwargs):
+        if not is_platform(current_user()):
+            raise Forbidden("仅平台管理员可修改该设置")
+        return view(*args, **kwargs)
+
+    return inner
+
+
 def in_scope(user: User, unit: Unit) -> bool:
     """A user sees their own unit's subtree; platform staff sit at the city root."""
     return unit.path.startswith(user.unit.path)

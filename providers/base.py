@@ -7,22 +7,36 @@ in our own vocabulary; anything provider-specific rides along in ``extra``. Mone
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Mapping, Protocol
 
-CENT = Decimal("0.01")
+from providers.money import money
 
 # Normalised order states, shared by every channel (providers map their own onto these).
 ORDER_STATES = ("created", "assigned", "arrived", "in_trip", "completed", "paid", "cancelled")
 
 
-def money(value: Any) -> Decimal:
-    """A provider amount as Decimal CNY rounded to the cent; floats are refused."""
-    if isinstance(value, float):
-        raise TypeError("money must not be float")
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+class VehicleClass(enum.StrEnum):
+    """Vehicle classes, smallest first, each with its Chinese label and the passengers it
+    carries at most (SPEC §5). The app's models store these values."""
+
+    label: str
+    seats: int
+
+    SEDAN = "sedan", "轿车", 4
+    MPV = "mpv", "商务车", 6
+    MINIBUS = "minibus", "中巴", 18
+    BUS = "bus", "大巴", 45
+
+    def __new__(cls, value: str, label: str, seats: int) -> VehicleClass:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        member.seats = seats
+        return member
 
 
 @dataclass(frozen=True)
@@ -73,7 +87,7 @@ class FeeLine:
 
 
 @dataclass(frozen=True)
-class Offer:
+class ProviderOffer:
     """One priced option; ``expires_at`` is its price lock."""
 
     provider: str
@@ -94,7 +108,7 @@ class OrderRequest:
     """Place an order for a chosen offer; ``out_order_id`` makes retries safe."""
 
     out_order_id: str
-    offer: Offer
+    offer: ProviderOffer
     request: QuoteRequest
     contact_name: str
     contact_phone: str
@@ -139,7 +153,7 @@ class SupplyProvider(Protocol):
     channel: str
     takes_orders: bool
 
-    def quote(self, request: QuoteRequest) -> list[Offer]:
+    def quote(self, request: QuoteRequest) -> list[ProviderOffer]:
         """Offers for the trip; raises NotApplicable when this provider cannot serve it."""
 
     def book(self, order_request: OrderRequest) -> Order: ...

@@ -13,10 +13,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
 
-from providers.base import (Cancellation, FeeLine, NotApplicable, Offer, Order, OrderRequest,
-                            ProviderError, QuoteRequest)
-
-CLASS_LABELS = {"sedan": "轿车", "mpv": "商务车", "minibus": "中型客车", "bus": "大型客车"}
+from providers.base import (Cancellation, FeeLine, NotApplicable, Order, OrderRequest,
+                            ProviderError, ProviderOffer, QuoteRequest, VehicleClass)
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ class FleetProvider:
         self.label = label
         self.now = now or (lambda: datetime.now(timezone.utc))
 
-    def quote(self, request: QuoteRequest) -> list[Offer]:
+    def quote(self, request: QuoteRequest) -> list[ProviderOffer]:
         offers = []
         for vehicle_class in request.vehicle_classes:
             candidates = self.availability(vehicle_class, request.passengers,
@@ -59,9 +57,9 @@ class FleetProvider:
             nev = [c for c in candidates if c.nev]
             best = nev[0] if nev else candidates[0]
             lines = self.price(vehicle_class, request)
-            offers.append(Offer(
+            offers.append(ProviderOffer(
                 provider=self.name, channel=self.channel,
-                product=f"{self.label}·{CLASS_LABELS[vehicle_class]}",
+                product=f"{self.label}·{VehicleClass(vehicle_class).label}",
                 vehicle_class=vehicle_class, seats=best.seats, nev=best.nev,
                 price=sum((line.amount for line in lines), Decimal("0.00")), breakdown=lines,
                 expires_at=self.now() + self.lock,

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from providers.base import (Bill, Cancellation, FeeLine, NotApplicable, Offer, Order,
-                            OrderRequest, QuoteRequest, money)
+from providers.base import (Bill, Cancellation, FeeLine, NotApplicable, Order, OrderRequest,
+                            ProviderOffer, QuoteRequest)
+from providers.money import money
 from providers.http import SignedClient
 
 # The company's reservation states → our order states.
@@ -28,7 +29,7 @@ class RentalProvider:
         self.client = client
         self.label = label
 
-    def quote(self, request: QuoteRequest) -> list[Offer]:
+    def quote(self, request: QuoteRequest) -> list[ProviderOffer]:
         if not request.vehicle_classes:
             raise NotApplicable("没有适合该行程的车型")
         data = self.client.post("/api/v2/quote", {
@@ -36,7 +37,7 @@ class RentalProvider:
             "start_at": request.depart_at.isoformat(), "end_at": request.return_at.isoformat(),
             "est_km": str(request.est_km), "passengers": request.passengers,
             "with_driver": True})
-        return [Offer(
+        return [ProviderOffer(
             provider=self.name, channel=self.channel, product=f"{self.label}·{q['model']}",
             vehicle_class=q["vehicle_class"], seats=int(q["seats"]), nev=bool(q["nev"]),
             price=money(q["price"]), breakdown=tuple(FeeLine.from_dict(x) for x in q["lines"]),

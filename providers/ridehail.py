@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from providers.base import (Bill, Cancellation, FeeLine, NotApplicable, Offer, Order,
-                            OrderRequest, QuoteRequest, money)
+from providers.base import (Bill, Cancellation, FeeLine, NotApplicable, Order, OrderRequest,
+                            ProviderOffer, QuoteRequest)
+from providers.money import money
 from providers.http import SignedClient
 
 FEE_LABELS = {"base": "起步价", "distance": "里程费", "time": "时长费", "tolls": "通行费",
@@ -43,14 +44,14 @@ class RideHailProvider:
         self.client = client
         self.label = label
 
-    def quote(self, request: QuoteRequest) -> list[Offer]:
+    def quote(self, request: QuoteRequest) -> list[ProviderOffer]:
         data = self.client.post("/v1/estimate", {
             "points": [{"name": s.name, "lat": s.lat, "lng": s.lng} for s in request.stops],
             "depart_at": request.depart_at.isoformat(), "passengers": request.passengers})
         estimates = data.get("estimates") or []
         if not estimates:
             raise NotApplicable("乘车人数超出网约车车型座位数")
-        return [Offer(
+        return [ProviderOffer(
             provider=self.name, channel=self.channel,
             product=f"{self.label}·{e['tier_name']}", vehicle_class=e["vehicle_class"],
             seats=int(e["seats"]), nev=bool(e["nev"]), price=money(e["price"]),

@@ -87,7 +87,7 @@ def test_every_charge_is_the_engines_result_for_its_facts(session, seeded):
         if charge.supplier == "fleet":
             run = session.scalar(select(TripRun).where(TripRun.trip_id == trip.id))
             assert run.km == run.end_odometer_km - run.start_odometer_km > 0
-            facts = engine.TripFacts(
+            facts = engine.ChargeableRun(
                 str(trip.vehicle_class), trip.cross_region, run.started_at, run.finished_at,
                 run.km, run.waiting_minutes, run.tolls, run.parking, run.lodging)
             expected = engine.fleet_charge(

@@ -5,16 +5,12 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
-from app.db import Base
-
-
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=24,
-                values_callable=lambda e: [m.value for m in e], validate_strings=True)
+from app.db import Base, enum_column
+from providers.base import VehicleClass
 
 
 class Role(enum.StrEnum):
@@ -32,13 +28,6 @@ class UnitLevel(enum.StrEnum):
     CITY = "city"
     DISTRICT = "district"
     TOWN = "town"
-
-
-class VehicleClass(enum.StrEnum):
-    SEDAN = "sedan"
-    MPV = "mpv"
-    MINIBUS = "minibus"
-    BUS = "bus"
 
 
 class EnergyType(enum.StrEnum):
@@ -67,7 +56,7 @@ class Unit(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    level: Mapped[UnitLevel] = mapped_column(_enum(UnitLevel, "unit_level"))
+    level: Mapped[UnitLevel] = mapped_column(enum_column(UnitLevel, "unit_level"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     region_code: Mapped[str] = mapped_column(String(12))
     # Materialised path "/1/4/9/" so a subtree is one prefix match.
@@ -116,7 +105,7 @@ class UserRole(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
 
     user: Mapped[User] = relationship(back_populates="role_rows")
 
@@ -127,15 +116,15 @@ class Vehicle(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plate: Mapped[str] = mapped_column(String(16), unique=True)
-    vehicle_class: Mapped[VehicleClass] = mapped_column(_enum(VehicleClass, "vehicle_class"))
+    vehicle_class: Mapped[VehicleClass] = mapped_column(enum_column(VehicleClass, "vehicle_class"))
     seats: Mapped[int]
-    energy_type: Mapped[EnergyType] = mapped_column(_enum(EnergyType, "energy_type"))
+    energy_type: Mapped[EnergyType] = mapped_column(enum_column(EnergyType, "energy_type"))
     # Pooled vehicles serve the whole platform; stationed ones sit at ``unit_id``.
     pooled: Mapped[bool] = mapped_column(Boolean, default=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     odometer_km: Mapped[Decimal] = mapped_column(Numeric(10, 1), default=Decimal("0"))
     status: Mapped[VehicleStatus] = mapped_column(
-        _enum(VehicleStatus, "vehicle_status"), default=VehicleStatus.AVAILABLE)
+        enum_column(VehicleStatus, "vehicle_status"), default=VehicleStatus.AVAILABLE)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     unit: Mapped[Unit] = relationship(lazy="joined")

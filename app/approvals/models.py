@@ -8,8 +8,8 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
-from app.accounts.models import User, _enum
-from app.db import Base
+from app.accounts.models import User
+from app.db import Base, enum_column
 from app.trips.models import Trip
 
 
@@ -69,7 +69,7 @@ class Workflow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     trip_id: Mapped[int] = mapped_column(ForeignKey("trips.id", ondelete="CASCADE"), unique=True)
     state: Mapped[WorkflowState] = mapped_column(
-        _enum(WorkflowState, "workflow_state"), default=WorkflowState.PENDING, index=True)
+        enum_column(WorkflowState, "workflow_state"), default=WorkflowState.PENDING, index=True)
     # 0 is the built-in default policy; the rules used are kept as a snapshot.
     policy_version: Mapped[int] = mapped_column(Integer)
     policy_rules: Mapped[dict] = mapped_column(JSON)
@@ -102,8 +102,9 @@ class ApprovalStep(Base):
     key: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(60))
     approvers: Mapped[str] = mapped_column(String(40))  # "unit" | "platform"
-    mode: Mapped[StepMode] = mapped_column(_enum(StepMode, "step_mode"))
-    state: Mapped[StepState] = mapped_column(_enum(StepState, "step_state"), default=StepState.WAITING)
+    mode: Mapped[StepMode] = mapped_column(enum_column(StepMode, "step_mode"))
+    state: Mapped[StepState] = mapped_column(enum_column(StepState, "step_state"),
+                                             default=StepState.WAITING)
     reasons: Mapped[list] = mapped_column(JSON, default=list)
     # The unit whose approvers were assigned; escalation goes to its parent.
     source_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
@@ -130,7 +131,8 @@ class ApprovalTask(Base):
         ForeignKey("approval_workflows.id", ondelete="CASCADE"), index=True)
     trip_id: Mapped[int] = mapped_column(ForeignKey("trips.id", ondelete="CASCADE"), index=True)
     assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    state: Mapped[TaskState] = mapped_column(_enum(TaskState, "task_state"), default=TaskState.PENDING)
+    state: Mapped[TaskState] = mapped_column(enum_column(TaskState, "task_state"),
+                                             default=TaskState.PENDING)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     reminded_at: Mapped[datetime | None]
@@ -168,7 +170,7 @@ class CalendarDay(Base):
     __tablename__ = "calendar_days"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    kind: Mapped[DayKind] = mapped_column(_enum(DayKind, "day_kind"))
+    kind: Mapped[DayKind] = mapped_column(enum_column(DayKind, "day_kind"))
     note: Mapped[str] = mapped_column(String(100), default="")
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

@@ -30,7 +30,7 @@ DEFAULT_RULES: dict = {"steps": [
 
 
 @dataclass(frozen=True)
-class TripFacts:
+class ApprovalFacts:
     """What routing looks at, taken from a trip at submit."""
 
     cross_region: bool
@@ -55,7 +55,7 @@ class Routing:
     calendar_unknown: bool
 
 
-def _condition_reason(cond: dict, facts: TripFacts, calendar: PrcCalendar) -> tuple[str | None, bool]:
+def _condition_reason(cond: dict, facts: ApprovalFacts, calendar: PrcCalendar) -> tuple[str | None, bool]:
     """(the reason when ``cond`` holds, whether the calendar was unknown)."""
     kind = cond["type"]
     if kind == "cross_region":
@@ -72,7 +72,7 @@ def _condition_reason(cond: dict, facts: TripFacts, calendar: PrcCalendar) -> tu
     raise ValueError(f"unknown condition {kind!r}")
 
 
-def route(rules: dict, facts: TripFacts, calendar: PrcCalendar) -> Routing:
+def route(rules: dict, facts: ApprovalFacts, calendar: PrcCalendar) -> Routing:
     """The steps a trip with ``facts`` must pass under ``rules``, in order, with why."""
     steps: list[StepPlan] = []
     unknown = False

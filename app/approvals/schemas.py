@@ -2,7 +2,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app import clock
 from app.accounts.models import VehicleClass
-from app.api import AwareDateTime, Money, PageArgs
+from app.api import AwareDateTime, MoneyField, PageArgs
 from app.approvals.models import DayKind, TaskState
 from app.approvals.policy import APPROVER_SOURCES, CONDITIONS, MODES
 from app.trips.schemas import TripSchema
@@ -41,7 +41,7 @@ class TripSummarySchema(Schema):
     passenger_count = fields.Integer()
     vehicle_class = fields.Function(lambda t: str(t.vehicle_class) if t.vehicle_class else None)
     channel = fields.Function(lambda t: str(t.channel) if t.channel else None)
-    estimate = Money(allow_none=True)
+    estimate = MoneyField(allow_none=True)
     cross_region = fields.Boolean()
     emergency = fields.Boolean()
 
@@ -119,7 +119,7 @@ class DelegationSchema(Schema):
 
 class ConditionSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(CONDITIONS))
-    amount = Money()
+    amount = MoneyField()
     classes = fields.List(fields.String(validate=validate.OneOf([c.value for c in VehicleClass])),
                           validate=validate.Length(min=1))
 

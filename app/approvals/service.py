@@ -18,7 +18,7 @@ from app.approvals.calendar import load_calendar
 from app.approvals.models import (ApprovalPolicy, ApprovalStep, ApprovalTask, CalendarDay,
                                   Delegation, StepMode, StepState, TaskState, Workflow,
                                   WorkflowState)
-from app.approvals.policy import DEFAULT_RULES, Routing, TripFacts, route
+from app.approvals.policy import DEFAULT_RULES, ApprovalFacts, Routing, route
 from app.errors import (AppError, Conflict, Forbidden, IllegalTransition, NotFound,
                         ValidationFailed)
 from app.notifications.service import enqueue_wechat
@@ -205,8 +205,8 @@ def notify_task(session, task: ApprovalTask, trip: Trip, *, kind: str, phrase: s
 
 # --- submit and the workflow ---------------------------------------------------------------
 
-def trip_facts(trip: Trip) -> TripFacts:
-    return TripFacts(cross_region=trip.cross_region, estimate=trip.estimate,
+def trip_facts(trip: Trip) -> ApprovalFacts:
+    return ApprovalFacts(cross_region=trip.cross_region, estimate=trip.estimate,
                      vehicle_class=str(trip.vehicle_class) if trip.vehicle_class else None,
                      depart_date=clock.local_date(trip.depart_at))
 

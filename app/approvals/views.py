@@ -1,7 +1,6 @@
 """Submit/withdraw, the approver's inbox and decisions, delegations, policy and calendar admin."""
 from __future__ import annotations
 
-import functools
 from datetime import date
 
 from flask.views import MethodView
@@ -18,8 +17,8 @@ from app.approvals.schemas import (ApproveSchema, CalendarArgs, CalendarDaySchem
                                    DayVerdictSchema, DelegationSchema, InboxArgs, PolicyRulesSchema,
                                    PolicySchema, RejectSchema, SubmitSchema, SubmittedTripSchema,
                                    TaskSchema, WithdrawSchema, WorkflowSchema)
-from app.errors import Forbidden, NotFound
-from app.security import current_user, roles_required
+from app.errors import NotFound
+from app.security import current_user, platform_admin, roles_required
 from app.trips import service as trips
 from app.trips.models import Trip
 
@@ -27,19 +26,6 @@ trip_blp = blueprint("trip-approval", "/trips", "Submitting trips for approval a
 blp = blueprint("approvals", "/approvals", "Approval tasks: inbox, approve, reject")
 delegation_blp = blueprint("delegations", "/delegations", "Approvers' delegates (代理审批)")
 admin_blp = blueprint("approval-admin", "/admin", "Approval policies and the official calendar")
-
-
-def platform_admin(view):
-    """Platform-wide settings: an admin at the root of the unit tree."""
-
-    @functools.wraps(view)
-    @roles_required(Role.ADMIN)
-    def inner(*args, **kwargs):
-        if current_user().unit.parent_id is not None:
-            raise Forbidden("仅平台管理员可修改该设置")
-        return view(*args, **kwargs)
-
-    return inner
 
 
 # --- trips ---------------------------------------------------------------------------------

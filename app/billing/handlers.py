@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from app.billing import service
-from app.trips.events import CancellationFee, RunFacts
+from app.trips.events import CancellationFee, FinishedRun
 from app.trips.models import Channel
 
 
-def price_finished_trip(session, *, trip, facts: RunFacts) -> None:
+def price_finished_trip(session, *, trip, facts: FinishedRun) -> None:
     """A fleet trip finished: its provisional charge by the paid-use tariff."""
     if trip.channel in (None, Channel.FLEET):
         service.charge_fleet_trip(session, trip=trip, facts=facts)

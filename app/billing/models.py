@@ -9,8 +9,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
-from app.accounts.models import _enum
-from app.db import Base
+from app.db import Base, enum_column
 from app.trips.models import Channel
 
 
@@ -26,7 +25,7 @@ class TariffVersion(Base):
     __table_args__ = (UniqueConstraint("kind", "effective_from"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[TariffKind] = mapped_column(_enum(TariffKind, "tariff_kind"))
+    kind: Mapped[TariffKind] = mapped_column(enum_column(TariffKind, "tariff_kind"))
     effective_from: Mapped[date] = mapped_column(Date)
     data: Mapped[dict] = mapped_column(JSON)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -41,7 +40,7 @@ class Charge(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     trip_id: Mapped[int] = mapped_column(ForeignKey("trips.id"), unique=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
     # Who is paid: "fleet" (the fleet centre) or the provider's configured name.
     supplier: Mapped[str] = mapped_column(String(40))
     # Our order id as the supplier knows it; reconciliation matches on it.

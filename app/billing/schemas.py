@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.api import AwareDateTime, Money
+from app.api import AwareDateTime, MoneyField
 from app.billing.models import TariffKind
 from app.billing.tariff import VEHICLE_CLASSES
 
@@ -17,7 +17,7 @@ class FeeLineSchema(Schema):
 
     kind = fields.String()
     description = fields.String()
-    amount = Money()
+    amount = MoneyField()
 
 
 def _zh(invalid: str) -> dict:
@@ -31,13 +31,13 @@ class ZhSchema(Schema):
 class ChargeSchema(Schema):
     trip_id = fields.Integer()
     lines = fields.List(fields.Nested(FeeLineSchema))
-    total = Money()
+    total = MoneyField()
     final = fields.Boolean()
-    estimate = Money(allow_none=True)
-    market_reference = Money(allow_none=True)
-    savings = Money(allow_none=True)
+    estimate = MoneyField(allow_none=True)
+    market_reference = MoneyField(allow_none=True)
+    savings = MoneyField(allow_none=True)
     flags = fields.List(fields.String())
-    ceiling = Money(allow_none=True)
+    ceiling = MoneyField(allow_none=True)
     held = fields.Boolean()
     supplier = fields.String()
     order_id = fields.String()
@@ -68,12 +68,12 @@ class PreviewSchema(ZhSchema):
     waiting_minutes = fields.Integer(load_default=0, error_messages=_zh("应为整数（分钟）"),
                                      validate=validate.Range(min=0, max=14400,
                                                              error="应在 0 到 14400 分钟之间"))
-    tolls = Money(load_default=Decimal("0.00"), validate=MONEY_RANGE,
-                  error_messages=_zh("金额应为字符串，如 \"12.50\""))
-    parking = Money(load_default=Decimal("0.00"), validate=MONEY_RANGE,
-                    error_messages=_zh("金额应为字符串，如 \"12.50\""))
-    lodging = Money(load_default=Decimal("0.00"), validate=MONEY_RANGE,
-                    error_messages=_zh("金额应为字符串，如 \"12.50\""))
+    tolls = MoneyField(load_default=Decimal("0.00"), validate=MONEY_RANGE,
+                       error_messages=_zh("金额应为字符串，如 \"12.50\""))
+    parking = MoneyField(load_default=Decimal("0.00"), validate=MONEY_RANGE,
+                         error_messages=_zh("金额应为字符串，如 \"12.50\""))
+    lodging = MoneyField(load_default=Decimal("0.00"), validate=MONEY_RANGE,
+                         error_messages=_zh("金额应为字符串，如 \"12.50\""))
 
     @validates_schema
     def _period(self, data, **kwargs):
@@ -83,7 +83,7 @@ class PreviewSchema(ZhSchema):
 
 class PreviewResultSchema(Schema):
     lines = fields.List(fields.Nested(FeeLineSchema))
-    total = Money()
+    total = MoneyField()
 
 
 class TariffArgs(Schema):

@@ -88,7 +88,7 @@ def defaults_as_rows(kind: TariffKind | None) -> list[dict]:
 
 # --- preview -----------------------------------------------------------------------------
 
-def preview(session, *, channel: str, facts: engine.TripFacts) -> engine.Charge:
+def preview(session, *, channel: str, facts: engine.ChargeableRun) -> engine.Charge:
     """What the engine charges for these facts, by the version in force at their start."""
     if channel == "rental":
         return engine.rental_quote(tariff_in_force(session, TariffKind.RENTAL, facts.started_at),
@@ -125,9 +125,9 @@ def _upsert(session, trip: Trip, **fields) -> Charge:
     return charge
 
 
-def fleet_facts(facts) -> engine.TripFacts:
+def fleet_facts(facts) -> engine.ChargeableRun:
     """The dispatch hook's facts as the engine's input."""
-    return engine.TripFacts(
+    return engine.ChargeableRun(
         vehicle_class=facts.vehicle_class, cross_region=facts.cross_region,
         started_at=facts.started_at, finished_at=facts.finished_at,
         odometer_km=Decimal(facts.odometer_km), waiting_minutes=int(facts.waiting_minutes or 0),
@@ -262,9 +262,9 @@ def paid_use_price(vehicle_class: str, request: QuoteRequest) -> tuple[FeeLine, 
 
     Reads in its own short session, because the quote fan-out runs it on a worker thread.
     """
-    facts = engine.TripFacts(vehicle_class, request.cross_region, request.depart_at,
-                             max(request.return_at, request.depart_at),
-                             Decimal(request.est_km or 0))
+    facts = engine.ChargeableRun(vehicle_class, request.cross_region, request.depart_at,
+                                 max(request.return_at, request.depart_at),
+                                 Decimal(request.est_km or 0))
     with db.session.session_factory() as session:
         tariff = tariff_in_force(session, TariffKind.FLEET, request.depart_at)
     return tuple(engine.fleet_charge(tariff, facts).lines)

@@ -6,14 +6,13 @@ from sqlalchemy import select
 from app import clock, db
 from app.accounts.models import Role
 from app.api import PageArgs, blueprint, page_schema, paginate
-from app.approvals.views import platform_admin
 from app.billing import service
 from app.billing.models import TariffKind, TariffVersion
 from app.billing.schemas import (ChargeSchema, PreviewResultSchema, PreviewSchema, ReleaseSchema,
                                  TariffArgs, TariffBodySchema, TariffSchema)
-from app.billing.tariff import TripFacts
+from app.billing.tariff import ChargeableRun
 from app.errors import Forbidden, NotFound
-from app.security import current_user, is_platform, roles_required
+from app.security import current_user, is_platform, platform_admin, roles_required
 from app.trips import service as trips
 
 blp = blueprint("billing", "/billing", "Charges: the tariff engine's preview")
@@ -52,7 +51,7 @@ def release_held_charge(data, trip_id):
 def preview(data):
     """Price trip facts with the same engine and tariff version as real charges."""
     channel = data.pop("channel")
-    charge = service.preview(db.session, channel=channel, facts=TripFacts(**data))
+    charge = service.preview(db.session, channel=channel, facts=ChargeableRun(**data))
     return {"lines": charge.lines, "total": charge.total}
 
 

@@ -10,8 +10,8 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
-from app.accounts.models import Driver, Vehicle, _enum
-from app.db import Base
+from app.accounts.models import Driver, Vehicle
+from app.db import Base, enum_column
 from app.trips.models import Trip
 
 # Turnaround between two tasks of one vehicle or one driver.
@@ -65,7 +65,7 @@ class Assignment(Base):
     released_at: Mapped[datetime | None]
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     release_reason: Mapped[ReleaseReason | None] = mapped_column(
-        _enum(ReleaseReason, "release_reason"))
+        enum_column(ReleaseReason, "release_reason"))
     release_comment: Mapped[str] = mapped_column(Text, default="")
 
     trip: Mapped[Trip] = relationship()

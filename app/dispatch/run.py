@@ -126,9 +126,9 @@ def finish_trip(session, *, actor: User, trip_id: int, report: FinishReport) -> 
     return run
 
 
-def run_facts(trip: Trip, run: TripRun, vehicle: Vehicle) -> events.RunFacts:
+def run_facts(trip: Trip, run: TripRun, vehicle: Vehicle) -> events.FinishedRun:
     """A finished run as the tariff's inputs (billing prices them)."""
-    return events.RunFacts(
+    return events.FinishedRun(
         trip_id=trip.id, vehicle_id=vehicle.id, driver_id=run.driver_id,
         vehicle_class=str(vehicle.vehicle_class), cross_region=trip.cross_region,
         started_at=run.started_at, finished_at=run.finished_at,

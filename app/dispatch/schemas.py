@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
-from app.api import AwareDateTime, Money, PageArgs
+from app.api import AwareDateTime, MoneyField, PageArgs
 from app.trips.schemas import TripBriefSchema, TripSchema
 
 MONEY_RANGE = validate.Range(min=Decimal("0"), max=Decimal("99999.99"))
@@ -44,9 +44,9 @@ class ResolveBodySchema(Schema):
     resolution = Reason()
     odometer_km = OdometerKm(load_default=None, allow_none=True,
                              metadata={"description": "corrected end reading"})
-    tolls = Money(load_default=None, allow_none=True, validate=MONEY_RANGE)
-    parking = Money(load_default=None, allow_none=True, validate=MONEY_RANGE)
-    lodging = Money(load_default=None, allow_none=True, validate=MONEY_RANGE)
+    tolls = MoneyField(load_default=None, allow_none=True, validate=MONEY_RANGE)
+    parking = MoneyField(load_default=None, allow_none=True, validate=MONEY_RANGE)
+    lodging = MoneyField(load_default=None, allow_none=True, validate=MONEY_RANGE)
     waiting_minutes = fields.Integer(load_default=None, allow_none=True,
                                      validate=validate.Range(min=0, max=14400))
 
@@ -58,9 +58,9 @@ class StartBodySchema(Schema):
 
 class FinishBodySchema(Schema):
     odometer_km = OdometerKm(required=True)
-    tolls = Money(load_default=Decimal("0.00"), validate=MONEY_RANGE)
-    parking = Money(load_default=Decimal("0.00"), validate=MONEY_RANGE)
-    lodging = Money(load_default=Decimal("0.00"), validate=MONEY_RANGE)
+    tolls = MoneyField(load_default=Decimal("0.00"), validate=MONEY_RANGE)
+    parking = MoneyField(load_default=Decimal("0.00"), validate=MONEY_RANGE)
+    lodging = MoneyField(load_default=Decimal("0.00"), validate=MONEY_RANGE)
     waiting_minutes = fields.Integer(load_default=0, validate=validate.Range(min=0, max=14400))
     at = AwareDateTime(load_default=None, allow_none=True)
 
@@ -116,9 +116,9 @@ class TripRunSchema(Schema):
     finished_at = AwareDateTime(allow_none=True)
     end_odometer_km = fields.Decimal(as_string=True, allow_none=True)
     km = fields.Decimal(as_string=True, allow_none=True)
-    tolls = Money(allow_none=True)
-    parking = Money(allow_none=True)
-    lodging = Money(allow_none=True)
+    tolls = MoneyField(allow_none=True)
+    parking = MoneyField(allow_none=True)
+    lodging = MoneyField(allow_none=True)
     waiting_minutes = fields.Integer(allow_none=True)
 
 
@@ -137,7 +137,7 @@ class DispatchedTripSchema(TripSchema):
     """A trip as dispatch sees it: why it is stuck, and what cancelling it cost."""
 
     dispatch_issue = fields.String(allow_none=True)
-    cancellation_fee = Money(allow_none=True)
+    cancellation_fee = MoneyField(allow_none=True)
 
 
 class ProviderOrderSchema(Schema):
@@ -151,7 +151,7 @@ class ProviderOrderSchema(Schema):
     driver_name = fields.String(allow_none=True)
     driver_phone = fields.String(allow_none=True)
     bill = fields.List(fields.Dict(), allow_none=True)
-    cancel_fee = Money(allow_none=True)
+    cancel_fee = MoneyField(allow_none=True)
     attempts = fields.Integer()
     last_event_at = AwareDateTime(allow_none=True)
     error = fields.String(allow_none=True)
@@ -163,7 +163,7 @@ class TripDispatchSchema(Schema):
     trip_id = fields.Integer()
     state = fields.String()
     dispatch_issue = fields.String(allow_none=True)
-    cancellation_fee = Money(allow_none=True)
+    cancellation_fee = MoneyField(allow_none=True)
     assignments = fields.List(fields.Nested(AssignmentSchema))
     run = fields.Nested(TripRunSchema, allow_none=True)
     disputes = fields.List(fields.Nested(DisputeSchema))

@@ -8,8 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
-from app.accounts.models import _enum
-from app.db import Base
+from app.db import Base, enum_column
 
 
 class OutboxState(enum.StrEnum):
@@ -34,7 +33,7 @@ class OutboxMessage(Base):
     page: Mapped[str] = mapped_column(String(200))
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     state: Mapped[OutboxState] = mapped_column(
-        _enum(OutboxState, "outbox_state"), default=OutboxState.PENDING)
+        enum_column(OutboxState, "outbox_state"), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]

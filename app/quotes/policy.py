@@ -12,17 +12,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Sequence
 
+from app.accounts.models import VehicleClass
 from app.billing.tariff import DEFAULT_RENTAL_AGREEMENT, RentalAgreement
 from app.billing.tariff import rental_ceiling as tariff_rental_ceiling
-
-CLASS_LABELS = {"sedan": "轿车", "mpv": "商务车", "minibus": "中型客车", "bus": "大型客车"}
 
 
 @dataclass(frozen=True)
 class QuotePolicy:
     # Classes from smallest to largest with the passengers each may carry.
     capacity: dict[str, int] = field(default_factory=lambda: {
-        "sedan": 4, "mpv": 6, "minibus": 18, "bus": 45})
+        c.value: c.seats for c in VehicleClass})
     ridehail_tiers: frozenset[str] = frozenset({"economy", "comfort"})
     rental_min_lead: timedelta = timedelta(hours=2)
     rental_max_lead: timedelta = timedelta(days=30)
@@ -34,7 +33,7 @@ DEFAULT_POLICY = QuotePolicy()
 
 
 @dataclass(frozen=True)
-class TripFacts:
+class QuotedTrip:
     """What the rules need to know about the trip."""
 
     passengers: int
@@ -73,7 +72,7 @@ def classes_to_quote(passengers: int, requested: str | None,
     return tuple(dict.fromkeys(c for c in wanted if c))
 
 
-def class_reasons(vehicle_class: str, seats: int, trip: TripFacts,
+def class_reasons(vehicle_class: str, seats: int, trip: QuotedTrip,
                   policy: QuotePolicy = DEFAULT_POLICY) -> list[str]:
     """Too small, or bigger than needed without being the class asked for."""
     if min(seats, policy.capacity.get(vehicle_class, 0)) < trip.passengers:
@@ -82,7 +81,7 @@ def class_reasons(vehicle_class: str, seats: int, trip: TripFacts,
     order = list(policy.capacity)
     if (vehicle_class != trip.requested_class and fitting is not None
             and order.index(vehicle_class) > order.index(fitting)):
-        return [f"超出用车标准：{trip.passengers}人应使用{CLASS_LABELS[fitting]}"]
+        return [f"超出用车标准：{trip.passengers}人应使用{VehicleClass(fitting).label}"]
     return []
 
 
@@ -110,7 +109,7 @@ def rental_ceiling(vehicle_class: str, start: datetime, end: datetime, km: Decim
                                  discounted=discounted)
 
 
-def rental_reasons(offer: OfferFacts, trip: TripFacts, now: datetime,
+def rental_reasons(offer: OfferFacts, trip: QuotedTrip, now: datetime,
                    policy: QuotePolicy = DEFAULT_POLICY) -> list[str]:
     reasons = lead_time_reasons(trip.depart_at, now, policy)
     ceiling = rental_ceiling(offer.vehicle_class, trip.depart_at, trip.return_at, trip.est_km,
@@ -120,7 +119,7 @@ def rental_reasons(offer: OfferFacts, trip: TripFacts, now: datetime,
     return reasons
 
 
-def assess(offer: OfferFacts, trip: TripFacts, now: datetime,
+def assess(offer: OfferFacts, trip: QuotedTrip, now: datetime,
            policy: QuotePolicy = DEFAULT_POLICY) -> OfferFacts:
     """The offer with ``compliant`` and its ``reasons`` (Chinese, for the traveller)."""
     reasons = class_reasons(offer.vehicle_class, offer.seats, trip, policy)

@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields
 
-from app.api import AwareDateTime, Money
+from app.api import AwareDateTime, MoneyField
 from app.billing.schemas import FeeLineSchema
 
 
@@ -12,7 +12,7 @@ class OfferSchema(Schema):
     vehicle_class = fields.Function(lambda o: o.vehicle_class.value)
     seats = fields.Integer()
     nev = fields.Boolean()
-    price = Money()
+    price = MoneyField()
     breakdown = fields.List(fields.Nested(FeeLineSchema))
     available = fields.Boolean()
     expires_at = AwareDateTime()

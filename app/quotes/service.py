@@ -33,7 +33,7 @@ class ProviderOutcome:
     channel: str
     status: str
     latency_ms: int
-    offers: list[base.Offer] = field(default_factory=list)
+    offers: list[base.ProviderOffer] = field(default_factory=list)
     message: str | None = None
 
     def as_dict(self) -> dict:
@@ -106,7 +106,7 @@ def fan_out(providers: Mapping[str, base.SupplyProvider], request: base.QuoteReq
     return outcomes
 
 
-def _facts(offer: base.Offer) -> policy.OfferFacts:
+def _facts(offer: base.ProviderOffer) -> policy.OfferFacts:
     return policy.OfferFacts(channel=offer.channel, vehicle_class=offer.vehicle_class,
                              seats=offer.seats, price=offer.price, nev=offer.nev,
                              available=offer.available, tier=offer.extra.get("tier"))
@@ -133,8 +133,8 @@ def request_quotes(session, *, actor: User, trip_id: int,
     trip = get_own(session, actor, trip_id)
     _check_quotable(trip)
     now = clock.now()
-    trip_facts = policy.TripFacts(request.passengers, request.vehicle_class, request.depart_at,
-                                  request.return_at, request.est_km)
+    trip_facts = policy.QuotedTrip(request.passengers, request.vehicle_class, request.depart_at,
+                                   request.return_at, request.est_km)
     offered = [offer for outcome in outcomes for offer in outcome.offers]
     assessed = [policy.assess(_facts(offer), trip_facts, now, rules) for offer in offered]
     best = policy.recommended(assessed)
@@ -184,9 +184,9 @@ def _check_quotable(trip: Trip) -> None:
                                 errors={"state": trip.state.value})
 
 
-def provider_offer(offer: Offer) -> base.Offer:
-    """A stored offer as the provider contract's Offer (what ``book`` needs)."""
-    return base.Offer(
+def provider_offer(offer: Offer) -> base.ProviderOffer:
+    """A stored offer as the provider contract's ProviderOffer (what ``book`` needs)."""
+    return base.ProviderOffer(
         provider=offer.provider, channel=offer.channel.value, product=offer.product,
         vehicle_class=offer.vehicle_class.value, seats=offer.seats, nev=offer.nev, price=offer.price,
         breakdown=tuple(base.FeeLine.from_dict(line) for line in offer.breakdown),

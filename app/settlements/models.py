@@ -9,8 +9,8 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
-from app.accounts.models import Unit, _enum
-from app.db import Base
+from app.accounts.models import Unit
+from app.db import Base, enum_column
 from app.errors import IllegalTransition
 
 
@@ -42,7 +42,7 @@ class Settlement(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     supplier: Mapped[str] = mapped_column(String(40))
     state: Mapped[SettlementState] = mapped_column(
-        _enum(SettlementState, "settlement_state"), default=S.DRAFT)
+        enum_column(SettlementState, "settlement_state"), default=S.DRAFT)
     total: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     line_count: Mapped[int] = mapped_column(default=0)
     generated_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -1,7 +1,7 @@
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from app.api import AwareDateTime, Money, PageArgs
+from app.api import AwareDateTime, MoneyField, PageArgs
 
 
 PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="结算期间格式应为 YYYY-MM")
@@ -19,7 +19,7 @@ class SettlementSchema(Schema):
     unit_name = fields.Function(lambda s: s.unit.name)
     supplier = fields.String()
     state = fields.Function(lambda s: str(s.state))
-    total = Money()
+    total = MoneyField()
     line_count = fields.Integer()
     generated_at = AwareDateTime()
     closed_at = AwareDateTime(allow_none=True)
@@ -32,7 +32,7 @@ class SettlementLineSchema(Schema):
     order_id = fields.String()
     kind = fields.String()
     description = fields.String()
-    amount = Money()
+    amount = MoneyField()
     finished_at = AwareDateTime()
     disputed = fields.Boolean()
 
@@ -69,14 +69,14 @@ class ReconciliationFileSchema(Schema):
 
 class OrderAmountSchema(Schema):
     order_id = fields.String()
-    amount = Money()
+    amount = MoneyField()
 
 
 class AmountMismatchSchema(Schema):
     order_id = fields.String()
-    ours = Money()
-    theirs = Money()
-    difference = Money()
+    ours = MoneyField()
+    theirs = MoneyField()
+    difference = MoneyField()
 
 
 class ReconciliationSchema(Schema):

@@ -8,7 +8,7 @@ publisher's transaction, in subscription order (see ``app.events``):
   ``trip_expired`` (approvals), ``trip_dispatched``, ``trip_started`` (dispatch, orders):
   ``handler(session, trip=..., at=...)``.
 - ``trip_finished``: a fleet run ended, or its facts were corrected in a dispute;
-  ``handler(session, trip=..., facts=RunFacts)`` — billing prices it.
+  ``handler(session, trip=..., facts=FinishedRun)`` — billing prices it.
 - ``trip_confirmed``: the passenger confirmed, or 72 h passed (``auto``); billing makes the
   charge final.
 - ``trip_cancelled``: ``handler(session, trip=..., actor=..., reason=..., at=...)``;
@@ -49,7 +49,7 @@ EVENTS = (TRIP_SUBMITTED, TRIP_APPROVED, TRIP_REJECTED, TRIP_WITHDRAWN, TRIP_EXP
 
 
 @dataclass(frozen=True)
-class RunFacts:
+class FinishedRun:
     """What the driver recorded at finish — the inputs of the paid-use tariff (SPEC §5.1)."""
 
     trip_id: int

@@ -11,8 +11,8 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import audit, clock
-from app.accounts.models import Role, Unit, User, VehicleClass, _enum
-from app.db import Base
+from app.accounts.models import Role, Unit, User, VehicleClass
+from app.db import Base, enum_column
 from app.errors import IllegalTransition
 from app.security import in_scope
 
@@ -87,20 +87,20 @@ class Trip(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    state: Mapped[TripState] = mapped_column(_enum(TripState, "trip_state"), default=S.DRAFT)
-    purpose_category: Mapped[Purpose] = mapped_column(_enum(Purpose, "purpose"))
+    state: Mapped[TripState] = mapped_column(enum_column(TripState, "trip_state"), default=S.DRAFT)
+    purpose_category: Mapped[Purpose] = mapped_column(enum_column(Purpose, "purpose"))
     purpose_text: Mapped[str] = mapped_column(String(200), default="")
     passengers: Mapped[list] = mapped_column(JSON, default=list)
     stops: Mapped[list] = mapped_column(JSON, default=list)
     depart_at: Mapped[datetime]
     return_at: Mapped[datetime]
-    vehicle_class: Mapped[VehicleClass | None] = mapped_column(_enum(VehicleClass, "vehicle_class"))
+    vehicle_class: Mapped[VehicleClass | None] = mapped_column(enum_column(VehicleClass, "vehicle_class"))
     cross_region: Mapped[bool] = mapped_column(Boolean, default=False)
     est_distance_km: Mapped[Decimal | None] = mapped_column(Numeric(8, 1))
     est_duration_min: Mapped[int | None] = mapped_column(Integer)
     selected_offer_id: Mapped[int | None] = mapped_column(
         ForeignKey("offers.id", use_alter=True, name="fk_trips_selected_offer_id_offers"))
-    channel: Mapped[Channel | None] = mapped_column(_enum(Channel, "channel"))
+    channel: Mapped[Channel | None] = mapped_column(enum_column(Channel, "channel"))
     estimate: Mapped[Decimal | None]
     # Why the trip cannot be dispatched right now (e.g. the provider refused the booking);
     # the dispatch queue shows it.
@@ -303,8 +303,8 @@ class TripEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     trip_id: Mapped[int] = mapped_column(ForeignKey("trips.id", ondelete="CASCADE"), index=True)
-    from_state: Mapped[TripState] = mapped_column(_enum(TripState, "trip_state"))
-    to_state: Mapped[TripState] = mapped_column(_enum(TripState, "trip_state"))
+    from_state: Mapped[TripState] = mapped_column(enum_column(TripState, "trip_state"))
+    to_state: Mapped[TripState] = mapped_column(enum_column(TripState, "trip_state"))
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -321,10 +321,10 @@ class Offer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     trip_id: Mapped[int] = mapped_column(ForeignKey("trips.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
     provider: Mapped[str] = mapped_column(String(40))
     product: Mapped[str] = mapped_column(String(80))
-    vehicle_class: Mapped[VehicleClass] = mapped_column(_enum(VehicleClass, "vehicle_class"))
+    vehicle_class: Mapped[VehicleClass] = mapped_column(enum_column(VehicleClass, "vehicle_class"))
     seats: Mapped[int]
     nev: Mapped[bool] = mapped_column(Boolean, default=False)
     price: Mapped[Decimal]

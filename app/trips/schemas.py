@@ -1,8 +1,8 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.accounts.models import VehicleClass
-from app.api import AwareDateTime, Money, PageArgs
 from app import db
+from app.api import AwareDateTime, MoneyField, PageArgs
 from app.security import current_user
 from app.trips import lifecycle
 from app.trips.models import TRIP_ACTIONS, Purpose, TripState
@@ -69,7 +69,7 @@ class TripSchema(Schema):
     est_duration_min = fields.Integer(allow_none=True)
     selected_offer_id = fields.Integer(allow_none=True)
     channel = fields.Function(lambda t: str(t.channel) if t.channel else None)
-    estimate = Money(allow_none=True)
+    estimate = MoneyField(allow_none=True)
     created_at = AwareDateTime()
     history = fields.List(fields.Nested(TripEventSchema), attribute="events")
     allowed_actions = fields.Method(

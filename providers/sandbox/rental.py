@@ -28,12 +28,12 @@ import math
 import secrets
 import threading
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from flask import Flask
 
 from providers.sandbox.server import json_body
-from providers.base import CENT
+from providers.money import CENT, round_money
 from providers.sandbox.supplier import create_supplier_app, iso, params, refuse, reply
 
 QUOTE_TTL_SECONDS = 1800
@@ -55,14 +55,14 @@ def _price(vehicle_class: str, factor: Decimal, hours: float, km: Decimal) -> li
     day, per_km = day * factor, per_km * factor
     if hours <= 4 and km <= 50:
         return [{"kind": "rental", "description": "半日租（含司机）",
-                 "amount": str((day / 2).quantize(CENT, ROUND_HALF_UP))}]
+                 "amount": str(round_money(day / 2))}]
     days = max(1, math.ceil(hours / 24))
     lines = [{"kind": "rental", "description": f"{days}日租（含司机）",
-              "amount": str((day * days).quantize(CENT, ROUND_HALF_UP))}]
+              "amount": str(round_money(day * days))}]
     extra_km = km - 100 * days
     if extra_km > 0:
         lines.append({"kind": "extra_km", "description": f"超里程{extra_km}公里",
-                      "amount": str((per_km * extra_km).quantize(CENT, ROUND_HALF_UP))})
+                      "amount": str(round_money(per_km * extra_km))})
     return lines
 
 

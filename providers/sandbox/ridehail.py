@@ -32,7 +32,7 @@ from flask import Flask, jsonify, request
 
 from providers.route import path_km
 from providers.sandbox.server import json_body
-from providers.base import CENT
+from providers.money import CENT, round_money
 from providers.sandbox.supplier import create_supplier_app, iso, params, refuse, reply
 
 ESTIMATE_TTL_SECONDS = 600
@@ -64,8 +64,8 @@ TIERS = {
 
 def _fare(tier: Tier, km: Decimal, minutes: int) -> dict[str, Decimal]:
     return {"base": tier.base,
-            "distance": (tier.per_km * km).quantize(CENT, ROUND_HALF_UP),
-            "time": (tier.per_minute * minutes).quantize(CENT, ROUND_HALF_UP)}
+            "distance": round_money(tier.per_km * km),
+            "time": round_money(tier.per_minute * minutes)}
 
 
 def _strings(amounts: dict[str, Decimal]) -> dict[str, str]:

@@ -42,6 +42,13 @@ def test_fleet_offers_fitting_classes_preferring_nev():
     assert offer.expires_at == at(1, 8, 30) and offer.extra["candidates"] == 2
 
 
+def test_fleet_products_carry_the_class_label_the_tariff_uses():
+    fleet = FleetProvider(availability=lambda cls, *a: [candidate(cls, seats=17)],
+                          price=flat_price, now=lambda: at(1, 8))
+    offers = fleet.quote(quote_request(vehicle_classes=("minibus", "bus")))
+    assert [o.product for o in offers] == ["公车平台·中巴", "公车平台·大巴"]
+
+
 def test_fleet_without_vehicles_is_not_applicable():
     fleet = FleetProvider(availability=lambda *a: [], price=flat_price)
     with pytest.raises(NotApplicable):

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.approvals.calendar import PrcCalendar
-from app.approvals.policy import DEFAULT_RULES, TripFacts, route
+from app.approvals.policy import DEFAULT_RULES, ApprovalFacts, route
 
 WED = date(2026, 12, 2)  # an ordinary workday
 SAT = date(2026, 12, 5)
@@ -17,7 +17,7 @@ SAT_2027 = date(2027, 1, 9)
 
 
 def facts(cross=False, estimate="300.00", cls="sedan", day=WED):
-    return TripFacts(cross_region=cross, estimate=Decimal(estimate), vehicle_class=cls,
+    return ApprovalFacts(cross_region=cross, estimate=Decimal(estimate), vehicle_class=cls,
                      depart_date=day)
 
 

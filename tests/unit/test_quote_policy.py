@@ -11,7 +11,7 @@ NOW = datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc)
 
 
 def trip(passengers=2, requested=None, depart=NOW + timedelta(days=1), hours=3, km="30"):
-    return p.TripFacts(passengers, requested, depart, depart + timedelta(hours=hours), Decimal(km))
+    return p.QuotedTrip(passengers, requested, depart, depart + timedelta(hours=hours), Decimal(km))
 
 
 def offer(channel="fleet", cls="sedan", seats=4, price="100", nev=False, tier=None, **kw):
@@ -42,6 +42,12 @@ def test_classes_to_quote(passengers, requested, classes):
 ])
 def test_class_rules(cls, seats, passengers, requested, compliant):
     assert (p.class_reasons(cls, seats, trip(passengers, requested)) == []) is compliant
+
+
+def test_an_oversized_class_names_the_fitting_one_in_the_tariff_s_words():
+    # The traveller reads the same class names as on the charge (社会租赁中巴…) and the app.
+    assert p.class_reasons("bus", 45, trip(10)) == ["超出用车标准：10人应使用中巴"]
+    assert p.class_reasons("minibus", 18, trip(5)) == ["超出用车标准：5人应使用商务车"]
 
 
 @pytest.mark.parametrize("tier, compliant", [

@@ -10,10 +10,10 @@ from app.billing.tariff import (
     DEFAULT_FLEET_TARIFF as FLEET,
     DEFAULT_RENTAL_AGREEMENT as RENTAL,
     FLAG_OVER_ESTIMATE,
+    ChargeableRun,
     FleetTariff,
     RentalAgreement,
     TariffError,
-    TripFacts,
     fleet_charge,
     market_reference,
     meal_days,
@@ -37,7 +37,7 @@ def at(hhmm: str, day: int = 1) -> datetime:
 
 
 def trip(cls="sedan", cross=False, start="09:00", end="12:00", km="30", wait=0, end_day=1, **money):
-    return TripFacts(
+    return ChargeableRun(
         vehicle_class=cls,
         cross_region=cross,
         started_at=at(start),
@@ -135,13 +135,13 @@ def test_rental_worked_examples(cls, start, end, end_day, km, ceiling):
 )
 def test_in_city_time_blocks(cls, minutes, total):
     start = at("07:00")
-    facts = TripFacts(cls, False, start, start + timedelta(minutes=minutes), D("10"))
+    facts = ChargeableRun(cls, False, start, start + timedelta(minutes=minutes), D("10"))
     assert fleet_charge(FLEET, facts).total == D(total)
 
 
 def test_a_second_past_eight_hours_is_a_started_hour():
     start = at("07:00")
-    facts = TripFacts("sedan", False, start, start + timedelta(hours=8, seconds=1), D("10"))
+    facts = ChargeableRun("sedan", False, start, start + timedelta(hours=8, seconds=1), D("10"))
     assert amounts(fleet_charge(FLEET, facts)) == [("time_block", "120.00"), ("overtime", "20.00")]
 
 
@@ -343,11 +343,11 @@ def test_trip_facts_reject_bad_input(changes, error):
         odometer_km=D("10"),
     )
     with pytest.raises(error):
-        TripFacts(**{**fields, **changes})
+        ChargeableRun(**{**fields, **changes})
 
 
 def test_integer_money_is_accepted_as_decimal():
-    facts = TripFacts("sedan", False, at("09:00"), at("10:00"), 12, tolls=5)
+    facts = ChargeableRun("sedan", False, at("09:00"), at("10:00"), 12, tolls=5)
     assert facts.odometer_km == D("12") and isinstance(facts.tolls, D)
 
 

@@ -1,28 +1,19 @@
-"""Tariffs as data and the pure charge engine (SPEC §5.1–5.4)."""
+"""The published tariffs as versioned data: the fleet's paid-use rates and the rental
+framework agreement, their defaults (SPEC §5.1, §5.2) and their validation."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from app.accounts.models import VehicleClass
 from app.clock import SHANGHAI
-from app.money import CENT, round_money
-from providers.base import FeeLine
 
-# Rules about calendar days are about local days (SPEC §5): SHANGHAI is app.clock's.
-ZERO = Decimal("0")
-HOUR = timedelta(hours=1)
-DAY = timedelta(hours=24)
-
-VEHICLE_CLASSES = ("sedan", "mpv", "minibus", "bus")
-VEHICLE_CLASS_LABELS = {"sedan": "轿车", "mpv": "商务车", "minibus": "中巴", "bus": "大巴"}
-
-FLAG_OVER_CEILING = "over_ceiling"
-FLAG_OVER_ESTIMATE = "over_estimate"
+VEHICLE_CLASSES = tuple(c.value for c in VehicleClass)
 
 # A date before any trip the platform will ever bill, so the defaults are always in force.
 DEFAULT_EFFECTIVE_FROM = date(2000, 1, 1)
@@ -30,9 +21,6 @@ DEFAULT_EFFECTIVE_FROM = date(2000, 1, 1)
 
 class TariffError(ValueError):
     """A tariff given as data is malformed; the message is for the admin, in Chinese."""
-
-
-# --- tariff data -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -220,250 +208,22 @@ Versioned = TypeVar("Versioned", FleetTariff, RentalAgreement)
 
 def version_in_force(versions: Iterable[Versioned], at: datetime) -> Versioned:
     """Return the version in force at `at`: the latest effective_from on or before its local day."""
-    day = _require_aware(at, "at").astimezone(SHANGHAI).date()
+    day = require_aware(at, "at").astimezone(SHANGHAI).date()
     candidates = [v for v in versions if v.effective_from <= day]
     if not candidates:
         raise LookupError(f"no tariff version in force on {day.isoformat()}")
     return max(candidates, key=lambda v: v.effective_from)
 
 
-# --- trip facts and charges --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TripFacts:
-    """What a finished trip measured: the input of every charge rule."""
-
-    vehicle_class: str
-    cross_region: bool
-    started_at: datetime
-    finished_at: datetime
-    odometer_km: Decimal
-    waiting_minutes: int = 0
-    tolls: Decimal = ZERO
-    parking: Decimal = ZERO
-    lodging: Decimal = ZERO
-
-    def __post_init__(self) -> None:
-        if self.vehicle_class not in VEHICLE_CLASSES:
-            raise ValueError(f"unknown vehicle class {self.vehicle_class!r}")
-        _check_period(self.started_at, self.finished_at)
-        for name in ("odometer_km", "tolls", "parking", "lodging"):
-            object.__setattr__(self, name, _non_negative_decimal(getattr(self, name), name))
-        if isinstance(self.waiting_minutes, bool) or not isinstance(self.waiting_minutes, int):
-            raise TypeError("waiting_minutes must be an int")
-        if self.waiting_minutes < 0:
-            raise ValueError("waiting_minutes must not be negative")
-
-
-# One line of a charge (`description` is shown to people, in Chinese): the same value a
-# provider's bill or quote breakdown is made of.
-ChargeLine = FeeLine
-
-
-@dataclass(frozen=True)
-class Charge:
-    """A charge: its total is always the sum of its lines."""
-
-    lines: tuple[ChargeLine, ...] = field(default_factory=tuple)
-
-    @property
-    def total(self) -> Decimal:
-        return sum((line.amount for line in self.lines), ZERO)
-
-
-def fleet_charge(tariff: FleetTariff, facts: TripFacts) -> Charge:
-    """Charge a pooled-fleet trip by the paid-use tariff (SPEC §5.1)."""
-    rates = _rates(tariff.classes, facts.vehicle_class)
-    if facts.cross_region:
-        lines = [_mileage_line(tariff, rates, facts), _meal_line(tariff, facts)]
-    else:
-        lines = _time_lines(rates, facts.finished_at - facts.started_at)
-    lines += [
-        ChargeLine(kind, label, round_money(amount))
-        for kind, label, amount in (
-            ("toll", "通行费（实报实销）", facts.tolls),
-            ("parking", "停车费（实报实销）", facts.parking),
-            ("lodging", "驾驶员住宿费（实报实销）", facts.lodging),
-        )
-        if amount
-    ]
-    return Charge(tuple(lines))
-
-
-def _time_lines(rates: FleetClassRates, duration: timedelta) -> list[ChargeLine]:
-    for block in rates.time_blocks:
-        if duration <= block.hours * HOUR:
-            return [ChargeLine("time_block", f"市内用车（{block.hours}小时以内）", round_money(block.price))]
-    longest = rates.time_blocks[-1]
-    extra_hours = _started_periods(duration - longest.hours * HOUR, HOUR)
-    return [
-        ChargeLine("time_block", f"市内用车（{longest.hours}小时以内）", round_money(longest.price)),
-        ChargeLine(
-            "overtime",
-            f"超出{longest.hours}小时部分 {extra_hours} 小时 × {_fmt_money(rates.extra_hour)}",
-            round_money(extra_hours * rates.extra_hour),
-        ),
-    ]
-
-
-def waiting_km(tariff: FleetTariff, waiting_minutes: int) -> int:
-    """Km added for waiting: each started step beyond the free minutes."""
-    beyond = max(waiting_minutes - tariff.free_waiting_minutes, 0)
-    return -(-beyond // tariff.waiting_step_minutes) * tariff.waiting_step_km
-
-
-def _mileage_line(tariff: FleetTariff, rates: FleetClassRates, facts: TripFacts) -> ChargeLine:
-    extra_km = waiting_km(tariff, facts.waiting_minutes)
-    measured = facts.odometer_km + extra_km
-    billed = max(measured, Decimal(tariff.min_billed_km))
-    amount, parts = ZERO, []
-    lower = 0
-    for band in rates.km_bands:
-        upper = billed if band.up_to_km is None else min(billed, Decimal(band.up_to_km))
-        if upper <= lower:
-            break
-        amount += (upper - lower) * band.rate
-        parts.append(f"{_fmt_km(upper - lower)}×{_fmt_money(band.rate)}")
-        lower = band.up_to_km if band.up_to_km is not None else billed
-    notes = []
-    if extra_km:
-        notes.append(f"含等候折算 {extra_km} 公里")
-    if measured < billed:
-        notes.append(f"不足 {tariff.min_billed_km} 公里按 {tariff.min_billed_km} 公里计")
-    note = f"（{'，'.join(notes)}）" if notes else ""
-    return ChargeLine("mileage", f"跨区域里程 {_fmt_km(billed)} 公里{note}：{' + '.join(parts)}", round_money(amount))
-
-
-def meal_days(started_at: datetime, finished_at: datetime) -> int:
-    """Asia/Shanghai calendar days a trip touches; ending exactly at midnight does not touch the new day."""
-    _check_period(started_at, finished_at)
-    first = started_at.astimezone(SHANGHAI).date()
-    end = finished_at.astimezone(SHANGHAI)
-    last = end.date()
-    if finished_at > started_at and end.time() == datetime.min.time():
-        last -= timedelta(days=1)
-    return (last - first).days + 1
-
-
-def _meal_line(tariff: FleetTariff, facts: TripFacts) -> ChargeLine:
-    days = meal_days(facts.started_at, facts.finished_at)
-    per_day = tariff.meal_allowance_per_day
-    return ChargeLine("meal_allowance", f"驾驶员餐补 {days} 天 × {_fmt_money(per_day)}", round_money(days * per_day))
-
-
-def rental_quote(agreement: RentalAgreement, facts: TripFacts, *, discounted: bool = True) -> Charge:
-    """The agreement ceiling of a trip as a one-line charge (SPEC §5.2), e.g. for the preview."""
-    rates = _rates(agreement.classes, facts.vehicle_class)
-    duration = facts.finished_at - facts.started_at
-    km = facts.odometer_km
-    if duration <= agreement.half_day_max_hours * HOUR and km <= agreement.half_day_max_km:
-        base, basis = rates.day_rate / 2, f"半天 × {_fmt_money(rates.day_rate)} ÷ 2"
-    else:
-        days = max(_started_periods(duration, DAY), 1)
-        if km <= agreement.km_per_day * days:
-            base, basis = days * rates.day_rate, f"{days} 天 × {_fmt_money(rates.day_rate)}"
-        else:
-            base, basis = km * rates.km_rate, f"{_fmt_km(km)} 公里 × {_fmt_money(rates.km_rate)}"
-    if discounted:
-        base *= 1 - agreement.discount
-        basis += f"，协议折扣 {_fmt_percent(agreement.discount)}"
-    label = VEHICLE_CLASS_LABELS[facts.vehicle_class]
-    return Charge((ChargeLine("rental", f"社会租赁{label}（含驾驶员）：{basis}", round_money(base)),))
-
-
-def rental_ceiling(
-    agreement: RentalAgreement,
-    vehicle_class: str,
-    started_at: datetime,
-    finished_at: datetime,
-    km: Decimal,
-    discounted: bool = True,
-) -> Decimal:
-    """The most a rental company may charge for this trip under the agreement."""
-    # The agreement prices every trip alike, in-city or not; TripFacts only validates the input.
-    facts = TripFacts(vehicle_class, False, started_at, finished_at, km)
-    return rental_quote(agreement, facts, discounted=discounted).total
-
-
-def market_reference(agreement: RentalAgreement, facts: TripFacts) -> Decimal:
-    """The undiscounted rental ceiling for the same trip: a fleet trip's market price (SPEC §5.4)."""
-    return rental_ceiling(
-        agreement, facts.vehicle_class, facts.started_at, facts.finished_at, facts.odometer_km, discounted=False
-    )
-
-
-def savings(reference: Decimal, charge: Decimal) -> Decimal:
-    """What the fleet saved against the market; negative when it cost more."""
-    return reference - charge
-
-
-def rental_lead_time_ok(agreement: RentalAgreement, booked_at: datetime, starts_at: datetime) -> bool:
-    """Whether a rental booking respects the agreement's minimum and maximum lead time."""
-    lead = _require_aware(starts_at, "starts_at") - _require_aware(booked_at, "booked_at")
-    return agreement.min_lead_hours * HOUR <= lead <= timedelta(days=agreement.max_lead_days)
-
-
-def over_ceiling(quote_or_bill: Decimal, ceiling: Decimal) -> bool:
-    """Whether a company's quote or bill exceeds our computed ceiling (SPEC §5.2)."""
-    return quote_or_bill > ceiling
-
-
-def ridehail_flags(estimate: Decimal, final: Decimal, tolerance: Decimal = Decimal("0.20")) -> frozenset[str]:
-    """Flags of a ride-hailing bill: over_estimate when final > estimate × (1 + tolerance)."""
-    return frozenset({FLAG_OVER_ESTIMATE}) if final > estimate * (1 + tolerance) else frozenset()
-
-
 # --- helpers -----------------------------------------------------------------
 
 
-def _started_periods(span: timedelta, period: timedelta) -> int:
-    whole, rest = divmod(span, period)
-    return whole + (1 if rest else 0)
-
-
-def _rates(classes: Mapping[str, Any], vehicle_class: str) -> Any:
-    try:
-        return classes[vehicle_class]
-    except KeyError:
-        raise TariffError(f"收费标准中没有车型“{vehicle_class}”") from None
-
-
-def _require_aware(value: datetime, name: str) -> datetime:
+def require_aware(value: datetime, name: str) -> datetime:
     if not isinstance(value, datetime):
         raise TypeError(f"{name} must be a datetime")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")
     return value
-
-
-def _check_period(started_at: datetime, finished_at: datetime) -> None:
-    _require_aware(started_at, "started_at")
-    _require_aware(finished_at, "finished_at")
-    if finished_at < started_at:
-        raise ValueError("finished_at is before started_at")
-
-
-def _non_negative_decimal(value: Any, name: str) -> Decimal:
-    # Floats would smuggle binary rounding into money; refuse them outright.
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
-        raise TypeError(f"{name} must be a Decimal, got {type(value).__name__}")
-    value = Decimal(value)
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"{name} must be a finite non-negative number")
-    return value
-
-
-def _fmt_money(value: Decimal) -> str:
-    return f"{round_money(value):f}"
-
-
-def _fmt_km(value: Decimal | int) -> str:
-    return f"{Decimal(value).normalize():f}"
-
-
-def _fmt_percent(rate: Decimal) -> str:
-    return f"{_fmt_km(rate * 100)}%"
 
 
 def _where(path: str, key: str) -> str:
