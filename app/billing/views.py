@@ -14,7 +14,7 @@ from app.billing.schemas import (ChargeSchema, PreviewResultSchema, PreviewSchem
 from app.billing.tariff import TripFacts
 from app.errors import Forbidden, NotFound
 from app.security import current_user, roles_required
-from app.settlements.service import is_platform
+from app.settlements.models import is_platform
 from app.trips import service as trips
 
 blp = blueprint("billing", "/billing", "Charges: the tariff engine's preview")
