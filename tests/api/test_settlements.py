@@ -236,3 +236,10 @@ def test_an_illegal_move_is_409_and_a_legal_one_is_audited(api, app, demo, month
         officer = db.session.scalar(select(User.id).where(User.phone == "13700000003"))
         db.session.remove()
     assert moves == [("state:disputed", "draft", "金额有误", officer)]
+
+
+def test_allowed_actions_are_in_the_openapi_document(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    field = schemas["Settlement"]["properties"]["allowed_actions"]
+    assert field["type"] == "array"
+    assert field["items"]["enum"] == ["issue", "confirm", "dispute", "close", "export"]

@@ -117,3 +117,10 @@ def test_illegal_moves_are_refused(model, state, to):
     with pytest.raises(IllegalTransition) as err:
         obj.transition(None, to, actor_id=None)
     assert err.value.status == 409 and obj.state == state
+
+
+def test_allowed_actions_are_in_the_openapi_document(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    for name in ("Task", "StepTask"):
+        field = schemas[name]["properties"]["allowed_actions"]
+        assert field["type"] == "array" and field["items"]["enum"] == ["approve", "reject"]
