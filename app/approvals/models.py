@@ -4,12 +4,14 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, select)
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from app import clock
 from app.accounts.models import User
 from app.db import Base, enum_column
+from app.states import StateMachine
 from app.trips.models import Trip
 
 
@@ -42,6 +44,22 @@ class TaskState(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+W, St, T = WorkflowState, StepState, TaskState
+# Every legal move; the history of each is its audit entry (approval_workflows, _steps, _tasks).
+WORKFLOW_TRANSITIONS = {W.PENDING: {W.APPROVED, W.REJECTED, W.WITHDRAWN, W.EXPIRED, W.CANCELLED}}
+STEP_TRANSITIONS = {St.WAITING: {St.PENDING, St.CANCELLED},
+                    St.PENDING: {St.APPROVED, St.REJECTED, St.CANCELLED}}
+TASK_TRANSITIONS = {T.PENDING: {T.APPROVED, T.REJECTED, T.CANCELLED}}
+WORKFLOW_LABELS = {W.PENDING: "审批中", W.APPROVED: "已通过", W.REJECTED: "已驳回",
+                   W.WITHDRAWN: "已撤回", W.EXPIRED: "已过期", W.CANCELLED: "已取消"}
+STEP_LABELS = {St.WAITING: "未开始", St.PENDING: "待审批", St.APPROVED: "已通过",
+               St.REJECTED: "已驳回", St.CANCELLED: "已取消"}
+TASK_LABELS = {T.PENDING: "待审批", T.APPROVED: "已同意", T.REJECTED: "已驳回",
+               T.CANCELLED: "已取消"}
+# What a caller may do with a task (``allowed_actions``), each with its ``can_<action>``.
+TASK_ACTIONS = ("approve", "reject")
+
+
 class DayKind(enum.StrEnum):
     HOLIDAY = "holiday"
     WORKDAY = "workday"  # an adjusted working day (调休) on a weekend
@@ -61,8 +79,10 @@ class ApprovalPolicy(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
-class Workflow(Base):
+class Workflow(StateMachine, Base):
     """The approval of one submitted trip, routed by the policy version in force at submit."""
+
+    TRANSITIONS, STATE_LABELS, NOUN = WORKFLOW_TRANSITIONS, WORKFLOW_LABELS, "审批流程"
 
     __tablename__ = "approval_workflows"
 
@@ -90,7 +110,8 @@ class Workflow(Base):
         return next((s for s in self.steps if s.state == StepState.PENDING), None)
 
 
-class ApprovalStep(Base):
+class ApprovalStep(StateMachine, Base):
+    TRANSITIONS, STATE_LABELS, NOUN = STEP_TRANSITIONS, STEP_LABELS, "审批环节"
     __tablename__ = "approval_steps"
     __table_args__ = (UniqueConstraint("workflow_id", "seq"),
                       Index("ix_approval_steps_state_activated", "state", "activated_at"))
@@ -117,8 +138,10 @@ class ApprovalStep(Base):
         order_by="ApprovalTask.id", back_populates="step", cascade="all, delete-orphan")
 
 
-class ApprovalTask(Base):
+class ApprovalTask(StateMachine, Base):
     """One approver's to-do on one step; the delegate who acted is ``decided_by``."""
+
+    TRANSITIONS, STATE_LABELS, NOUN = TASK_TRANSITIONS, TASK_LABELS, "审批任务"
 
     __tablename__ = "approval_tasks"
     __table_args__ = (UniqueConstraint("step_id", "assignee_id"),
@@ -145,6 +168,30 @@ class ApprovalTask(Base):
     trip: Mapped[Trip] = relationship()
     assignee: Mapped[User] = relationship(foreign_keys=[assignee_id])
 
+    def acting_for(self, user: User, at: datetime) -> int | None | bool:
+        """None when ``user`` is the assignee, the assignee's id when ``user`` is their
+        active delegate at ``at``, False when they may not act on the task."""
+        if self.assignee_id == user.id:
+            return None
+        delegated = object_session(self).scalar(select(Delegation.id).where(
+            Delegation.delegator_id == self.assignee_id, Delegation.delegate_id == user.id,
+            *Delegation.active_at(at)).limit(1))
+        return self.assignee_id if delegated is not None else False
+
+    def _may_decide(self, user: User, at: datetime | None) -> bool:
+        """The assignee or their active delegate, never the trip's own applicant."""
+        return (self.trip.applicant_id != user.id
+                and self.acting_for(user, at or clock.now()) is not False)
+
+    def can_approve(self, user: User, at: datetime | None = None) -> bool:
+        return self.can_transition(TaskState.APPROVED) and self._may_decide(user, at)
+
+    def can_reject(self, user: User, at: datetime | None = None) -> bool:
+        return self.can_transition(TaskState.REJECTED) and self._may_decide(user, at)
+
+    def allowed_actions(self, user: User, at: datetime | None = None) -> list[str]:
+        return [a for a in TASK_ACTIONS if getattr(self, f"can_{a}")(user, at)]
+
 
 class Delegation(Base):
     """An approver's stand-in (代理审批) for a time range: "B for A"."""
@@ -162,6 +209,11 @@ class Delegation(Base):
 
     delegator: Mapped[User] = relationship(foreign_keys=[delegator_id])
     delegate: Mapped[User] = relationship(foreign_keys=[delegate_id])
+
+    @classmethod
+    def active_at(cls, at: datetime) -> tuple:
+        """Where-clauses: the delegation is in force at ``at``."""
+        return cls.starts_at <= at, cls.ends_at > at, cls.revoked_at.is_(None)
 
 
 class CalendarDay(Base):

@@ -116,17 +116,6 @@ def _assignees_for(session, step_approvers: str, trip: Trip) -> tuple[Unit | Non
     return None, [u for u in _holders(session, Role.PLATFORM_APPROVER) if u.id not in exclude]
 
 
-def active_delegation(session, *, delegator_id: int, delegate_id: int,
-                      at: datetime) -> Delegation | None:
-    return session.scalars(select(Delegation).where(
-        Delegation.delegator_id == delegator_id, Delegation.delegate_id == delegate_id,
-        *_active_at(at)).limit(1)).first()
-
-
-def _active_at(at: datetime):
-    return (Delegation.starts_at <= at, Delegation.ends_at > at, Delegation.revoked_at.is_(None))
-
-
 def create_delegation(session, *, actor: User, data: dict) -> Delegation:
     """Name a delegate (代理人) for a time range; they see and act on the actor's tasks."""
     delegate = session.get(User, data["delegate_id"])
@@ -191,7 +180,8 @@ def notify_task(session, task: ApprovalTask, trip: Trip, *, kind: str, phrase: s
                 now: datetime) -> None:
     """Queue the subscription message for a task to its assignee and their active delegates."""
     recipients = [task.assignee] + [d.delegate for d in session.scalars(
-        select(Delegation).where(Delegation.delegator_id == task.assignee_id, *_active_at(now)))]
+        select(Delegation).where(Delegation.delegator_id == task.assignee_id,
+                                 *Delegation.active_at(now)))]
     seen: set[int] = set()
     for user in recipients:
         if user.id in seen or user.id == trip.applicant_id:
@@ -278,7 +268,8 @@ def _staff(session, routing: Routing, trip: Trip):
 def _activate(session, step: ApprovalStep, trip: Trip, now: datetime) -> None:
     """Open a step: one task per approver, each announced through the outbox."""
     unit, users = _assignees_for(session, step.approvers, trip)
-    step.state, step.activated_at = StepState.PENDING, now
+    step.transition(session, StepState.PENDING, actor_id=None, at=now)
+    step.activated_at = now
     if unit is not None:
         step.source_unit_id = unit.id
     tasks = [add_task(session, step, user, now) for user in users]
@@ -312,15 +303,17 @@ def workflow_of(session, trip_id: int) -> Workflow | None:
     return session.scalars(select(Workflow).where(Workflow.trip_id == trip_id)).first()
 
 
-def close_workflow(session, wf: Workflow, state: WorkflowState, now: datetime) -> None:
+def close_workflow(session, wf: Workflow, state: WorkflowState, now: datetime, *,
+                   actor_id: int | None = None) -> None:
     """End the workflow: every open task and step is cancelled."""
-    wf.state, wf.decided_at = state, now
+    wf.transition(session, state, actor_id=actor_id, at=now)
+    wf.decided_at = now
     for step in wf.steps:
-        if step.state in (StepState.PENDING, StepState.WAITING):
-            step.state = StepState.CANCELLED
+        if step.can_transition(StepState.CANCELLED):
+            step.transition(session, StepState.CANCELLED, actor_id=actor_id, at=now)
         for task in step.tasks:
-            if task.state == TaskState.PENDING:
-                task.state = TaskState.CANCELLED
+            if task.can_transition(TaskState.CANCELLED):
+                task.transition(session, TaskState.CANCELLED, actor_id=actor_id, at=now)
 
 
 def withdraw_trip(session, *, actor: User, trip: Trip, reason: str,
@@ -333,7 +326,7 @@ def withdraw_trip(session, *, actor: User, trip: Trip, reason: str,
     session.refresh(trip)
     trip.transition(session, TripState.WITHDRAWN, actor_id=actor.id, comment=reason, at=now)
     if wf is not None and wf.state == WorkflowState.PENDING:
-        close_workflow(session, wf, WorkflowState.WITHDRAWN, now)
+        close_workflow(session, wf, WorkflowState.WITHDRAWN, now, actor_id=actor.id)
     events.publish(session, events.TRIP_WITHDRAWN, trip=trip, at=now)
     return trip
 
@@ -350,21 +343,11 @@ def close_for_trip(session, trip: Trip, *, state: WorkflowState = WorkflowState.
 
 # --- deciding ------------------------------------------------------------------------------
 
-def acting_for(session, user: User, task: ApprovalTask, now: datetime) -> int | None | bool:
-    """None when ``user`` is the assignee, the assignee's id when acting as their delegate,
-    False when they may not act on the task."""
-    if task.assignee_id == user.id:
-        return None
-    if active_delegation(session, delegator_id=task.assignee_id, delegate_id=user.id, at=now):
-        return task.assignee_id
-    return False
-
-
 def get_task(session, user: User, task_id: int, now: datetime | None = None) -> ApprovalTask:
     """A task its assignee, their delegate, its decider or a trip overseer may read (else 404)."""
     task = session.get(ApprovalTask, task_id)
     if task is None or not (task.decided_by_id == user.id or can_view(user, task.trip)
-                            or acting_for(session, user, task, now or clock.now()) is not False):
+                            or task.acting_for(user, now or clock.now()) is not False):
         raise NotFound("审批任务不存在")
     return task
 
@@ -379,7 +362,7 @@ def decide(session, *, actor: User, task_id: int, approve: bool, comment: str = 
     wf = lock_workflow(session, wf_id)
     task = session.get(ApprovalTask, task_id, populate_existing=True)
     trip = task.trip
-    on_behalf = acting_for(session, actor, task, now)
+    on_behalf = task.acting_for(actor, now)
     if trip.applicant_id == actor.id:
         raise Forbidden("不能审批本人提交的用车申请", code="self_approval")
     if on_behalf is False:
@@ -389,36 +372,40 @@ def decide(session, *, actor: User, task_id: int, approve: bool, comment: str = 
     wanted = TaskState.APPROVED if approve else TaskState.REJECTED
     if task.state == wanted:
         return task
-    if task.state != TaskState.PENDING:
+    if not task.can_transition(wanted):
         if task.state == TaskState.CANCELLED:
             raise Conflict("该审批已由他人处理或流程已结束", code="task_closed")
         raise Conflict("该任务已作出相反的审批决定", code="already_decided")
     if wf.state != WorkflowState.PENDING or trip.state in CLOSED_TRIP_STATES:
         raise Conflict("该审批流程已结束", code="task_closed")
 
-    task.state, task.decided_at, task.comment = wanted, now, comment
-    task.decided_by_id, task.on_behalf_of_id = actor.id, on_behalf
     step = task.step
     history = dict(actor_id=actor.id, on_behalf_of_id=on_behalf, comment=comment, at=now)
     detail = {"task_id": task.id, "step": step.seq, "step_name": step.name}
+    task.transition(session, wanted, data={"trip_id": trip.id, "step": step.seq}, **history)
+    task.decided_at, task.comment = now, comment
+    task.decided_by_id, task.on_behalf_of_id = actor.id, on_behalf
     if not approve:
-        step.state, step.decided_at = StepState.REJECTED, now
-        close_workflow(session, wf, WorkflowState.REJECTED, now)
+        step.transition(session, StepState.REJECTED, **history)
+        step.decided_at = now
+        close_workflow(session, wf, WorkflowState.REJECTED, now, actor_id=actor.id)
         _record_end(session, trip, TripState.REJECTED, "approval:rejected", history, detail)
         return task
     if not _step_complete(step, task):
         trip.note(session, "approval:approved", data=detail, **history)
         return task
-    step.state, step.decided_at = StepState.APPROVED, now
+    step.transition(session, StepState.APPROVED, **history)
+    step.decided_at = now
     for other in step.tasks:
-        if other.state == TaskState.PENDING:
-            other.state = TaskState.CANCELLED
+        if other.can_transition(TaskState.CANCELLED):
+            other.transition(session, TaskState.CANCELLED, actor_id=actor.id, at=now)
     following = next((s for s in wf.steps if s.state == StepState.WAITING), None)
     if following is not None:
         trip.note(session, "approval:approved", data={**detail, "step_done": True}, **history)
         _activate(session, following, trip, now)
         return task
-    wf.state, wf.decided_at = WorkflowState.APPROVED, now
+    wf.transition(session, WorkflowState.APPROVED, **history)
+    wf.decided_at = now
     if trip.emergency and wf.flagged_at is None and now - wf.submitted_at > EMERGENCY_DEADLINE:
         flag_emergency(session, wf, trip, now)
     _record_end(session, trip, TripState.APPROVED, "approval:approved", history, detail)
@@ -456,7 +443,7 @@ def flag_emergency(session, wf: Workflow, trip: Trip, now: datetime) -> None:
 def inbox_filter(user: User, now: datetime):
     """Tasks of ``user``: assigned, decided by them, or delegated to them right now."""
     delegators = select(Delegation.delegator_id).where(Delegation.delegate_id == user.id,
-                                                       *_active_at(now))
+                                                       *Delegation.active_at(now))
     return and_(or_(ApprovalTask.assignee_id == user.id, ApprovalTask.decided_by_id == user.id,
                     and_(ApprovalTask.assignee_id.in_(delegators),
                          ApprovalTask.state == TaskState.PENDING)),

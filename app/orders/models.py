@@ -1,6 +1,7 @@
 """Orders placed with rental and ride-hailing providers, and the webhook nonces seen."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from decimal import Decimal
 
@@ -8,22 +9,60 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
-from app.db import Base
+from app.db import Base, enum_column
+from app.states import StateMachine
 
-# Our side of an order: ``pending`` (to be placed, maybe after a backoff), ``booking``
-# (claimed by a worker, the call is in flight), ``failed`` (refused or retries exhausted),
-# then the provider's normalised states (providers.base.ORDER_STATES).
-PENDING, BOOKING, FAILED = "pending", "booking", "failed"
+
+class OrderState(enum.StrEnum):
+    """Our side of an order, then the provider's normalised states
+    (``providers.base.ORDER_STATES``)."""
+
+    PENDING = "pending"  # to be placed, maybe after a backoff
+    BOOKING = "booking"  # claimed by a worker, the call is in flight
+    FAILED = "failed"  # refused, retries exhausted, or given up after a call
+    CREATED = "created"
+    ASSIGNED = "assigned"
+    ARRIVED = "arrived"
+    IN_TRIP = "in_trip"
+    COMPLETED = "completed"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+O = OrderState
 # How far along an order is; a callback moves it only forward (``cancelled`` is final).
-ORDER_RANK = {PENDING: -2, BOOKING: -1, FAILED: -1, "created": 0, "assigned": 1,
-              "arrived": 2, "in_trip": 3, "completed": 4, "paid": 5, "cancelled": 9}
+ORDER_RANK = {O.PENDING: -2, O.BOOKING: -1, O.FAILED: -1, O.CREATED: 0, O.ASSIGNED: 1,
+              O.ARRIVED: 2, O.IN_TRIP: 3, O.COMPLETED: 4, O.PAID: 5, O.CANCELLED: 9}
+# Orders the provider has made and not ended.
+LIVE = (O.CREATED, O.ASSIGNED, O.ARRIVED, O.IN_TRIP)
+# Every legal move. A provider's answer or callback may skip states: it jumps to any state
+# ranked higher (the booking answer or a callback can also reach a row we had given up on,
+# ``failed``, or one waiting to retry after a lost answer, ``pending``). Our own moves:
+# claim (pending → booking, and booking → booking when a vanished worker's lease ran out),
+# retry (booking → pending), fail, and drop (pending → cancelled when never sent, → failed
+# when sent).
+TRANSITIONS = {
+    O.PENDING: {O.BOOKING, O.FAILED, *LIVE, O.COMPLETED, O.PAID, O.CANCELLED},
+    O.BOOKING: {O.BOOKING, O.PENDING, O.FAILED, *LIVE, O.COMPLETED, O.PAID, O.CANCELLED},
+    O.FAILED: {*LIVE, O.COMPLETED, O.PAID, O.CANCELLED},
+    O.CREATED: {O.ASSIGNED, O.ARRIVED, O.IN_TRIP, O.COMPLETED, O.PAID, O.CANCELLED},
+    O.ASSIGNED: {O.ARRIVED, O.IN_TRIP, O.COMPLETED, O.PAID, O.CANCELLED},
+    O.ARRIVED: {O.IN_TRIP, O.COMPLETED, O.PAID, O.CANCELLED},
+    O.IN_TRIP: {O.COMPLETED, O.PAID, O.CANCELLED},
+    O.COMPLETED: {O.PAID, O.CANCELLED},
+    O.PAID: {O.CANCELLED},
+}
+LABELS = {O.PENDING: "待下单", O.BOOKING: "下单中", O.FAILED: "下单失败", O.CREATED: "已下单",
+          O.ASSIGNED: "已派司机", O.ARRIVED: "司机已到达", O.IN_TRIP: "行程中",
+          O.COMPLETED: "已完成", O.PAID: "已支付", O.CANCELLED: "已取消"}
 
 
-class ProviderOrder(Base):
+class ProviderOrder(StateMachine, Base):
     """One trip's order with its provider. ``out_order_id`` is fixed when the row is made,
     before any call, and reused by every retry, so the provider never creates two orders."""
 
     __tablename__ = "provider_orders"
+    TRANSITIONS, STATE_LABELS, NOUN = TRANSITIONS, LABELS, "供应商订单"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     trip_id: Mapped[int] = mapped_column(ForeignKey("trips.id", ondelete="CASCADE"),
@@ -31,7 +70,8 @@ class ProviderOrder(Base):
     provider: Mapped[str] = mapped_column(String(40))
     out_order_id: Mapped[str] = mapped_column(String(40), unique=True)
     order_id: Mapped[str | None] = mapped_column(String(80), index=True)
-    state: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
+    state: Mapped[OrderState] = mapped_column(enum_column(OrderState, "order_state"),
+                                              default=O.PENDING, index=True)
     plate: Mapped[str | None] = mapped_column(String(20))
     driver_name: Mapped[str | None] = mapped_column(String(40))
     driver_phone: Mapped[str | None] = mapped_column(String(20))

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import audit, clock, db
 from app.errors import Conflict, IllegalTransition, UpstreamError
-from app.orders.models import BOOKING, FAILED, ORDER_RANK, PENDING, ProviderOrder, WebhookNonce
+from app.orders.models import LIVE, ORDER_RANK, OrderState, ProviderOrder, WebhookNonce
 from app import supply
 from app.quotes.service import provider_offer, quote_request_for
 from app.trips import events
@@ -39,6 +39,7 @@ from providers import base
 
 log = logging.getLogger(__name__)
 S = TripState
+O = OrderState
 
 MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(seconds=30)
@@ -47,17 +48,26 @@ LEASE = timedelta(minutes=2)
 BATCH = 20
 PROVIDER_CHANNELS = (Channel.RENTAL, Channel.RIDEHAIL)
 # Where a provider's order state puts the trip.
-TRIP_TARGET = {"created": S.DISPATCHED, "assigned": S.DISPATCHED, "arrived": S.DISPATCHED,
-               "in_trip": S.IN_PROGRESS, "completed": S.COMPLETED, "paid": S.COMPLETED}
+TRIP_TARGET = {O.CREATED: S.DISPATCHED, O.ASSIGNED: S.DISPATCHED, O.ARRIVED: S.DISPATCHED,
+               O.IN_TRIP: S.IN_PROGRESS, O.COMPLETED: S.COMPLETED, O.PAID: S.COMPLETED}
 REFUSALS = {40400: "供应商找不到所选报价", 40410: "所选报价已过期，供应商拒绝下单",
             42200: "供应商认为下单信息不完整"}
 ENDED = (S.CANCELLED, S.REJECTED, S.WITHDRAWN, S.EXPIRED)
 
 
 def _audit(session, row: ProviderOrder, action: str, data: dict | None = None) -> None:
+    """Audit what happened to an order that did not change its state."""
     audit.record(session, entity="provider_orders", entity_id=row.id, action=action,
                  actor_id=None, data={"trip_id": row.trip_id, "provider": row.provider,
                                       "state": row.state, **(data or {})})
+
+
+def _move(session, row: ProviderOrder, to: OrderState, event: str,
+          data: dict | None = None, at: datetime | None = None) -> None:
+    """Move the order by a legal step (``ProviderOrder.TRANSITIONS``), audited as ``event``."""
+    row.transition(session, to, actor_id=None, at=at,
+                   data={"event": event, "trip_id": row.trip_id, "provider": row.provider,
+                         **(data or {})})
 
 
 def _lock_order(session, stmt) -> ProviderOrder | None:
@@ -109,7 +119,7 @@ def open_orders(session, now: datetime) -> int:
     for trip in (session.get(Trip, trip_id) for trip_id in trip_ids):
         offer = session.get(Offer, trip.selected_offer_id) if trip.selected_offer_id else None
         row = ProviderOrder(trip_id=trip.id, provider=offer.provider if offer else "",
-                            out_order_id=f"T{trip.id}-{secrets.token_hex(4)}", state=PENDING,
+                            out_order_id=f"T{trip.id}-{secrets.token_hex(4)}", state=O.PENDING,
                             next_attempt_at=now, created_at=now)
         session.add(row)
         session.flush()
@@ -131,20 +141,20 @@ def claim_due(session, now: datetime) -> list[Claimed]:
     """Due ``pending`` rows (and ``booking`` rows whose worker's lease ran out) become
     ``booking`` under a fresh lease; the caller commits before calling out."""
     rows = session.scalars(select(ProviderOrder).where(
-        ((ProviderOrder.state == PENDING) & (ProviderOrder.next_attempt_at <= now))
-        | ((ProviderOrder.state == BOOKING) & (ProviderOrder.claimed_until < now)))
+        ((ProviderOrder.state == O.PENDING) & (ProviderOrder.next_attempt_at <= now))
+        | ((ProviderOrder.state == O.BOOKING) & (ProviderOrder.claimed_until < now)))
         .order_by(ProviderOrder.id).limit(BATCH).with_for_update(skip_locked=True)).all()
     claimed = []
     for row in rows:
         trip = session.get(Trip, row.trip_id)
-        if row.state == PENDING and trip.state in ENDED:
+        if row.state == O.PENDING and trip.state in ENDED:
             _drop(session, row, trip)
             continue
         if supply.ordering(row.provider) is None:
             _fail(session, row, trip, f"供应商“{row.provider}”未启用，无法下单", now)
             continue
-        row.state, row.claimed_until, row.attempts = BOOKING, now + LEASE, row.attempts + 1
-        _audit(session, row, "claimed", {"attempt": row.attempts})
+        row.claimed_until, row.attempts = now + LEASE, row.attempts + 1
+        _move(session, row, O.BOOKING, "claimed", {"attempt": row.attempts}, now)
         claimed.append(Claimed(row.id, row.provider, _order_request(session, trip, row)))
     return claimed
 
@@ -175,10 +185,12 @@ def record(session, claim: Claimed, outcome: base.Order | base.ProviderError,
         return
     row.claimed_until, row.error = None, None
     _absorb(row, outcome)
-    if ORDER_RANK.get(outcome.state, 0) > ORDER_RANK[row.state]:
-        row.state = outcome.state
-    _audit(session, row, "booked", {"order_id": row.order_id,
-                                     "out_order_id": row.out_order_id})
+    booked = {"order_id": row.order_id, "out_order_id": row.out_order_id}
+    state = OrderState(outcome.state)
+    if ORDER_RANK[state] > ORDER_RANK[row.state]:
+        _move(session, row, state, "booked", booked, now)
+    else:  # a callback recorded the order first
+        _audit(session, row, "booked", booked)
     if trip.dispatchable:
         _dispatched(session, trip, _event_data(row, "booked"), now)
 
@@ -193,11 +205,16 @@ def _dispatched(session, trip: Trip, data: dict, now: datetime) -> None:
 def _failed_attempt(session, row: ProviderOrder, trip: Trip, exc: base.ProviderError,
                     now: datetime) -> None:
     row.claimed_until = None
+    if row.state != O.BOOKING:
+        # The provider's callback told us the order was made: only its answer was lost.
+        _audit(session, row, "answer_lost", {"error": str(exc), "attempt": row.attempts})
+        return
     if transient(exc) and row.attempts < MAX_ATTEMPTS:
         wait = RETRY_BASE * (2 ** (row.attempts - 1))
-        row.state, row.next_attempt_at, row.error = PENDING, now + wait, str(exc)
-        _audit(session, row, "retry_scheduled", {"error": str(exc), "attempt": row.attempts,
-                                                  "next_attempt_at": row.next_attempt_at.isoformat()})
+        row.next_attempt_at, row.error = now + wait, str(exc)
+        _move(session, row, O.PENDING, "retry_scheduled",
+              {"error": str(exc), "attempt": row.attempts,
+               "next_attempt_at": row.next_attempt_at.isoformat()}, now)
         at = clock.local(row.next_attempt_at).strftime("%H:%M")
         _set_issue(session, trip, f"供应商暂时无法下单（第{row.attempts}次），系统将于{at}自动重试",
                    row, now)
@@ -211,8 +228,8 @@ def _failed_attempt(session, row: ProviderOrder, trip: Trip, exc: base.ProviderE
 
 def _fail(session, row: ProviderOrder, trip: Trip, reason: str, now: datetime, *,
           error: str | None = None) -> None:
-    row.state, row.claimed_until, row.error = FAILED, None, error or reason
-    _audit(session, row, "failed", {"reason": reason, "error": row.error})
+    row.claimed_until, row.error = None, error or reason
+    _move(session, row, O.FAILED, "gave_up", {"reason": reason, "error": row.error}, now)
     _set_issue(session, trip, reason, row, now)
 
 
@@ -242,7 +259,7 @@ def _cancel_orphan(session, order_pk: int, now: datetime) -> None:
     row = session.get(ProviderOrder, order_pk, populate_existing=True)
     trip = session.get(Trip, row.trip_id, populate_existing=True)
     session.commit()
-    if trip.state != S.CANCELLED or row.order_id is None or row.state == "cancelled":
+    if trip.state != S.CANCELLED or row.order_id is None or row.state == O.CANCELLED:
         return
     _cancel_with_provider(session, order_pk, row.provider, row.order_id, "行程已取消",
                           {"orphan": True})
@@ -252,7 +269,7 @@ def _cancel_with_provider(session, order_pk: int, provider: str, order_id: str, 
                           note: dict) -> bool:
     """Cancel an order we no longer want with its provider, with no transaction open during
     the call, then record it; False when the provider could not be reached (tried again
-    later). The provider's own "cancelled" callback may have recorded it first."""
+    later). The provider's own cancel callback may have recorded it first."""
     adapter = supply.ordering(provider)
     if adapter is None:
         log.warning("could not cancel order %s we no longer want: provider %s is not enabled",
@@ -265,9 +282,11 @@ def _cancel_with_provider(session, order_pk: int, provider: str, order_id: str, 
         return False
     db.begin_write(session)
     row = _lock_order(session, select(ProviderOrder).where(ProviderOrder.id == order_pk))
-    if row.state != "cancelled":
-        row.state, row.cancel_fee = "cancelled", result.fee
-    _audit(session, row, "cancelled", {"fee": str(result.fee), **note})
+    if row.state != O.CANCELLED:
+        row.cancel_fee = result.fee
+        _move(session, row, O.CANCELLED, "cancel_sent", {"fee": str(result.fee), **note})
+    else:  # the provider's callback recorded it first
+        _audit(session, row, "cancel_sent", {"fee": str(result.fee), **note})
     session.commit()
     return True
 
@@ -296,24 +315,24 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime) -> 
     rank = ORDER_RANK.get(order.state)
     if rank is None or rank <= ORDER_RANK[row.state]:
         return {"ignored": "stale_event", "state": row.state}
-    before = row.state
+    state = OrderState(order.state)
     _absorb(row, order)
-    row.state, row.last_event_at = order.state, now
-    if order.state == "cancelled":
+    row.last_event_at = now
+    if state == O.CANCELLED:
         row.cancel_fee = base.money(order.extra.get("cancel_fee") or "0")
-    _audit(session, row, f"event:{order.state}", {"from": before, "order_id": row.order_id})
+    _move(session, row, state, "callback", {"order_id": row.order_id}, now)
     trip = session.get(Trip, row.trip_id, populate_existing=True)
     if trip.channel not in PROVIDER_CHANNELS or trip.state == S.CANCELLED:
         # The trip moved to the fleet, or was cancelled, after its booking had been given up,
         # and the provider made the order after all (lost answers): the order is not the
         # trip's; ``cancel_unwanted`` cancels it with the provider.
         return {"ok": True, "state": row.state, "ignored": "trip_not_with_provider"}
-    data = {**_event_data(row, order.state), **_driver(row)}
-    if order.state == "cancelled":
+    data = {**_event_data(row, state), **_driver(row)}
+    if state == O.CANCELLED:
         _provider_cancelled(session, trip, data, now)
     else:
-        _advance_trip(session, trip, TRIP_TARGET[order.state], data, now)
-    if order.bill is not None and row.bill is None and rank >= ORDER_RANK["completed"]:
+        _advance_trip(session, trip, TRIP_TARGET[state], data, now)
+    if order.bill is not None and row.bill is None and rank >= ORDER_RANK[O.COMPLETED]:
         row.bill = [line.as_dict() for line in order.bill.lines]
         _provider_bill(session, trip, order)
     return {"ok": True, "state": row.state}
@@ -361,14 +380,14 @@ def _drop(session, row: ProviderOrder, trip: Trip) -> None:
     answer lost): ``failed``, not ``cancelled``, so that if the provider made the order after
     all its callbacks still register and ``cancel_unwanted`` cancels it with the provider."""
     placed = row.attempts > 0
-    row.state = FAILED if placed else "cancelled"
-    _audit(session, row, "dropped", {"trip_state": trip.state.value, "placed": placed})
+    to = O.FAILED if placed else O.CANCELLED
+    if row.state != to:
+        _move(session, row, to, "dropped", {"trip_state": trip.state.value, "placed": placed})
 
 
 # --- the dispatcher's way out: the fleet ----------------------------------------------------
 
-SWITCHABLE = (FAILED, "cancelled")
-LIVE = ("created", "assigned", "arrived", "in_trip")
+SWITCHABLE = (O.FAILED, O.CANCELLED)
 
 
 def switch_to_fleet(session, *, actor, trip_id: int, reason: str) -> Trip:
@@ -424,12 +443,12 @@ def cancel_provider_order(session, *, trip: Trip, **_) -> events.CancellationFee
     A booking still in flight is cancelled by the booking job once it learns the order id.
     """
     row = _lock_order(session, select(ProviderOrder).where(ProviderOrder.trip_id == trip.id))
-    if row is None or row.state == BOOKING:
+    if row is None or row.state == O.BOOKING:
         return None
-    if row.state in (PENDING, FAILED):
+    if row.state in (O.PENDING, O.FAILED):
         _drop(session, row, trip)
         return None
-    if row.state != "cancelled":
+    if row.state != O.CANCELLED:
         adapter = supply.ordering(row.provider)
         if adapter is None:
             raise UpstreamError("该供应商已停用，暂时无法取消订单，请联系调度员",
@@ -440,8 +459,9 @@ def cancel_provider_order(session, *, trip: Trip, **_) -> events.CancellationFee
         except base.ProviderError as exc:
             raise UpstreamError("供应商暂时无法取消订单，请稍后重试", code="provider_cancel_failed",
                                 errors={"provider": row.provider, "reason": str(exc)}) from exc
-        row.state, row.cancel_fee = "cancelled", result.fee
-        _audit(session, row, "cancelled", {"fee": str(result.fee), "order_id": row.order_id})
+        row.cancel_fee = result.fee
+        _move(session, row, O.CANCELLED, "cancel_sent",
+              {"fee": str(result.fee), "order_id": row.order_id})
     if not row.cancel_fee:
         return None
     return events.CancellationFee(amount=Decimal(row.cancel_fee), provider=row.provider,

@@ -9,9 +9,10 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
-from app.accounts.models import Unit
+from app.accounts.models import Role, Unit, User
 from app.db import Base, enum_column
-from app.errors import IllegalTransition
+from app.security import in_scope, is_platform
+from app.states import StateMachine
 
 
 class SettlementState(enum.StrEnum):
@@ -31,11 +32,18 @@ TRANSITIONS = {
 }
 LABELS = {S.DRAFT: "草稿", S.PENDING_CONFIRMATION: "待确认", S.CONFIRMED: "已确认",
           S.DISPUTED: "有异议", S.CLOSED: "已关闭"}
+# The moves people make, each with the state it leads to; export changes nothing.
+ACTION_STATES = {"issue": S.PENDING_CONFIRMATION, "confirm": S.CONFIRMED,
+                 "dispute": S.DISPUTED, "close": S.CLOSED}
+ACTIONS = (*ACTION_STATES, "export")
+# Issuing a draft and closing a period are platform finance's; the rest any finance in scope.
+PLATFORM_ACTIONS = {"issue", "close"}
 
 
-class Settlement(Base):
+class Settlement(StateMachine, Base):
     __tablename__ = "settlements"
     __table_args__ = (UniqueConstraint("period", "unit_id", "supplier"),)
+    TRANSITIONS, STATE_LABELS, NOUN = TRANSITIONS, LABELS, "结算单"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period: Mapped[str] = mapped_column(String(7), index=True)  # "2026-10"
@@ -51,13 +59,29 @@ class Settlement(Base):
 
     unit: Mapped[Unit] = relationship(lazy="joined")
 
-    def can(self, to: SettlementState) -> bool:
-        return to in TRANSITIONS.get(self.state, set())
+    def permits(self, action: str, user: User) -> bool:
+        """Whether ``user`` may ever do ``action`` on this statement, whatever its state:
+        finance staff whose scope holds its unit; platform finance for issue and close."""
+        return (user.has_role(Role.FINANCE) and in_scope(user, self.unit)
+                and (action not in PLATFORM_ACTIONS or is_platform(user)))
 
-    def move(self, to: SettlementState) -> None:
-        if not self.can(to):
-            raise IllegalTransition(f"结算单当前为“{LABELS[self.state]}”，不能变为“{LABELS[to]}”")
-        self.state = to
+    def can_issue(self, user: User) -> bool:
+        return self.can_transition(S.PENDING_CONFIRMATION) and self.permits("issue", user)
+
+    def can_confirm(self, user: User) -> bool:
+        return self.can_transition(S.CONFIRMED) and self.permits("confirm", user)
+
+    def can_dispute(self, user: User) -> bool:
+        return self.can_transition(S.DISPUTED) and self.permits("dispute", user)
+
+    def can_close(self, user: User) -> bool:
+        return self.can_transition(S.CLOSED) and self.permits("close", user)
+
+    def can_export(self, user: User) -> bool:
+        return self.permits("export", user)
+
+    def allowed_actions(self, user: User) -> list[str]:
+        return [a for a in ACTIONS if getattr(self, f"can_{a}")(user)]
 
 
 class SettlementLine(Base):

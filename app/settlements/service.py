@@ -12,11 +12,12 @@ from app import audit, clock
 from app.accounts.models import Unit, User
 from app.billing.models import Charge
 from app.money import CENT
-from app.errors import ValidationFailed
+from app.errors import Forbidden, ValidationFailed
 from app.settlements.export import ExportResult, write_csv, write_xlsx
 from app.settlements.lines import StatementLine
 from app.settlements.reconcile import Reconciliation, parse_supplier_statement, reconcile
-from app.settlements.models import Settlement, SettlementLine, SettlementState
+from app.settlements.models import (ACTION_STATES, PLATFORM_ACTIONS, Settlement, SettlementLine,
+                                     SettlementState)
 from app.trips import events
 from app.trips.models import Trip, TripState
 
@@ -142,18 +143,21 @@ def _retotal(session, settlement_ids: list[int]) -> None:
                     .values(total=lines, line_count=count), execution_options={"synchronize_session": False})
 
 
-def change_state(session, *, statement: Settlement, to: SettlementState, actor: User,
-                 reason: str = "") -> Settlement:
-    """Move a statement along draft → pending_confirmation → confirmed/disputed → closed."""
-    before = statement.state
-    statement.move(to)
+def act(session, *, statement: Settlement, action: str, actor: User,
+        reason: str = "") -> Settlement:
+    """Issue, confirm, dispute or close a statement (draft → pending_confirmation →
+    confirmed/disputed → closed): the ``can_<action>`` predicate's two halves, the caller's
+    permission (else 403) and the state machine (else 409)."""
+    if not statement.permits(action, actor):
+        if action in PLATFORM_ACTIONS:
+            raise Forbidden("仅平台财务可执行此操作", code="platform_finance_only")
+        raise Forbidden()
+    to = ACTION_STATES[action]
+    statement.transition(session, to, actor_id=actor.id, comment=reason)
     if to == SettlementState.DISPUTED:
         statement.dispute_reason = reason
     if to == SettlementState.CLOSED:
         statement.closed_at = clock.now()
-    audit.record(session, entity="settlements", entity_id=statement.id, action=f"state:{to}",
-                 actor_id=actor.id, data={"from": str(before), "reason": reason})
-    if to == SettlementState.CLOSED:
         settle_trips(session, statement, actor=actor)
     return statement
 

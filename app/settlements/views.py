@@ -12,7 +12,7 @@ from app.api import PageArgs, blueprint, page_schema, paginate
 from app.errors import Forbidden, ValidationFailed
 from app.security import current_user, is_platform, roles_required, scope_filter, scoped_get
 from app.settlements import service
-from app.settlements.models import Settlement, SettlementLine, SettlementState
+from app.settlements.models import Settlement, SettlementLine
 from app.settlements.reconcile import StatementFormatError
 from app.settlements.schemas import (ExportArgs, GenerateResultSchema, GenerateSchema,
                                      ReasonSchema, ReconciliationFileSchema,
@@ -78,11 +78,9 @@ def get_lines(args, settlement_id):
     return paginate(stmt, SettlementLine.id, limit=args["limit"], cursor=args["cursor"])
 
 
-def _transition(settlement_id: int, to: SettlementState, reason: str = "", platform=False):
-    actor = _platform_finance() if platform else current_user()
-    statement = _statement(settlement_id)
-    return service.change_state(db.session, statement=statement, to=to, actor=actor,
-                                reason=reason)
+def _act(settlement_id: int, action: str, reason: str = "") -> Settlement:
+    return service.act(db.session, statement=_statement(settlement_id), action=action,
+                       actor=current_user(), reason=reason)
 
 
 @blp.route("/<int:settlement_id>/issue", methods=["POST"])
@@ -90,14 +88,14 @@ def _transition(settlement_id: int, to: SettlementState, reason: str = "", platf
 @blp.response(200, SettlementSchema)
 def issue(settlement_id):
     """Send a draft to the paying unit's finance for confirmation (platform finance)."""
-    return _transition(settlement_id, SettlementState.PENDING_CONFIRMATION, platform=True)
+    return _act(settlement_id, "issue")
 
 
 @blp.route("/<int:settlement_id>/confirm", methods=["POST"])
 @finance
 @blp.response(200, SettlementSchema)
 def confirm(settlement_id):
-    return _transition(settlement_id, SettlementState.CONFIRMED)
+    return _act(settlement_id, "confirm")
 
 
 @blp.route("/<int:settlement_id>/dispute", methods=["POST"])
@@ -105,7 +103,7 @@ def confirm(settlement_id):
 @blp.arguments(ReasonSchema)
 @blp.response(200, SettlementSchema)
 def dispute(data, settlement_id):
-    return _transition(settlement_id, SettlementState.DISPUTED, reason=data["reason"])
+    return _act(settlement_id, "dispute", reason=data["reason"])
 
 
 @blp.route("/<int:settlement_id>/close", methods=["POST"])
@@ -113,7 +111,7 @@ def dispute(data, settlement_id):
 @blp.response(200, SettlementSchema)
 def close(settlement_id):
     """Close a confirmed statement; its period is immutable from now on (platform finance)."""
-    return _transition(settlement_id, SettlementState.CLOSED, platform=True)
+    return _act(settlement_id, "close")
 
 
 @blp.route("/<int:settlement_id>/export")
@@ -124,6 +122,8 @@ def close(settlement_id):
 def export(args, settlement_id):
     """Download the statement: XLSX (summary + a sheet per supplier) or CSV with BOM."""
     statement = _statement(settlement_id)
+    if not statement.can_export(current_user()):
+        raise Forbidden()
     fmt = args["format"]
     # Written to an anonymous temp file (rows stream from the database in batches), then
     # sent in chunks; the file disappears when the response closes it.

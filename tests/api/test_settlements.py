@@ -7,6 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock, db
+from app.accounts.models import User
+from app.audit import AuditEntry
 from app.settlements.models import Settlement, SettlementLine
 from tests import factories
 
@@ -173,3 +175,71 @@ def test_totals_always_equal_sum_of_lines_over_generated_data(api, app, demo):
         for st in statements:
             assert st.total == Decimal(sums.get(st.id, 0)).quantize(Decimal("0.01")), st.id
         db.session.remove()
+
+
+@pytest.fixture
+def drc_finance(api, demo):
+    """A unit finance officer of the development and reform commission (not platform)."""
+    resp = api.post("/admin/users", as_="demo-admin", json={
+        "name": "发改委财务", "phone": "13700000003", "roles": ["finance"],
+        "unit_id": demo["units"]["常州市发展和改革委员会"]})
+    assert resp.status_code == 201
+    ticket = api.client.post("/api/v1/auth/wechat-login",
+                             json={"code": "sandbox:drc-finance"}).get_json()["ticket"]
+    api.tokens["drc-finance"] = api.client.post("/api/v1/auth/bind", json={
+        "ticket": ticket, "phone_code": "sandbox-phone:13700000003"}).get_json()["access_token"]
+    return "drc-finance"
+
+
+def test_allowed_actions_follow_state_and_caller(api, app, month, drc_finance):
+    items = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"}).get_json()["items"]
+    assert {tuple(i["allowed_actions"]) for i in items} == {("issue", "confirm", "dispute",
+                                                             "export")}
+    sid = next(i["id"] for i in items if i["supplier"] == "fleet"
+               and i["unit_name"].startswith("常州市发展"))
+
+    def actions(as_):
+        detail = api.get(f"/settlements/{sid}", as_=as_).get_json()["allowed_actions"]
+        listed = api.get("/settlements?period=2026-10", as_=as_).get_json()["items"]
+        assert next(i for i in listed if i["id"] == sid)["allowed_actions"] == detail
+        return detail
+
+    assert actions(drc_finance) == ["confirm", "dispute", "export"]
+    resp = api.post(f"/settlements/{sid}/issue", as_=drc_finance)
+    assert resp.status_code == 403 and resp.get_json()["code"] == "platform_finance_only"
+    issued = api.post(f"/settlements/{sid}/issue", as_="demo-finance").get_json()
+    assert (issued["state"], issued["allowed_actions"]) == (
+        "pending_confirmation", ["confirm", "dispute", "export"])
+    confirmed = api.post(f"/settlements/{sid}/confirm", as_=drc_finance).get_json()
+    assert confirmed["allowed_actions"] == ["dispute", "export"]
+    assert actions("demo-finance") == ["dispute", "close", "export"]
+    resp = api.post(f"/settlements/{sid}/close", as_=drc_finance)
+    assert resp.status_code == 403 and resp.get_json()["code"] == "platform_finance_only"
+    closed = api.post(f"/settlements/{sid}/close", as_="demo-finance").get_json()
+    assert closed["allowed_actions"] == ["export"]
+    assert actions(drc_finance) == ["export"]
+
+
+def test_an_illegal_move_is_409_and_a_legal_one_is_audited(api, app, demo, month, drc_finance):
+    items = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"}).get_json()["items"]
+    sid = next(i["id"] for i in items if i["unit_name"].startswith("常州市发展"))
+    resp = api.post(f"/settlements/{sid}/close", as_="demo-finance")
+    assert resp.status_code == 409 and resp.get_json()["code"] == "illegal_transition"
+    assert resp.get_json()["errors"] == {"state": "draft", "to": "closed"}
+    assert api.post(f"/settlements/{sid}/dispute", as_=drc_finance,
+                    json={"reason": "金额有误"}).get_json()["dispute_reason"] == "金额有误"
+    with app.app_context():
+        moves = [(e.action, e.data["from"], e.data["comment"], e.actor_id) for e in
+                 db.session.scalars(select(AuditEntry).where(
+                     AuditEntry.entity == "settlements", AuditEntry.entity_id == sid,
+                     AuditEntry.action.like("state:%")))]
+        officer = db.session.scalar(select(User.id).where(User.phone == "13700000003"))
+        db.session.remove()
+    assert moves == [("state:disputed", "draft", "金额有误", officer)]
+
+
+def test_allowed_actions_are_in_the_openapi_document(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    field = schemas["Settlement"]["properties"]["allowed_actions"]
+    assert field["type"] == "array"
+    assert field["items"]["enum"] == ["issue", "confirm", "dispute", "close", "export"]
