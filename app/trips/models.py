@@ -13,8 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app import audit, clock
 from app.accounts.models import Role, Unit, User, VehicleClass
 from app.db import Base, enum_column
-from app.errors import IllegalTransition
 from app.security import in_scope
+from app.states import StateMachine
 
 
 class TripState(enum.StrEnum):
@@ -80,7 +80,15 @@ class ActionContext:
     dispute_open: bool = False
 
 
-class Trip(Base):
+STATE_LABELS = {
+    S.DRAFT: "草稿", S.QUOTED: "已报价", S.PENDING_APPROVAL: "待审批", S.APPROVED: "已审批",
+    S.DISPATCHED: "已派车", S.IN_PROGRESS: "行程中", S.COMPLETED: "已完成", S.CONFIRMED: "已确认",
+    S.SETTLED: "已结算", S.REJECTED: "已驳回", S.WITHDRAWN: "已撤回", S.CANCELLED: "已取消",
+    S.EXPIRED: "已过期",
+}
+
+
+class Trip(StateMachine, Base):
     __tablename__ = "trips"
     __table_args__ = (Index("ix_trips_state_depart", "state", "depart_at"),)
 
@@ -112,6 +120,10 @@ class Trip(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+    TRANSITIONS = TRANSITIONS
+    STATE_LABELS = STATE_LABELS
+    NOUN = "行程"
 
     unit: Mapped[Unit] = relationship(lazy="joined")
     applicant: Mapped[User] = relationship(foreign_keys=[applicant_id])
@@ -252,25 +264,13 @@ class Trip(Base):
 
     # --- moving ---------------------------------------------------------------------------
 
-    def can_transition(self, to: TripState) -> bool:
-        return to in TRANSITIONS.get(self.state, set())
-
-    def transition(self, session, to: TripState, *, actor_id: int | None, comment: str = "",
-                   on_behalf_of_id: int | None = None, at: datetime | None = None,
-                   data: dict | None = None) -> "TripEvent":
-        """Move to ``to`` or raise IllegalTransition; records history and the audit log."""
-        if not self.can_transition(to):
-            raise IllegalTransition(
-                f"行程当前状态为“{STATE_LABELS[self.state]}”，不能变为“{STATE_LABELS[to]}”",
-                errors={"state": self.state.value, "to": to.value})
-        at = at or clock.now()
-        event = TripEvent(from_state=self.state, to_state=to, at=at, actor_id=actor_id,
-                          on_behalf_of_id=on_behalf_of_id, comment=comment, data=data or {})
+    def record_history(self, session, from_state: TripState, to_state: TripState, *,
+                       at: datetime, actor_id: int | None, on_behalf_of_id: int | None,
+                       comment: str, data: dict) -> "TripEvent":
+        """The trip keeps its own history (``TripEvent``), shown with every trip read."""
+        event = TripEvent(from_state=from_state, to_state=to_state, at=at, actor_id=actor_id,
+                          on_behalf_of_id=on_behalf_of_id, comment=comment, data=data)
         self.events.append(event)
-        audit.record(session, entity="trips", entity_id=self.id, action=f"state:{to.value}",
-                     actor_id=actor_id, on_behalf_of_id=on_behalf_of_id, at=at,
-                     data={"from": self.state.value, "comment": comment, **(data or {})})
-        self.state = to
         return event
 
     def note(self, session, action: str, *, actor_id: int | None, comment: str = "",
@@ -288,12 +288,6 @@ class Trip(Base):
         return event
 
 
-STATE_LABELS = {
-    S.DRAFT: "草稿", S.QUOTED: "已报价", S.PENDING_APPROVAL: "待审批", S.APPROVED: "已审批",
-    S.DISPATCHED: "已派车", S.IN_PROGRESS: "行程中", S.COMPLETED: "已完成", S.CONFIRMED: "已确认",
-    S.SETTLED: "已结算", S.REJECTED: "已驳回", S.WITHDRAWN: "已撤回", S.CANCELLED: "已取消",
-    S.EXPIRED: "已过期",
-}
 
 
 class TripEvent(Base):
