@@ -11,9 +11,7 @@ const skip = unavailableReason()
 if (skip) console.log(`flow tests skipped: ${skip}`)
 
 // The pages offer approve/reject, cancel, start/finish and confirm only when the backend's
-// allowed_actions name them; these flows need a backend that serves the field. Set to
-// false once it does.
-const NEEDS_ALLOWED_ACTIONS = 'needs backend allowed_actions'
+// allowed_actions name them, so these flows also prove the backend serves the field.
 
 let backend
 const shared = { tripId: null, offer: null, taskId: null }
@@ -125,7 +123,7 @@ async function fillTripForm(form) {
   await form.input('#purpose-text', '参加市政府专题会议')
 }
 
-test('(a) the demo traveler fills a new trip, gets offers and submits the recommended one', { skip: skip || false }, async () => {
+test('(a) the demo traveler fills a new trip, gets offers and submits the recommended one', { skip }, async () => {
   const home = await loginAs('demo-traveler')
   const form = await openFromHome(home, 'new-trip', '/pages/trip/new')
   await fillTripForm(form)
@@ -169,7 +167,7 @@ test('(a) the demo traveler fills a new trip, gets offers and submits the recomm
   shared.offer = chosen
 })
 
-test('(b) the demo approver approves the trip from the inbox', { skip: skip || NEEDS_ALLOWED_ACTIONS }, async (t) => {
+test('(b) the demo approver approves the trip from the inbox', { skip }, async (t) => {
   assert.ok(shared.tripId, 'flow (a) created a trip')
   const home = await loginAs('demo-approver')
   const task = await approveFromInbox(home, shared.tripId, '同意，注意安全')
@@ -182,7 +180,7 @@ test('(b) the demo approver approves the trip from the inbox', { skip: skip || N
   if (second) t.diagnostic(`platform approval step ${second.step} was also required and approved`)
 })
 
-test('(c) the traveler sees the trip approved in my trips', { skip: skip || NEEDS_ALLOWED_ACTIONS }, async () => {
+test('(c) the traveler sees the trip approved in my trips', { skip }, async () => {
   assert.ok(shared.tripId, 'flow (a) created a trip')
   const home = await loginAs('demo-traveler')
   const list = await openFromHome(home, 'my-trips', '/pages/trip/list')
@@ -204,7 +202,7 @@ test('(c) the traveler sees the trip approved in my trips', { skip: skip || NEED
     `history records submit and approval: ${JSON.stringify(states)}`)
 })
 
-test('(d) after approval the traveler may cancel but not withdraw; the approver has nothing left to do', { skip: skip || NEEDS_ALLOWED_ACTIONS }, async () => {
+test('(d) after approval the traveler may cancel but not withdraw; the approver has nothing left to do', { skip }, async () => {
   assert.ok(shared.taskId, 'flow (b) approved a task')
   await loginAs('demo-traveler')
   const detail = await openPage(`/pages/trip/detail?id=${shared.tripId}`)
@@ -223,7 +221,7 @@ test('(d) after approval the traveler may cancel but not withdraw; the approver 
   assert.equal(task.has('#reject'), false)
 })
 
-test('(e) a fleet trip: the driver gets only start, then only finish, readings go as strings; the traveler confirms', { skip: skip || NEEDS_ALLOWED_ACTIONS }, async () => {
+test('(e) a fleet trip: the driver gets only start, then only finish, readings go as strings; the traveler confirms', { skip }, async () => {
   const home = await loginAs('demo-traveler')
   const form = await openFromHome(home, 'new-trip', '/pages/trip/new')
   await fillTripForm(form)
