@@ -123,7 +123,7 @@ async function fillTripForm(form) {
   await form.input('#purpose-text', '参加市政府专题会议')
 }
 
-test('(a) the demo traveler fills a new trip, gets offers and submits the recommended one', { skip }, async () => {
+test('(a) the demo traveler fills a new trip, gets offers and submits the recommended one', { skip: Boolean(skip) }, async () => {
   const home = await loginAs('demo-traveler')
   const form = await openFromHome(home, 'new-trip', '/pages/trip/new')
   await fillTripForm(form)
@@ -167,7 +167,7 @@ test('(a) the demo traveler fills a new trip, gets offers and submits the recomm
   shared.offer = chosen
 })
 
-test('(b) the demo approver approves the trip from the inbox', { skip }, async (t) => {
+test('(b) the demo approver approves the trip from the inbox', { skip: Boolean(skip) }, async (t) => {
   assert.ok(shared.tripId, 'flow (a) created a trip')
   const home = await loginAs('demo-approver')
   const task = await approveFromInbox(home, shared.tripId, '同意，注意安全')
@@ -180,7 +180,7 @@ test('(b) the demo approver approves the trip from the inbox', { skip }, async (
   if (second) t.diagnostic(`platform approval step ${second.step} was also required and approved`)
 })
 
-test('(c) the traveler sees the trip approved in my trips', { skip }, async () => {
+test('(c) the traveler sees the trip approved in my trips', { skip: Boolean(skip) }, async () => {
   assert.ok(shared.tripId, 'flow (a) created a trip')
   const home = await loginAs('demo-traveler')
   const list = await openFromHome(home, 'my-trips', '/pages/trip/list')
@@ -202,7 +202,7 @@ test('(c) the traveler sees the trip approved in my trips', { skip }, async () =
     `history records submit and approval: ${JSON.stringify(states)}`)
 })
 
-test('(d) after approval the traveler may cancel but not withdraw; the approver has nothing left to do', { skip }, async () => {
+test('(d) after approval the traveler may cancel but not withdraw; the approver has nothing left to do', { skip: Boolean(skip) }, async () => {
   assert.ok(shared.taskId, 'flow (b) approved a task')
   await loginAs('demo-traveler')
   const detail = await openPage(`/pages/trip/detail?id=${shared.tripId}`)
@@ -221,7 +221,7 @@ test('(d) after approval the traveler may cancel but not withdraw; the approver 
   assert.equal(task.has('#reject'), false)
 })
 
-test('(e) a fleet trip: the driver gets only start, then only finish, readings go as strings; the traveler confirms', { skip }, async () => {
+test('(e) a fleet trip: the driver gets only start, then only finish, readings go as strings; the traveler confirms', { skip: Boolean(skip) }, async () => {
   const home = await loginAs('demo-traveler')
   const form = await openFromHome(home, 'new-trip', '/pages/trip/new')
   await fillTripForm(form)
