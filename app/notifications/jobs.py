@@ -3,11 +3,14 @@
 Claiming is one short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the single
 writer on SQLite) that marks rows ``sending`` with a lease, so several workers never send
 one row twice and a crashed worker's rows come due again when the lease ends. The network
-calls happen with no transaction open; each outcome is written afterwards.
+calls happen with no transaction open; each outcome is committed as soon as its call
+returns, so a worker killed mid-batch re-sends at most the one message it was sending
+(a duplicate would burn the user's one-time subscription grant).
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -31,18 +34,31 @@ def backoff(attempts: int) -> timedelta:
     return BACKOFF_BASE * (2 ** (attempts - 1))
 
 
-def _claim(session, now: datetime) -> list[OutboxMessage]:
+@dataclass(frozen=True)
+class Claimed:
+    """What sending a claimed row needs, read inside the claim (no lazy loads later)."""
+
+    id: int
+    touser: str
+    template_id: str
+    page: str
+    data: dict
+
+
+def _claim(session, now: datetime) -> list[Claimed]:
     db.begin_write(session)
     due = or_(and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now),
               and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_until <= now))
     rows = list(session.scalars(
         select(OutboxMessage).where(due).order_by(OutboxMessage.id).limit(BATCH)
         .with_for_update(skip_locked=True)))
+    claimed = []
     for row in rows:
         row.state, row.claimed_until = OutboxState.SENDING, now + LEASE
         row.attempts += 1
+        claimed.append(Claimed(row.id, row.touser, row.template_id, row.page, row.data))
     session.commit()
-    return rows
+    return claimed
 
 
 def _outcome(row: OutboxMessage, error: WeChatError | None, now: datetime) -> None:
@@ -61,20 +77,25 @@ def _outcome(row: OutboxMessage, error: WeChatError | None, now: datetime) -> No
 
 
 def send_due(session, now: datetime) -> int:
-    rows = _claim(session, now)
-    if not rows:
+    claimed = _claim(session, now)
+    if not claimed:
         return 0
     wx, state = client(), current_app.config["WECHAT_MINIPROGRAM_STATE"]
-    results: dict[int, WeChatError | None] = {}
-    for row in rows:
+    for message in claimed:
         try:
-            wx.send_subscribe_message(touser=row.touser, template_id=row.template_id,
-                                      page=row.page, data=row.data, state=state)
-            results[row.id] = None
+            wx.send_subscribe_message(touser=message.touser, template_id=message.template_id,
+                                      page=message.page, data=message.data, state=state)
+            error = None
         except WeChatError as exc:
-            results[row.id] = exc
+            error = exc
+        _record(session, message.id, error, now)
+    return len(claimed)
+
+
+def _record(session, message_id: int, error: WeChatError | None, now: datetime) -> None:
+    """Commit one send's outcome at once (its own short write transaction)."""
     db.begin_write(session)
-    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(results))
-                               .with_for_update()):
-        _outcome(row, results[row.id], now)
-    return len(rows)
+    row = session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id)
+                         .with_for_update())
+    _outcome(row, error, now)
+    session.commit()

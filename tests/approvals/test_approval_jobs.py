@@ -1,6 +1,7 @@
 """Time-driven approval work and the WeChat outbox, with a frozen clock and run_due()."""
 from datetime import timedelta
 
+import pytest
 import requests
 
 from app.notifications.jobs import MAX_ATTEMPTS
@@ -187,4 +188,40 @@ def test_several_workers_send_each_message_once(flow, app):
         handled = sum(pool.map(worker, range(3)))
     assert handled == 10
     assert len(flow.messages()) == 10
+    assert {str(r.state) for r in flow.outbox()} == {"sent"}
+
+
+def test_a_worker_killed_mid_batch_resends_nothing_it_had_sent(flow, app, monkeypatch):
+    """Each send is recorded as it happens: after a crash only the unsent rows come back."""
+    from app import db
+    from app.notifications.jobs import LEASE
+    from app.worker import run_due
+    from providers.wechat import WeChatClient
+
+    for n in range(4):
+        flow.add_user(f"approver-{n}", "常州市发展和改革委员会", ["approver"], f"1390000993{n}")
+    flow.submitted()
+    flow.submitted()
+    rows = flow.outbox()
+    assert len(rows) == 10
+    real_send, sent = WeChatClient.send_subscribe_message, []
+
+    def dies_after_three(self, **kw):
+        if len(sent) == 3:
+            raise SystemExit("kill -9")  # the process ends mid-batch, nothing more runs
+        sent.append(kw["touser"])
+        return real_send(self, **kw)
+
+    monkeypatch.setattr(WeChatClient, "send_subscribe_message", dies_after_three)
+    with app.app_context(), pytest.raises(SystemExit):
+        run_due(now=flow.now, names=["notifications.send"])
+    with app.app_context():
+        db.session.remove()
+    monkeypatch.setattr(WeChatClient, "send_subscribe_message", real_send)
+    states = [str(r.state) for r in flow.outbox()]
+    assert states.count("sent") == 3 and states.count("sending") == 7
+    flow.later(seconds=LEASE.total_seconds())
+    assert flow.run("notifications.send")["notifications.send"] == 7
+    received = [(m["touser"], m["data"]) for m in flow.messages()]
+    assert len(received) == 10
     assert {str(r.state) for r in flow.outbox()} == {"sent"}
