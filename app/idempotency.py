@@ -4,7 +4,10 @@ A first request inserts a *pending* row in its own committed transaction, so a c
 duplicate — in any process — hits the unique key and gets 409. The response is stored in
 the same transaction as the change it reports, so a replay returns exactly what the first
 request answered; the same key with another body is 422. Failed (5xx) attempts leave no
-row behind, so the client may retry them.
+row behind, so the client may retry them; a pending row whose process died (kill -9) is
+taken over after ``PENDING_LEASE``. Only authenticated requests are remembered: login and
+bind exchange single-use WeChat codes and must never replay a token, and anonymous keys
+would collide across clients.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from flask import Response, g, request
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -23,6 +26,9 @@ from app.security import bearer_user_id
 
 HEADER = "Idempotency-Key"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+# No request runs this long (provider calls time out within seconds): a pending key older
+# than this belonged to a process that died, and the next attempt takes it over.
+PENDING_LEASE = timedelta(minutes=2)
 
 
 class IdempotencyKey(Base):
@@ -63,7 +69,9 @@ def begin() -> Response | None:
         user_id = bearer_user_id()
     except Unauthorized:
         return None  # the view answers 401 itself; nothing to remember
-    scope = f"user:{user_id}" if user_id is not None else "anonymous"
+    if user_id is None:
+        return None  # login, bind, signed webhooks: see the module docstring
+    scope = f"user:{user_id}"
     fingerprint = _fingerprint()
     with _side_session() as side:
         side.add(IdempotencyKey(scope=scope, key=key, fingerprint=fingerprint, user_id=user_id))
@@ -79,13 +87,28 @@ def begin() -> Response | None:
                 raise ValidationFailed("Idempotency-Key 已用于另一个不同的请求",
                                        code="idempotency_key_reused")
             if row.state != "done":
-                raise Conflict("相同请求正在处理中，请稍后重试", code="idempotency_in_progress")
+                if not _take_over(side, row):
+                    raise Conflict("相同请求正在处理中，请稍后重试", code="idempotency_in_progress")
+                g.idempotency = (scope, key)
+                return None
             resp = Response(row.response_body, status=row.status_code,
                             content_type=row.content_type)
             resp.headers["Idempotent-Replayed"] = "true"
             return resp
         g.idempotency = (scope, key)
     return None
+
+
+def _take_over(side: Session, row: IdempotencyKey) -> bool:
+    """Claim a pending key left by a dead process (one taker wins the compare-and-set)."""
+    now = clock.now()
+    if clock.ensure_aware(row.created_at) > now - PENDING_LEASE:
+        return False
+    taken = side.execute(update(IdempotencyKey).where(
+        IdempotencyKey.id == row.id, IdempotencyKey.state == "pending",
+        IdempotencyKey.created_at == row.created_at).values(created_at=now))
+    side.commit()
+    return taken.rowcount == 1
 
 
 def remember(response: Response) -> None:
