@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app import clock, demo_history, seed
+from app import clock, demo_history
 from app.accounts.models import Unit, User, Vehicle
 from app.audit import AuditEntry
 from app.billing import tariff as engine
@@ -34,7 +34,7 @@ CHAIN = ["draft", "quoted", "pending_approval", "approved", "dispatched", "in_pr
 def seeded(request, app, session, frozen_clock):
     now = frozen_clock(request.param)
     started = time.perf_counter()
-    assert seed.seed_demo(session, now=now) is True
+    assert demo_history.seed_demo_with_history(session, now=now) is True
     elapsed = time.perf_counter() - started
     session.commit()
     return now, elapsed
@@ -163,5 +163,5 @@ def test_generating_the_period_gives_one_statement_per_unit_and_supplier(session
 
 def test_seed_stays_idempotent(session, seeded):
     count = session.scalar(select(func.count(Trip.id)))
-    assert seed.seed_demo(session, now=seeded[0]) is False
+    assert demo_history.seed_demo_with_history(session, now=seeded[0]) is False
     assert session.scalar(select(func.count(Trip.id))) == count

@@ -306,6 +306,8 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime) -> 
         # trip's; ``cancel_unwanted`` cancels it with the provider.
         return {"ok": True, "state": row.state, "ignored": "trip_not_with_provider"}
     data = {**_event_data(row, order.state), **_driver(row)}
+    if order.extra.get("actual_km"):  # what a rental company bills on, in the trip history
+        data["actual_km"] = str(order.extra["actual_km"])
     if order.state == "cancelled":
         _provider_cancelled(session, trip, data, now)
     else:
