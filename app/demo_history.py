@@ -229,17 +229,6 @@ def _one_decimal(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
-def _channel(plan: Plan) -> Channel:
-    return {"fleet": Channel.FLEET, "ridehail": Channel.RIDEHAIL}.get(plan.supplier,
-                                                                       Channel.RENTAL)
-
-
-def _started(plan: Plan, depart: datetime, n: int) -> datetime:
-    """When the car actually leaves (a few minutes after the planned departure)."""
-    late = 5 + n % 10 if plan.supplier == "fleet" else n % 12
-    return depart + timedelta(minutes=late)
-
-
 def _settled_after(plan: Plan, n: int) -> timedelta:
     """From finish to the trip's last step (its confirmation)."""
     if plan.dispute:
@@ -251,7 +240,7 @@ def _settled_after(plan: Plan, n: int) -> timedelta:
 
 def _travellers(unit_key: str) -> list[str]:
     """A seed unit's travellers: openids, and the phone of the one not yet bound."""
-    name, phone, unit, roles = seed.UNBOUND_USER
+    _, phone, unit, roles = seed.UNBOUND_USER
     people = [(openid, u, r) for openid, _, _, u, r in seed.USERS] + [(phone, unit, roles)]
     return [key for key, u, r in people if u == unit_key and "traveler" in r]
 
@@ -260,7 +249,7 @@ def _dispatcher() -> str:
     return next(openid for openid, *_, roles in seed.USERS if "dispatcher" in roles)
 
 
-def ride_fare(tier: Tier, km: Decimal, minutes: int) -> tuple[FeeLine, ...]:
+def _ride_fare(tier: Tier, km: Decimal, minutes: int) -> tuple[FeeLine, ...]:
     """A ride-hailing fare by the sandbox company's tier rates."""
     return fee_lines({"base": tier.base, "distance": tier.per_km * km,
                       "time": tier.per_minute * minutes})
@@ -290,7 +279,7 @@ class Supplier:
         return [self._rental(request, vehicle_class) for vehicle_class in request.vehicle_classes]
 
     def _ride(self, request: QuoteRequest, code: str, tier: Tier) -> ProviderOffer:
-        fare = ride_fare(tier, request.est_km, request.est_minutes)
+        fare = _ride_fare(tier, request.est_km, request.est_minutes)
         return ProviderOffer(
             provider=self.name, channel=self.channel, product=f"{self.label}·{tier.label}",
             vehicle_class=tier.vehicle_class, seats=tier.seats, nev=tier.nev,
@@ -345,18 +334,16 @@ class _History:
         self.quoting = {**{n: p for n, p in configured.items() if not p.takes_orders},
                         **self.suppliers}
         self.deadline = float(current_app.config["QUOTE_DEADLINE_SECONDS"])
+        self.trip_ids: list[int] = []
 
     # --- the month ---------------------------------------------------------------------
 
-    def run(self) -> list[int]:
-        """Play every plan's story; returns the trip ids."""
-        trip_ids: list[int] = []
-        stories = [self._story(plan, unit_key, self.users[applicant], depart, n, trip_ids)
-                   for n, (plan, unit_key, applicant, depart) in enumerate(self._laid_out())]
-        _play(stories)
-        self._mark(trip_ids)
+    def run(self) -> None:
+        """Play every plan's story, then mark what it made."""
+        _play([self._story(plan, unit_key, self.users[applicant], depart, n)
+               for n, (plan, unit_key, applicant, depart) in enumerate(self._laid_out())])
+        self._mark()
         self.session.flush()
-        return trip_ids
 
     def _laid_out(self) -> Iterator[tuple[Plan, str, str, datetime]]:
         """Each plan with its paying unit, applicant and departure, in a fixed interleaved
@@ -374,21 +361,26 @@ class _History:
                 day -= timedelta(days=3 if day.weekday() == 0 else 1)
             yield plan, unit_key, travellers[k // len(units) % len(travellers)], _at(day, plan.start)
 
+    def _started(self, plan: Plan, depart: datetime, n: int) -> datetime:
+        """When the car actually leaves (a few minutes after the planned departure)."""
+        late = 5 + n % 10 if self._channel(plan) == Channel.FLEET else n % 12
+        return depart + timedelta(minutes=late)
+
     def _fits(self, plan: Plan, depart: datetime, n: int) -> bool:
         """The trip finishes within the month, and its story is over by now."""
-        finished = _started(plan, depart, n) + timedelta(hours=plan.hours)
+        finished = self._started(plan, depart, n) + timedelta(hours=plan.hours)
         return (finished + timedelta(hours=1) < self.month_end
                 and finished + _settled_after(plan, n) < self.now)
 
     # --- one trip ----------------------------------------------------------------------
 
-    def _story(self, plan: Plan, unit_key: str, applicant: User, depart: datetime, n: int,
-               trip_ids: list[int]) -> Iterator[datetime]:
+    def _story(self, plan: Plan, unit_key: str, applicant: User, depart: datetime,
+               n: int) -> Iterator[datetime]:
         s = self.session
         yield (at := depart - CREATED_BEFORE)
         trip_id = trips.create_trip(s, actor=applicant, bounds=trips.city_bounds(),
                                     data=self._request(plan, unit_key, applicant, depart)).id
-        trip_ids.append(trip_id)
+        self.trip_ids.append(trip_id)
         yield (at := at + QUOTE_AFTER)
         s.commit()
         offer = self._choose(plan, quotes.request_quotes(
@@ -400,9 +392,9 @@ class _History:
             yield (at := at + DECIDE_AFTER)
             approvals.decide(s, actor=task.assignee, task_id=task.id, approve=True,
                              comment="同意")
-        started = _started(plan, depart, n)
+        started = self._started(plan, depart, n)
         finished = started + timedelta(hours=plan.hours)
-        if plan.supplier == "fleet":
+        if self._channel(plan) == Channel.FLEET:
             yield from self._fleet_run(plan, trip_id, at + ASSIGN_AFTER, started, finished, n)
         else:
             yield from self._provider_order(plan, trip_id, at + WORKER_TICK, started, finished)
@@ -414,7 +406,8 @@ class _History:
         place = plan.place
         if place == origin:  # a plan laid on the unit at that very place goes to the city centre
             place = "市行政中心" if origin != "市行政中心" else "武进区政府"
-        names = [origin, place] + ([origin] if plan.supplier != "ridehail" else [])
+        one_way = self._channel(plan) == Channel.RIDEHAIL
+        names = [origin, place] + ([] if one_way else [origin])
         planned = timedelta(hours=plan.hours)
         planned = timedelta(minutes=30 * -(-planned // timedelta(minutes=30)))
         return {"purpose": {"category": plan.purpose,
@@ -424,6 +417,9 @@ class _History:
                 "stops": [{"name": n, "lat": PLACES[n][0], "lng": PLACES[n][1]} for n in names],
                 "depart_at": depart, "return_at": depart + planned,
                 "vehicle_class": plan.vehicle_class}
+
+    def _channel(self, plan: Plan) -> str:
+        return self.quoting[plan.supplier].channel
 
     @staticmethod
     def _choose(plan: Plan, result: quotes.QuoteResult) -> Offer:
@@ -461,7 +457,7 @@ class _History:
                         finished: datetime) -> Iterator[datetime]:
         yield book_at
         self._book_due()
-        yield started - ASSIGNED_BEFORE[_channel(plan)]
+        yield started - ASSIGNED_BEFORE[self._channel(plan)]
         self._callback(trip_id, "assigned")
         yield started
         self._callback(trip_id, "in_trip")
@@ -487,9 +483,9 @@ class _History:
         trip = self.session.get(Trip, trip_id)
         factor = Decimal(plan.factor)
         actual_km = _one_decimal(trip.est_distance_km * factor)
-        if plan.supplier == "ridehail":
-            minutes = int(_one_decimal(trip.est_duration_min * factor).to_integral_value())
-            return ride_fare(RIDE_TIERS[plan.tier], actual_km, minutes), None
+        if self._channel(plan) == Channel.RIDEHAIL:
+            minutes = int((trip.est_duration_min * factor).to_integral_value(ROUND_HALF_UP))
+            return _ride_fare(RIDE_TIERS[plan.tier], actual_km, minutes), None
         ceiling = engine.rental_ceiling(
             tariff_in_force(self.session, TariffKind.RENTAL, trip.depart_at),
             plan.vehicle_class, trip.depart_at, clock.now(), actual_km)
@@ -516,9 +512,10 @@ class _History:
 
     # --- afterwards --------------------------------------------------------------------
 
-    def _mark(self, trip_ids: list[int]) -> None:
-        """Mark the trips' events as demo history; their approval messages stay unsent."""
-        for trip in self.session.scalars(select(Trip).where(Trip.id.in_(trip_ids))):
+    def _mark(self) -> None:
+        """Mark the trips' events as demo history; their approval messages stay unsent
+        (the database held no trips before)."""
+        for trip in self.session.scalars(select(Trip).where(Trip.id.in_(self.trip_ids))):
             for event in trip.events:
                 event.comment = f"{event.comment}（{MARK}）" if event.comment else MARK
         for message in self.session.scalars(select(OutboxMessage).where(
