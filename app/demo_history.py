@@ -47,7 +47,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import scoped_session
+from sqlalchemy.orm import scoped_session, selectinload
 
 from app import clock, seed, supply
 from app.accounts.models import User
@@ -202,8 +202,8 @@ ASSIGNED_BEFORE = {Channel.RIDEHAIL: timedelta(minutes=30), Channel.RENTAL: time
 DISPUTE_AFTER = timedelta(hours=3)
 RESOLVE_AFTER = timedelta(hours=23)
 RECONFIRM_AFTER = timedelta(hours=25)
-# The companies quote rentals at this share of our agreement ceiling.
-RENTAL_QUOTE_SHARE = Decimal("0.80")
+# Each rental company quotes at its share of our agreement ceiling.
+RENTAL_QUOTE_SHARES = {"rental-a": Decimal("0.80"), "rental-b": Decimal("0.84")}
 RIDE_LOCK = timedelta(minutes=10)
 RENTAL_LOCK = timedelta(minutes=30)
 COMPANY_DRIVERS = ["王师傅", "陈师傅", "刘师傅", "黄师傅"]
@@ -290,7 +290,8 @@ class Supplier:
         _, _, model, seats, nev = RENTAL_MODELS[vehicle_class]
         ceiling = quote_policy.rental_ceiling(vehicle_class, request.depart_at,
                                               request.return_at, request.est_km)
-        line = FeeLine("rental", "包车费用（含司机）", round_money(ceiling * RENTAL_QUOTE_SHARE))
+        line = FeeLine("rental", "包车费用（含司机）",
+                       round_money(ceiling * RENTAL_QUOTE_SHARES[self.name]))
         return ProviderOffer(
             provider=self.name, channel=self.channel, product=f"{self.label}·{model}",
             vehicle_class=vehicle_class, seats=seats, nev=nev, price=line.amount,
@@ -326,7 +327,7 @@ class _History:
         self.month_end = _at(month_end, "00:00")
         days = [first + timedelta(days=i) for i in range((month_end - first).days)]
         self.weekdays = [d for d in days if d.weekday() < 5]
-        self.users = {u.openid or u.phone: u for u in session.scalars(select(User))}
+        self.users = {u.openid or u.phone: u for u in self.session.scalars(select(User))}
         self.dispatcher = self.users[_dispatcher()]
         configured = supply.providers()
         self.suppliers = {name: Supplier(name, p.channel, p.label)
@@ -356,10 +357,11 @@ class _History:
             k = per_supplier[plan.supplier] = per_supplier.get(plan.supplier, -1) + 1
             unit_key = units[k % len(units)]
             travellers = _travellers(unit_key)
+            applicant = travellers[k // len(units) % len(travellers)]
             day = self.weekdays[slot * len(self.weekdays) // len(PLANS)]
             while not self._fits(plan, _at(day, plan.start), slot):
                 day -= timedelta(days=3 if day.weekday() == 0 else 1)
-            yield plan, unit_key, travellers[k // len(units) % len(travellers)], _at(day, plan.start)
+            yield plan, unit_key, applicant, _at(day, plan.start)
 
     def _started(self, plan: Plan, depart: datetime, n: int) -> datetime:
         """When the car actually leaves (a few minutes after the planned departure)."""
@@ -382,7 +384,7 @@ class _History:
                                     data=self._request(plan, unit_key, applicant, depart)).id
         self.trip_ids.append(trip_id)
         yield (at := at + QUOTE_AFTER)
-        s.commit()
+        s.commit()  # the quote use case ends the transaction before it calls the suppliers
         offer = self._choose(plan, quotes.request_quotes(
             s, actor=applicant, trip_id=trip_id, providers=self.quoting,
             route=supply.route_estimator(), deadline=self.deadline))
@@ -513,9 +515,10 @@ class _History:
     # --- afterwards --------------------------------------------------------------------
 
     def _mark(self) -> None:
-        """Mark the trips' events as demo history; their approval messages stay unsent
-        (the database held no trips before)."""
-        for trip in self.session.scalars(select(Trip).where(Trip.id.in_(self.trip_ids))):
+        """Mark the trips' events as demo history; the approval messages queued for them
+        (every queued message: the database was freshly seeded) stay unsent."""
+        for trip in self.session.scalars(select(Trip).where(Trip.id.in_(self.trip_ids))
+                                         .options(selectinload(Trip.events))):
             for event in trip.events:
                 event.comment = f"{event.comment}（{MARK}）" if event.comment else MARK
         for message in self.session.scalars(select(OutboxMessage).where(
