@@ -186,5 +186,5 @@ def test_seeding_on_the_real_clock_leaves_it_running(app, session):
     before = datetime.now(timezone.utc)
     assert demo_history.seed_demo_with_history(session) is True
     assert before <= clock.now() <= datetime.now(timezone.utc)
-    period, charges = _month(session, before)
+    _, charges = _month(session, before)
     assert len(charges) == len(demo_history.PLANS) and all(c.final for c in charges)
