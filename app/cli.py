@@ -18,10 +18,11 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("seed-demo")
     def seed_demo_cmd():
-        """Load the demo city, units, users, vehicles and drivers (idempotent)."""
-        from app import db, seed
+        """Load the demo city, units, users, vehicles, drivers and last month's trips
+        (idempotent)."""
+        from app import db, demo_history
 
-        seed.seed_demo(db.session)
+        demo_history.seed_demo_with_history(db.session)
         db.session.commit()
         click.echo("demo data loaded")
 

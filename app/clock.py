@@ -5,6 +5,8 @@ Everything stores aware UTC; rules about local days convert to Asia/Shanghai wit
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -23,6 +25,17 @@ def set_now(value: datetime | None) -> None:
     if value is not None and value.tzinfo is None:
         raise ValueError("clock needs an aware datetime")
     _frozen = value.astimezone(timezone.utc) if value is not None else None
+
+
+@contextmanager
+def restored() -> Iterator[None]:
+    """Run a block that moves the clock with ``set_now``; afterwards it is as it was
+    (frozen at the same time, or real)."""
+    previous = _frozen
+    try:
+        yield
+    finally:
+        set_now(previous)
 
 
 def ensure_aware(value: datetime) -> datetime:

@@ -29,7 +29,7 @@ def main() -> int:
 
     sandboxes = runner.start_all(sandbox_base)
 
-    from app import clock, create_app, db, demo_history, seed
+    from app import clock, create_app, db, demo_history
     from app.migrate import upgrade
     from app.worker import Worker
 
@@ -37,7 +37,7 @@ def main() -> int:
     app = create_app({"DATABASE_URL": db_url, **runner.settings_for(sandboxes),
                       **_sandbox_provider_settings(sandboxes, port)})
     with app.app_context():
-        seeded = seed.seed_demo(db.session)
+        seeded = demo_history.seed_demo_with_history(db.session)
         db.session.commit()
         history_period, history_trips = demo_history.summary(db.session, clock.now())
         logins = login_lines(db.session)

@@ -1,12 +1,13 @@
-"""Demo data for the embedded default: Changzhou, two districts, a few units, staff, a pooled fleet."""
+"""Demo data for the embedded default: Changzhou, two districts, a few units, staff, a pooled fleet.
+
+Last month's trips on top of it come from app/demo_history.py, which builds on this data.
+"""
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
 
-from app import clock
 from app.accounts.models import Driver, EnergyType, Unit, UnitLevel, User, Vehicle, VehicleClass
 
 CITY = ("常州市", "320400")
@@ -52,16 +53,13 @@ FLEET = [
     (VehicleClass.BUS, 35, EnergyType.DIESEL, 1),
     (VehicleClass.BUS, 45, EnergyType.ELECTRIC, 1),
 ]
+# The first driver logs in as demo-driver; the others are pre-registered driver users who
+# bind with a phone code for their number.
 DRIVERS = ["钱进", "孔亮", "曹勇", "严军", "华东", "金波", "魏明", "陶然"]
 
 
-def seed_demo(session, *, history: bool = True, now: datetime | None = None) -> bool:
-    """Load the demo data unless a unit tree exists already; returns whether it loaded.
-
-    With ``history`` (the default) the previous calendar month, relative to ``now`` (the
-    app clock), gets confirmed trips with final charges for finance to settle
-    (app/demo_history.py).
-    """
+def seed_demo(session) -> bool:
+    """Load the demo data unless a unit tree exists already; returns whether it loaded."""
     if session.scalar(select(Unit.id).limit(1)) is not None:
         return False
     units: dict[str, Unit] = {}
@@ -91,14 +89,16 @@ def seed_demo(session, *, history: bool = True, now: datetime | None = None) -> 
             session.add(Vehicle(plate=f"苏D{'D' if energy.is_nev else 'G'}{1000 + n:04d}",
                                 vehicle_class=vehicle_class, seats=seats, energy_type=energy,
                                 pooled=True, unit=pool, odometer_km=Decimal(20000 + 1375 * n)))
-    for i, name in enumerate(DRIVERS):
-        login = users["demo-driver"] if i == 0 else None
-        session.add(Driver(name=name, phone=f"1390000{i + 1:04d}", unit=pool,
-                           user_id=login.id if login else None,
+    phones = [f"1390000{i:04d}" for i in range(1, len(DRIVERS) + 1)]
+    logins = [users["demo-driver"]]
+    for name, phone in zip(DRIVERS[1:], phones[1:]):
+        login = User(name=name, phone=phone, unit=pool)
+        login.set_roles(["driver"])
+        session.add(login)
+        logins.append(login)
+    session.flush()
+    for i, (name, phone, login) in enumerate(zip(DRIVERS, phones, logins)):
+        session.add(Driver(name=name, phone=phone, unit=pool, user_id=login.id,
                            license_class="A1" if i < 3 else "B1"))
     session.flush()
-    if history:
-        from app.demo_history import seed_history
-
-        seed_history(session, now or clock.now())
     return True

@@ -57,7 +57,7 @@ def demo_app(extra_config: dict | None = None, sandboxes: dict | None = None):
         app = create_app({"DATABASE_URL": url, **runner.settings_for(sandboxes),
                           **(extra_config or {})})
         with app.app_context():
-            seed.seed_demo(db.session, history=False)
+            seed.seed_demo(db.session)
             db.session.commit()
             db.session.remove()
         try:

@@ -87,7 +87,7 @@ def demo(app):
     from app.accounts.models import Unit, User
 
     with app.app_context():
-        seed.seed_demo(db.session, history=False)
+        seed.seed_demo(db.session)
         db.session.commit()
         users = {u.openid or u.phone: u.id for u in db.session.scalars(select(User))}
         units = {u.name: u.id for u in db.session.scalars(select(Unit))}

@@ -1,21 +1,24 @@
 """The demo seed's history: last month's confirmed trips, priced by the real engine, settle."""
 import time
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from app import clock, demo_history, seed
+from app import clock, demo_history
 from app.accounts.models import Unit, User, Vehicle
+from app.approvals.models import Workflow, WorkflowState
 from app.audit import AuditEntry
 from app.billing import tariff as engine
 from app.billing.models import Charge, TariffKind
 from app.billing.service import tariff_in_force
-from app.dispatch.models import Assignment, ReleaseReason, TripRun
+from app.dispatch.models import Assignment, ReleaseReason, TripDispute, TripRun
 from app.money import round_money
+from app.notifications.models import OutboxMessage, OutboxState
 from app.orders.models import ProviderOrder
+from app.quotes.models import QuoteRound
 from app.settlements import service as settlements
 from app.settlements.models import SettlementLine
 from app.trips.models import Trip, TripState
@@ -34,7 +37,7 @@ CHAIN = ["draft", "quoted", "pending_approval", "approved", "dispatched", "in_pr
 def seeded(request, app, session, frozen_clock):
     now = frozen_clock(request.param)
     started = time.perf_counter()
-    assert seed.seed_demo(session, now=now) is True
+    assert demo_history.seed_demo_with_history(session, now=now) is True
     elapsed = time.perf_counter() - started
     session.commit()
     return now, elapsed
@@ -138,6 +141,18 @@ def test_trip_history_is_recorded_like_real_transitions(session, seeded):
         charge = session.scalar(select(Charge).where(Charge.trip_id == trip.id))
         assert charge.finished_at == next(e.at for e in moves if e.to_state == "completed")
         assert charge.finalized_at == moves[-1].at
+        # quoted once, approved by the workflow the policy routed, before anything happened
+        assert session.scalar(select(func.count(QuoteRound.id))
+                              .where(QuoteRound.trip_id == trip.id)) == 1
+        workflow = session.scalar(select(Workflow).where(Workflow.trip_id == trip.id))
+        assert workflow.state == WorkflowState.APPROVED and workflow.decided_at < trip.depart_at
+    disputes = session.scalars(select(TripDispute)).all()
+    assert len(disputes) == sum(p.dispute is not None for p in demo_history.PLANS) > 0
+    assert not any(d.open for d in disputes)
+    # last month's approval messages are not sent now
+    assert session.scalar(select(func.count(OutboxMessage.id))
+                          .where(OutboxMessage.state == OutboxState.PENDING)) == 0
+    assert clock.now() == seeded[0]  # the clock is as the test froze it
 
 
 def test_generating_the_period_gives_one_statement_per_unit_and_supplier(session, seeded):
@@ -163,5 +178,13 @@ def test_generating_the_period_gives_one_statement_per_unit_and_supplier(session
 
 def test_seed_stays_idempotent(session, seeded):
     count = session.scalar(select(func.count(Trip.id)))
-    assert seed.seed_demo(session, now=seeded[0]) is False
+    assert demo_history.seed_demo_with_history(session, now=seeded[0]) is False
     assert session.scalar(select(func.count(Trip.id))) == count
+
+
+def test_seeding_on_the_real_clock_leaves_it_running(app, session):
+    before = datetime.now(timezone.utc)
+    assert demo_history.seed_demo_with_history(session) is True
+    assert before <= clock.now() <= datetime.now(timezone.utc)
+    _, charges = _month(session, before)
+    assert len(charges) == len(demo_history.PLANS) and all(c.final for c in charges)

@@ -328,6 +328,8 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime) -> 
         # trip's; ``cancel_unwanted`` cancels it with the provider.
         return {"ok": True, "state": row.state, "ignored": "trip_not_with_provider"}
     data = {**_event_data(row, state), **_driver(row)}
+    if order.extra.get("actual_km"):  # what a rental company bills on, in the trip history
+        data["actual_km"] = str(order.extra["actual_km"])
     if state == O.CANCELLED:
         _provider_cancelled(session, trip, data, now)
     else:
