@@ -60,6 +60,7 @@ def _assignees_for(session, step_approvers: str, trip: Trip) -> tuple[Unit | Non
         return unit_approvers(session, trip.unit, exclude=exclude)
     return None, [u for u in _holders(session, Role.PLATFORM_APPROVER) if u.id not in exclude]
 
+
 # --- submit and the workflow ---------------------------------------------------------------
 
 def trip_facts(trip: Trip) -> ApprovalFacts:
