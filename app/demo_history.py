@@ -10,15 +10,15 @@ laid onto the month's weekdays.
 Each trip is a story of steps at set times, each step the use case the app runs for that
 request or job: the applicant creates the trip (``trips.service.create_trip``), asks for
 quotes (``quotes.service.request_quotes``) and submits the planned offer
-(``approvals.service.submit_trip``); whoever the workflow names approves
-(``approvals.service.decide``, one or two steps as the policy routes it); then
+(``approvals.workflow.submit_trip``); whoever the workflow names approves
+(``approvals.workflow.decide``, one or two steps as the policy routes it); then
 
 - fleet: the dispatcher auto-assigns a vehicle and a driver (``dispatch.assignment.assign``);
   the driver sets off and returns with the odometer, tolls, parking, lodging and waiting
   (``start_trip``, ``finish_trip``), and billing prices the run by the tariff in force;
 - rental and ride-hailing: the worker's booking job places the order
-  (``orders.service.open_orders``, ``claim_due``, ``record``) and the company's callbacks
-  move it on (``orders.service.apply_callback``: assigned, in trip, completed with its final
+  (``orders.booking.open_orders``, ``claim_due``, ``record``) and the company's callbacks
+  move it on (``orders.callbacks.apply_callback``: assigned, in trip, completed with its final
   bill, which billing checks against our agreement ceiling or the locked estimate);
 
 and the applicant confirms (``dispatch.passenger.confirm``), objects first (``dispute``,
@@ -51,7 +51,7 @@ from sqlalchemy.orm import scoped_session, selectinload
 
 from app import clock, seed, supply
 from app.accounts.models import User
-from app.approvals import service as approvals
+from app.approvals import workflow as approvals
 from app.approvals.models import ApprovalTask, TaskState
 from app.billing import tariff as engine
 from app.billing.models import Charge, TariffKind
@@ -59,7 +59,7 @@ from app.billing.service import tariff_in_force
 from app.dispatch import assignment as dispatching, passenger, run as driving
 from app.money import round_money
 from app.notifications.models import OutboxMessage, OutboxState
-from app.orders import service as orders
+from app.orders import booking, callbacks
 from app.orders.models import ProviderOrder
 from app.quotes import policy as quote_policy
 from app.quotes import service as quotes
@@ -469,16 +469,16 @@ class _History:
     def _book_due(self) -> None:
         """One run of the worker's booking job, the companies answering in-process."""
         now = clock.now()
-        orders.open_orders(self.session, now)
-        for claim in orders.claim_due(self.session, now):
-            orders.record(self.session, claim, self.suppliers[claim.provider].book(claim.request),
+        booking.open_orders(self.session, now)
+        for claim in booking.claim_due(self.session, now):
+            booking.record(self.session, claim, self.suppliers[claim.provider].book(claim.request),
                           now)
 
     def _callback(self, trip_id: int, state: str, bill: tuple[FeeLine, ...] = (),
                   actual_km: Decimal | None = None) -> None:
         row = self.session.scalar(select(ProviderOrder).where(ProviderOrder.trip_id == trip_id))
         order = self.suppliers[row.provider].callback(row, state, bill=bill, actual_km=actual_km)
-        orders.apply_callback(self.session, row.provider, order, clock.now())
+        callbacks.apply_callback(self.session, row.provider, order, clock.now())
 
     def _bill(self, plan: Plan, trip_id: int) -> tuple[tuple[FeeLine, ...], Decimal | None]:
         """The company's final bill (and the km a rental bill is on), at finish."""

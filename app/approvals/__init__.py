@@ -4,11 +4,11 @@
 def init_app(app) -> None:
     from app.jobs import register as register_job
     from app.api import register_blueprints
-    from app.approvals import jobs, service, views
+    from app.approvals import jobs, views, workflow
     from app.trips import events
 
     register_blueprints(app, views.trip_blp, views.blp, views.delegation_blp, views.admin_blp)
-    events.subscribe(app, events.TRIP_CANCELLED, service.close_on_cancel)
+    events.subscribe(app, events.TRIP_CANCELLED, workflow.close_on_cancel)
     register_job(app, "approvals.remind", jobs.remind, every=60)
     register_job(app, "approvals.escalate", jobs.escalate, every=60)
     register_job(app, "approvals.expire", jobs.expire, every=60)

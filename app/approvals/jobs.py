@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app import audit, db
 from app.accounts.models import Unit
-from app.approvals import service
+from app.approvals import messages, workflow
 from app.approvals.models import ApprovalStep, ApprovalTask, Workflow, WorkflowState
 from app.trips import events
 from app.trips.models import Purpose, Trip, TripState
@@ -43,8 +43,8 @@ def remind(session, now: datetime) -> int:
                            since=ApprovalTask.created_at, cutoff=now - REMIND_AFTER)
     for task in tasks:
         task.reminded_at = now
-        service.notify_task(session, task, task.trip, kind="approval_reminder",
-                            phrase="审批催办", now=now)
+        messages.notify_task(session, task, task.trip, kind="approval_reminder",
+                             phrase="审批催办", now=now)
         audit.record(session, entity="approval_tasks", entity_id=task.id, action="reminded",
                      actor_id=None, at=now, data={"assignee_id": task.assignee_id})
     return len(tasks)
@@ -62,12 +62,12 @@ def escalate(session, now: datetime) -> int:
         # Platform steps already hold every platform approver: nobody above them to add.
         if step.approvers == "unit" and source is not None:
             have = {t.assignee_id for t in step.tasks} | {trip.applicant_id}
-            _, users = service.unit_approvers(session, source.parent, exclude=have)
-            added = [service.add_task(session, step, u, now, escalated=True) for u in users]
+            _, users = workflow.unit_approvers(session, source.parent, exclude=have)
+            added = [workflow.add_task(session, step, u, now, escalated=True) for u in users]
             session.flush()
             for task in added:
-                service.notify_task(session, task, trip, kind="approval_task", phrase="待审批",
-                                    now=now)
+                messages.notify_task(session, task, trip, kind="approval_task", phrase="待审批",
+                                     now=now)
         trip.note(session, "approval:escalated", actor_id=None, at=now,
                   comment="审批超过4小时未处理，已提交上级审批人" if added else "审批超过4小时未处理",
                   data={"step": step.seq, "added": [t.assignee_id for t in added]})
@@ -82,16 +82,16 @@ def expire(session, now: datetime) -> int:
     flows = _claim(session, select(Workflow).join(Trip).where(
         Workflow.state == WorkflowState.PENDING,
         ((Trip.state == TripState.PENDING_APPROVAL) & (Trip.depart_at <= now))
-        | Trip.state.in_(service.CLOSED_TRIP_STATES)).order_by(Workflow.id), Workflow)
+        | Trip.state.in_(workflow.CLOSED_TRIP_STATES)).order_by(Workflow.id), Workflow)
     for wf in flows:
         trip = wf.trip
         if trip.state == TripState.PENDING_APPROVAL:
             trip.transition(session, TripState.EXPIRED, actor_id=None, at=now,
                             comment="出发时间已过，审批未完成", data={"action": "approval:expired"})
-            service.close_workflow(session, wf, WorkflowState.EXPIRED, now)
+            workflow.close_workflow(session, wf, WorkflowState.EXPIRED, now)
             events.publish(session, events.TRIP_EXPIRED, trip=trip, at=now)
         else:
-            service.close_workflow(session, wf, WorkflowState.CANCELLED, now)
+            workflow.close_workflow(session, wf, WorkflowState.CANCELLED, now)
     return len(flows)
 
 
@@ -100,7 +100,7 @@ def flag_emergencies(session, now: datetime) -> int:
     flows = _claim(session, select(Workflow).join(Trip).where(
         Workflow.state == WorkflowState.PENDING, Workflow.flagged_at.is_(None),
         Trip.purpose_category == Purpose.EMERGENCY,
-        Workflow.submitted_at <= now - service.EMERGENCY_DEADLINE).order_by(Workflow.id), Workflow)
+        Workflow.submitted_at <= now - workflow.EMERGENCY_DEADLINE).order_by(Workflow.id), Workflow)
     for wf in flows:
-        service.flag_emergency(session, wf, wf.trip, now)
+        workflow.flag_emergency(session, wf, wf.trip, now)
     return len(flows)

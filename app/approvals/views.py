@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from app import clock, db
 from app.accounts.models import Role
 from app.api import PageArgs, blueprint, page_schema, paginate
-from app.approvals import service
+from app.approvals import admin, delegation, workflow
 from app.approvals.calendar import load_calendar
 from app.approvals.models import ApprovalPolicy, ApprovalTask, CalendarDay, Delegation
 from app.approvals.schemas import (ApproveSchema, CalendarArgs, CalendarDaySchema,
@@ -38,7 +38,7 @@ def submit(data, trip_id):
     """Submit a quoted trip with the chosen offer; the approval workflow starts."""
     user = current_user()
     trip = trips.get_own(db.session, user, trip_id)
-    service.submit_trip(db.session, actor=user, trip=trip, offer_id=data["offer_id"])
+    workflow.submit_trip(db.session, actor=user, trip=trip, offer_id=data["offer_id"])
     return trip
 
 
@@ -49,7 +49,7 @@ def withdraw(data, trip_id):
     """The applicant withdraws the trip until it is finally approved."""
     user = current_user()
     trip = trips.get_own(db.session, user, trip_id)
-    return service.withdraw_trip(db.session, actor=user, trip=trip, reason=data["reason"])
+    return workflow.withdraw_trip(db.session, actor=user, trip=trip, reason=data["reason"])
 
 
 @trip_blp.route("/<int:trip_id>/approval")
@@ -57,7 +57,7 @@ def withdraw(data, trip_id):
 def approval_of_trip(trip_id):
     """The trip's approval workflow: steps, tasks, who decided (and for whom)."""
     trip = trips.get_visible(db.session, current_user(), trip_id)
-    wf = service.workflow_of(db.session, trip.id)
+    wf = workflow.workflow_of(db.session, trip.id)
     if wf is None:
         raise NotFound("该行程尚未提交审批")
     return wf
@@ -72,7 +72,7 @@ def inbox(args):
     """The caller's approval tasks, including those delegated to them right now."""
     user = current_user()
     stmt = (select(ApprovalTask).join(Trip, ApprovalTask.trip_id == Trip.id)
-            .where(service.inbox_filter(user, clock.now()))
+            .where(workflow.inbox_filter(user, clock.now()))
             .options(selectinload(ApprovalTask.step),
                      selectinload(ApprovalTask.trip).selectinload(Trip.applicant)))
     if args["state"] != "all":
@@ -83,7 +83,7 @@ def inbox(args):
 @blp.route("/<int:task_id>")
 @blp.response(200, TaskSchema)
 def get_task(task_id):
-    return service.get_task(db.session, current_user(), task_id)
+    return workflow.get_task(db.session, current_user(), task_id)
 
 
 @blp.route("/<int:task_id>/approve", methods=["POST"])
@@ -91,8 +91,8 @@ def get_task(task_id):
 @blp.response(200, TaskSchema)
 def approve(data, task_id):
     """Approve; the same decision again answers with the existing result."""
-    return service.decide(db.session, actor=current_user(), task_id=task_id, approve=True,
-                          comment=data["comment"])
+    return workflow.decide(db.session, actor=current_user(), task_id=task_id, approve=True,
+                           comment=data["comment"])
 
 
 @blp.route("/<int:task_id>/reject", methods=["POST"])
@@ -100,8 +100,8 @@ def approve(data, task_id):
 @blp.response(200, TaskSchema)
 def reject(data, task_id):
     """Reject with a reason; the workflow ends and the trip is rejected."""
-    return service.decide(db.session, actor=current_user(), task_id=task_id, approve=False,
-                          comment=data["reason"])
+    return workflow.decide(db.session, actor=current_user(), task_id=task_id, approve=False,
+                           comment=data["reason"])
 
 
 # --- delegations ---------------------------------------------------------------------------
@@ -112,7 +112,7 @@ class Delegations(MethodView):
     @delegation_blp.response(200, page_schema(DelegationSchema))
     def get(self, args):
         """Delegations the caller gave or received."""
-        stmt = select(Delegation).where(service.delegations_filter(current_user()))
+        stmt = select(Delegation).where(delegation.delegations_filter(current_user()))
         return paginate(stmt, Delegation.id, limit=args["limit"], cursor=args["cursor"])
 
     @roles_required(Role.APPROVER, Role.PLATFORM_APPROVER)
@@ -120,13 +120,14 @@ class Delegations(MethodView):
     @delegation_blp.response(201, DelegationSchema)
     def post(self, data):
         """Name a delegate for a time range."""
-        return service.create_delegation(db.session, actor=current_user(), data=data)
+        return delegation.create_delegation(db.session, actor=current_user(), data=data)
 
 
 @delegation_blp.route("/<int:delegation_id>/revoke", methods=["POST"])
 @delegation_blp.response(200, DelegationSchema)
 def revoke_delegation(delegation_id):
-    return service.revoke_delegation(db.session, actor=current_user(), delegation_id=delegation_id)
+    return delegation.revoke_delegation(db.session, actor=current_user(),
+                                        delegation_id=delegation_id)
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ class Policies(MethodView):
         """Published policy versions, newest first (none: the built-in default is in force)."""
         page = paginate(select(ApprovalPolicy), ApprovalPolicy.id, limit=args["limit"],
                         cursor=args["cursor"])
-        version, _ = service.policy_in_force(db.session, clock.now())
+        version, _ = admin.policy_in_force(db.session, clock.now())
         page["items"] = [_with_in_force(p, version) for p in page["items"]]
         return page
 
@@ -156,9 +157,9 @@ class Policies(MethodView):
     def post(self, data):
         """Publish a new version, in force from ``effective_from``."""
         rules = PolicyRulesSchema().dump(data["rules"])
-        policy = service.publish_policy(db.session, actor=current_user(), rules=rules,
-                                        effective_from=data["effective_from"], note=data["note"])
-        return _with_in_force(policy, service.policy_in_force(db.session, clock.now())[0])
+        policy = admin.publish_policy(db.session, actor=current_user(), rules=rules,
+                                      effective_from=data["effective_from"], note=data["note"])
+        return _with_in_force(policy, admin.policy_in_force(db.session, clock.now())[0])
 
 
 @admin_blp.route("/policies/current")
@@ -166,7 +167,7 @@ class Policies(MethodView):
 @admin_blp.response(200, PolicySchema)
 def current_policy():
     """The rules in force now (version 0 is the built-in default)."""
-    version, rules = service.policy_in_force(db.session, clock.now())
+    version, rules = admin.policy_in_force(db.session, clock.now())
     return {"version": version, "rules": rules, "in_force": True,
             "effective_from": None, "note": "" if version else "系统默认审批规则"}
 
@@ -189,7 +190,7 @@ class Calendar(MethodView):
     @admin_blp.response(200, CalendarDaySchema)
     def post(self, data):
         """Add or replace one date: an official holiday or an adjusted working day (调休)."""
-        return service.set_calendar_day(db.session, actor=current_user(), data=data)
+        return admin.set_calendar_day(db.session, actor=current_user(), data=data)
 
 
 def _parse_day(value: str) -> date:
@@ -213,4 +214,4 @@ class CalendarDayView(MethodView):
     @platform_admin
     @admin_blp.response(204)
     def delete(self, day: str):
-        service.delete_calendar_day(db.session, actor=current_user(), day=_parse_day(day))
+        admin.delete_calendar_day(db.session, actor=current_user(), day=_parse_day(day))

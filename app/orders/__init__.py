@@ -4,11 +4,11 @@
 def init_app(app) -> None:
     from app.jobs import register as register_job
     from app.api import register_blueprints
-    from app.orders import jobs, service, views
+    from app.orders import cancellation, jobs, views
     from app.trips import events
 
     register_blueprints(app, views.blp, views.trip_blp)
-    events.subscribe(app, events.TRIP_CANCELLED, service.cancel_provider_order)
+    events.subscribe(app, events.TRIP_CANCELLED, cancellation.cancel_provider_order)
     register_job(app, "orders.book", jobs.book, every=5)
     register_job(app, "orders.cancel_unwanted", jobs.cancel_unwanted, every=30)
     register_job(app, "orders.purge_nonces", jobs.purge_nonces, every=3600)

@@ -3,20 +3,32 @@ webhook nonces."""
 from __future__ import annotations
 
 from app import db
-from app.orders import service
+from app.orders import booking, callbacks, cancellation
 
 
 def book(session, now) -> int:
-    """Place the orders of approved (or emergency) rental and ride-hailing trips."""
-    return service.book_due(session, now)
+    """Place the orders of approved (or emergency) rental and ride-hailing trips: open, claim,
+    call (no transaction), record; an order whose trip was cancelled while its booking was in
+    flight is cancelled with the provider."""
+    db.begin_write(session)
+    booking.open_orders(session, now)
+    claims = booking.claim_due(session, now)
+    session.commit()
+    for claim in claims:
+        outcome = booking.place(claim)
+        db.begin_write(session)
+        booking.record(session, claim, outcome, now)
+        session.commit()
+        cancellation.cancel_orphan(session, claim.order_pk)
+    return len(claims)
 
 
 def cancel_unwanted(session, now) -> int:
     """Cancel provider orders made after all for trips the dispatcher moved to the fleet."""
-    return service.cancel_unwanted(session, now)
+    return cancellation.cancel_unwanted(session, now)
 
 
 def purge_nonces(session, now) -> int:
     """Webhook nonces past their signature window are of no more use."""
     db.begin_write(session)
-    return service.purge_nonces(session, now)
+    return callbacks.purge_nonces(session, now)

@@ -20,7 +20,7 @@ from app.api import ErrorBodySchema, blueprint
 from app.dispatch.models import Assignment, TripDispute, TripRun
 from app.dispatch.schemas import DispatchedTripSchema, ReasonBodySchema, TripDispatchSchema
 from app.errors import NotFound, Unauthorized, ValidationFailed
-from app.orders import service
+from app.orders import callbacks, cancellation
 from app.orders.models import ProviderOrder
 from app.security import current_user, roles_required
 from app.trips.service import get_visible
@@ -60,7 +60,7 @@ def callback(provider):
     if not isinstance(payload, dict):
         raise ValidationFailed("回调内容不是JSON对象", code="malformed_callback")
     try:
-        adapter.verify_callback(payload, nonce_store=service.DbNonceStore(db.session()),
+        adapter.verify_callback(payload, nonce_store=callbacks.DbNonceStore(db.session()),
                                 now=clock.now().timestamp())
     except SignatureError as exc:
         code, message = SIGNATURE_REFUSALS.get(exc.code, ("bad_signature", "回调签名校验失败"))
@@ -70,7 +70,7 @@ def callback(provider):
     except (KeyError, TypeError, ValueError) as exc:
         raise ValidationFailed("回调内容不完整", code="malformed_callback",
                                errors={"payload": [str(exc)]}) from None
-    return service.apply_callback(db.session(), provider, order, clock.now())
+    return callbacks.apply_callback(db.session(), provider, order, clock.now())
 
 
 @trip_blp.route("/<int:trip_id>/switch-to-fleet", methods=["POST"])
@@ -79,7 +79,7 @@ def callback(provider):
 @trip_blp.response(200, DispatchedTripSchema)
 def switch_to_fleet(data, trip_id):
     """A provider trip whose booking failed goes to the fleet queue (then assign it)."""
-    return service.switch_to_fleet(db.session, actor=current_user(), trip_id=trip_id, **data)
+    return cancellation.switch_to_fleet(db.session, actor=current_user(), trip_id=trip_id, **data)
 
 
 @trip_blp.route("/<int:trip_id>/dispatch")

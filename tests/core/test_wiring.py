@@ -15,9 +15,9 @@ def _names(handlers):
 
 def test_create_app_subscribes_each_domain_once(app):
     assert _names(events.subscribers(trip_events.TRIP_CANCELLED, app)) == [
-        "app.approvals.service.close_on_cancel",
+        "app.approvals.workflow.close_on_cancel",
         "app.dispatch.assignment.release_on_cancel",
-        "app.orders.service.cancel_provider_order",
+        "app.orders.cancellation.cancel_provider_order",
     ]
     assert _names(events.subscribers(trip_events.TRIP_FINISHED, app)) == [
         "app.billing.handlers.price_finished_trip"]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app import clock, db
 from app.audit import AuditEntry
 from app.errors import IllegalTransition
-from app.orders import service
+from app.orders import booking, callbacks
 from app.orders.models import ORDER_RANK, TRANSITIONS, OrderState, ProviderOrder
 from providers import base
 from tests.orders.conftest import signed
@@ -75,15 +75,15 @@ def test_a_lost_answer_after_the_callback_keeps_the_order(orders, app):
     with app.app_context():
         session = db.session()
         db.begin_write(session)
-        service.open_orders(session, now)
-        (claim,) = service.claim_due(session, now)
+        booking.open_orders(session, now)
+        (claim,) = booking.claim_due(session, now)
         session.commit()
-        order = service.place(claim)  # the provider makes it...
+        order = booking.place(claim)  # the provider makes it...
         db.begin_write(session)
-        service.apply_callback(session, claim.provider, order, now)  # ...and calls back
+        callbacks.apply_callback(session, claim.provider, order, now)  # ...and calls back
         session.commit()
         db.begin_write(session)
-        service.record(session, claim, base.ProviderTimeout("read timeout"), now)  # answer lost
+        booking.record(session, claim, base.ProviderTimeout("read timeout"), now)  # answer lost
         session.commit()
         row = session.get(ProviderOrder, claim.order_pk)
         assert (row.state, row.order_id, row.error) == (O.CREATED, order.order_id, None)

@@ -1,4 +1,4 @@
-"""Approval use cases: submit, withdraw, decide, delegate, and the policy/calendar admin.
+"""The approval workflow: submit, route and staff the steps, decide, withdraw, close.
 
 Concurrency: every use case that changes a workflow first locks its row (``FOR UPDATE`` on
 PostgreSQL; on SQLite the request already holds the single write lock) and only then loads
@@ -9,87 +9,32 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import and_, or_, select
 
 from app import audit, clock
 from app.accounts.models import Role, Unit, User, UserRole
+from app.approvals.admin import policy_in_force
 from app.approvals.calendar import load_calendar
-from app.approvals.models import (ApprovalPolicy, ApprovalStep, ApprovalTask, CalendarDay,
-                                  Delegation, StepMode, StepState, TaskState, Workflow,
-                                  WorkflowState)
-from app.approvals.policy import DEFAULT_RULES, ApprovalFacts, Routing, route
-from app.errors import (AppError, Conflict, Forbidden, IllegalTransition, NotFound,
-                        ValidationFailed)
-from app.notifications.service import enqueue_wechat
-from app.security import in_scope
+from app.approvals.messages import notify_task
+from app.approvals.models import (ApprovalStep, ApprovalTask, Delegation, StepMode, StepState,
+                                  TaskState, Workflow, WorkflowState)
+from app.approvals.policy import ApprovalFacts, Routing, route
+from app.errors import AppError, Conflict, Forbidden, IllegalTransition, NotFound, ValidationFailed
 from app.trips import events
-from app.trips.models import Offer, Purpose, Trip, TripState
+from app.trips.models import Offer, Trip, TripState
 from app.trips.service import can_view
-from providers.wechat import fit_value
 
 # Trip states in which nothing is left to approve.
 CLOSED_TRIP_STATES = {TripState.CANCELLED, TripState.EXPIRED, TripState.WITHDRAWN,
                       TripState.REJECTED}
 EMERGENCY_DEADLINE = timedelta(hours=24)
-PURPOSE_LABELS = {Purpose.MEETING: "会议", Purpose.INSPECTION: "调研", Purpose.ENFORCEMENT: "执法",
-                  Purpose.EMERGENCY: "应急", Purpose.RECEPTION: "接待", Purpose.OTHER: "其他公务"}
 
 
 class OfferRefused(AppError):
     status, code, message = 422, "offer_not_found", "所选报价不存在"
 
 
-# --- policy and calendar -------------------------------------------------------------------
-
-def policy_in_force(session, at: datetime) -> tuple[int, dict]:
-    """(version, rules) in force at ``at``; version 0 is the built-in default of SPEC §4."""
-    row = session.scalars(select(ApprovalPolicy).where(ApprovalPolicy.effective_from <= at)
-                          .order_by(ApprovalPolicy.effective_from.desc(),
-                                    ApprovalPolicy.version.desc()).limit(1)).first()
-    return (row.version, row.rules) if row is not None else (0, DEFAULT_RULES)
-
-
-def publish_policy(session, *, actor: User, rules: dict, effective_from: datetime,
-                   note: str = "") -> ApprovalPolicy:
-    """Add a new policy version (old versions stay, for the workflows that used them)."""
-    last = session.scalar(select(ApprovalPolicy.version).order_by(ApprovalPolicy.version.desc())
-                          .limit(1).with_for_update())
-    policy = ApprovalPolicy(version=(last or 0) + 1, effective_from=effective_from, rules=rules,
-                            note=note, created_by_id=actor.id)
-    session.add(policy)
-    session.flush()
-    audit.record(session, entity="approval_policies", entity_id=policy.id, action="published",
-                 actor_id=actor.id, data={"version": policy.version,
-                                          "effective_from": effective_from.isoformat()})
-    return policy
-
-
-def set_calendar_day(session, *, actor: User, data: dict) -> CalendarDay:
-    """Add or replace the admin calendar entry for one date."""
-    row = session.get(CalendarDay, data["day"])
-    if row is None:
-        row = CalendarDay(day=data["day"])
-        session.add(row)
-    row.kind, row.note, row.updated_by_id = data["kind"], data.get("note", ""), actor.id
-    session.flush()
-    audit.record(session, entity="calendar_days", entity_id=int(data["day"].strftime("%Y%m%d")),
-                 action="set", actor_id=actor.id,
-                 data={"day": data["day"].isoformat(), "kind": str(data["kind"]),
-                       "note": row.note})
-    return row
-
-
-def delete_calendar_day(session, *, actor: User, day) -> None:
-    row = session.get(CalendarDay, day)
-    if row is None:
-        raise NotFound("该日期没有维护记录")
-    audit.record(session, entity="calendar_days", entity_id=int(day.strftime("%Y%m%d")),
-                 action="deleted", actor_id=actor.id, data={"day": day.isoformat()})
-    session.delete(row)
-
-
-# --- approvers and delegation --------------------------------------------------------------
+# --- approvers -----------------------------------------------------------------------------
 
 def _holders(session, role: Role, *, unit_id: int | None = None) -> list[User]:
     stmt = (select(User).join(UserRole).where(UserRole.role == role, User.active)
@@ -114,83 +59,6 @@ def _assignees_for(session, step_approvers: str, trip: Trip) -> tuple[Unit | Non
     if step_approvers == "unit":
         return unit_approvers(session, trip.unit, exclude=exclude)
     return None, [u for u in _holders(session, Role.PLATFORM_APPROVER) if u.id not in exclude]
-
-
-def create_delegation(session, *, actor: User, data: dict) -> Delegation:
-    """Name a delegate (代理人) for a time range; they see and act on the actor's tasks."""
-    delegate = session.get(User, data["delegate_id"])
-    if delegate is None or not delegate.active or not in_scope(actor, delegate.unit):
-        raise ValidationFailed("代理人不存在、已停用或不在您的管理范围内", code="invalid_delegate",
-                               errors={"delegate_id": ["代理人无效"]})
-    if delegate.id == actor.id:
-        raise ValidationFailed("不能委托给自己", code="invalid_delegate",
-                               errors={"delegate_id": ["不能是本人"]})
-    if data["ends_at"] <= data["starts_at"]:
-        raise ValidationFailed("结束时间须晚于开始时间", errors={"ends_at": ["须晚于开始时间"]})
-    if data["ends_at"] <= clock.now():
-        raise ValidationFailed("结束时间须晚于当前时间", errors={"ends_at": ["须为将来时间"]})
-    row = Delegation(delegator_id=actor.id, delegate_id=delegate.id,
-                     starts_at=data["starts_at"], ends_at=data["ends_at"])
-    session.add(row)
-    session.flush()
-    audit.record(session, entity="approval_delegations", entity_id=row.id, action="created",
-                 actor_id=actor.id, data={"delegate_id": delegate.id,
-                                          "starts_at": row.starts_at.isoformat(),
-                                          "ends_at": row.ends_at.isoformat()})
-    return row
-
-
-def revoke_delegation(session, *, actor: User, delegation_id: int) -> Delegation:
-    row = session.get(Delegation, delegation_id)
-    if row is None or actor.id not in (row.delegator_id, row.delegate_id):
-        raise NotFound("委托不存在")
-    if row.delegator_id != actor.id:
-        raise Forbidden("只有委托人可以撤销委托")
-    if row.revoked_at is None:
-        row.revoked_at = clock.now()
-        audit.record(session, entity="approval_delegations", entity_id=row.id, action="revoked",
-                     actor_id=actor.id)
-    return row
-
-
-def delegations_filter(user: User):
-    return or_(Delegation.delegator_id == user.id, Delegation.delegate_id == user.id)
-
-
-# --- notifications -------------------------------------------------------------------------
-
-def trip_no(trip: Trip) -> str:
-    """The trip number people quote (ASCII, fits a WeChat character_string)."""
-    return f"YC{clock.local_date(trip.created_at):%Y%m%d}{trip.id:06d}"
-
-
-def message_data(trip: Trip, phrase: str) -> dict[str, str]:
-    """The approval template's fields, each fitted to WeChat's rule for its kind."""
-    stops = trip.stops or [{}]
-    purpose = trip.purpose_text or PURPOSE_LABELS.get(trip.purpose_category, "公务用车")
-    route_text = f"{stops[0].get('name', '')}→{stops[-1].get('name', '')}"
-    return {"thing1": fit_value("thing", purpose),
-            "time2": clock.local(trip.depart_at).strftime("%Y-%m-%d %H:%M"),
-            "character_string3": fit_value("character_string", trip_no(trip)),
-            "phrase4": fit_value("phrase", phrase),
-            "thing5": fit_value("thing", route_text)}
-
-
-def notify_task(session, task: ApprovalTask, trip: Trip, *, kind: str, phrase: str,
-                now: datetime) -> None:
-    """Queue the subscription message for a task to its assignee and their active delegates."""
-    recipients = [task.assignee] + [d.delegate for d in session.scalars(
-        select(Delegation).where(Delegation.delegator_id == task.assignee_id,
-                                 *Delegation.active_at(now)))]
-    seen: set[int] = set()
-    for user in recipients:
-        if user.id in seen or user.id == trip.applicant_id:
-            continue
-        seen.add(user.id)
-        enqueue_wechat(session, recipient=user, kind=kind, ref=f"task:{task.id}", now=now,
-                       template_id=current_app.config["WECHAT_APPROVAL_TEMPLATE_ID"],
-                       page=f"pages/approval/detail?task_id={task.id}",
-                       data=message_data(trip, phrase))
 
 
 # --- submit and the workflow ---------------------------------------------------------------

@@ -1,0 +1,129 @@
+"""Provider callbacks: the nonce store that refuses replays, and applying a verified callback.
+
+Callbacks (``apply_callback``) move an order only forward (``ORDER_RANK``): a duplicate or
+an out-of-order event is answered but changes nothing. The trip follows the order:
+created/assigned/arrived → ``dispatched``, in_trip → ``in_progress``, completed/paid →
+``completed``; the first final bill goes to the ``provider_bill`` hook (billing).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from app.orders.booking import (PROVIDER_CHANNELS, absorb, dispatched, event_data, lock_order,
+                                move)
+from app.orders.models import ORDER_RANK, OrderState, ProviderOrder, WebhookNonce
+from app.trips import events
+from app.trips.models import Trip, TripState
+from providers import base
+
+log = logging.getLogger(__name__)
+S = TripState
+O = OrderState
+
+# Where a provider's order state puts the trip.
+TRIP_TARGET = {O.CREATED: S.DISPATCHED, O.ASSIGNED: S.DISPATCHED, O.ARRIVED: S.DISPATCHED,
+               O.IN_TRIP: S.IN_PROGRESS, O.COMPLETED: S.COMPLETED, O.PAID: S.COMPLETED}
+
+
+# --- replay protection ---------------------------------------------------------------------
+
+class DbNonceStore:
+    """``providers.http.NonceStore`` in the database: a nonce is refused in every process
+    once accepted. Runs in the caller's transaction (kept only if the callback is handled)."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def add(self, key: str, nonce: str, expires_at: float) -> bool:
+        try:
+            with self.session.begin_nested():
+                self.session.add(WebhookNonce(
+                    provider=key, nonce=nonce,
+                    expires_at=datetime.fromtimestamp(expires_at, timezone.utc)))
+        except IntegrityError:
+            return False
+        return True
+
+
+def purge_nonces(session, now: datetime) -> int:
+    """Forget nonces whose timestamps are outside the window anyway."""
+    return session.execute(delete(WebhookNonce).where(WebhookNonce.expires_at < now)).rowcount
+
+
+# --- callbacks -----------------------------------------------------------------------------
+
+def apply_callback(session, provider: str, order: base.Order, now: datetime) -> dict:
+    """Apply one verified callback; duplicates, stale events and unknown orders change nothing."""
+    row = lock_order(session, select(ProviderOrder).where(
+        ProviderOrder.provider == provider, ProviderOrder.out_order_id == order.out_order_id))
+    if row is None:
+        log.warning("callback from %s for unknown order %s/%s", provider, order.order_id,
+                    order.out_order_id)
+        return {"ignored": "unknown_order"}
+    rank = ORDER_RANK.get(order.state)
+    if rank is None or rank <= ORDER_RANK[row.state]:
+        return {"ignored": "stale_event", "state": row.state}
+    state = OrderState(order.state)
+    absorb(row, order)
+    row.last_event_at = now
+    if state == O.CANCELLED:
+        row.cancel_fee = base.money(order.extra.get("cancel_fee") or "0")
+    move(session, row, state, "callback", {"order_id": row.order_id}, now)
+    trip = session.get(Trip, row.trip_id, populate_existing=True)
+    if trip.channel not in PROVIDER_CHANNELS or trip.state == S.CANCELLED:
+        # The trip moved to the fleet, or was cancelled, after its booking had been given up,
+        # and the provider made the order after all (lost answers): the order is not the
+        # trip's; ``cancel_unwanted`` cancels it with the provider.
+        return {"ok": True, "state": row.state, "ignored": "trip_not_with_provider"}
+    data = {**event_data(row, state), **_driver(row)}
+    if order.extra.get("actual_km"):  # what a rental company bills on, in the trip history
+        data["actual_km"] = str(order.extra["actual_km"])
+    if state == O.CANCELLED:
+        _provider_cancelled(session, trip, data, now)
+    else:
+        _advance_trip(session, trip, TRIP_TARGET[state], data, now)
+    if order.bill is not None and row.bill is None and rank >= ORDER_RANK[O.COMPLETED]:
+        row.bill = [line.as_dict() for line in order.bill.lines]
+        _provider_bill(session, trip, order)
+    return {"ok": True, "state": row.state}
+
+
+def _driver(row: ProviderOrder) -> dict:
+    return {k: v for k, v in (("plate", row.plate), ("driver_name", row.driver_name),
+                              ("driver_phone", row.driver_phone)) if v}
+
+
+def _advance_trip(session, trip: Trip, target: TripState, data: dict, now: datetime) -> None:
+    """Move the trip forward to ``target`` by legal steps; otherwise just note the event."""
+    moved = False
+    if trip.dispatchable:
+        dispatched(session, trip, data, now)
+        moved = True
+    if target == S.IN_PROGRESS and trip.startable:
+        trip.transition(session, S.IN_PROGRESS, actor_id=None, at=now, data=data)
+        events.publish(session, events.TRIP_STARTED, trip=trip, at=now)
+        moved = True
+    if target == S.COMPLETED and trip.state in (S.DISPATCHED, S.IN_PROGRESS):
+        trip.transition(session, S.COMPLETED, actor_id=None, at=now, data=data)
+        moved = True
+    if not moved:
+        trip.note(session, f"provider:{data['event']}", actor_id=None, at=now, data=data)
+
+
+def _provider_cancelled(session, trip: Trip, data: dict, now: datetime) -> None:
+    """The provider cancelled (we did not): the trip waits for the dispatcher again."""
+    if trip.state == S.DISPATCHED:
+        trip.dispatch_issue = "供应商取消了订单，请联系供应商、改派公车或取消行程"
+        trip.transition(session, trip.undispatched_state(), actor_id=None, at=now,
+                        comment=trip.dispatch_issue, data=data)
+    else:
+        trip.note(session, "provider:cancelled", actor_id=None, at=now, data=data)
+
+
+def _provider_bill(session, trip: Trip, order: base.Order) -> None:
+    """Hand the final bill to billing through the ``provider_bill`` event."""
+    events.publish(session, events.PROVIDER_BILL, trip=trip, bill=order.bill, order=order)
