@@ -76,3 +76,56 @@ def test_no_private_name_is_imported_across_domains():
     for path in sorted([*ROOT.glob("app/**/*.py"), *ROOT.glob("providers/**/*.py")]):
         found += private_imports(path.read_text(encoding="utf-8"), _module_of(path))
     assert found == []
+
+
+def import_cycles(package: str) -> list[list[str]]:
+    """Groups of modules of ``package`` that import each other in a circle (Tarjan's SCCs
+    over grimp's import graph, the one import-linter builds)."""
+    import grimp
+
+    graph = grimp.build_graph(package, cache_dir=None)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = []
+            while not group or group[-1] != module:
+                group.append(stack.pop())
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycle_between_files(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.syspath_prepend(str(ROOT))
+    assert import_cycles("app") == []
+    assert import_cycles("providers") == []
+
+
+def test_the_cycle_finder_sees_a_cycle(tmp_path, monkeypatch):
+    package = tmp_path / "circular_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from circular_pkg import b\n")
+    (package / "b.py").write_text("from circular_pkg import c\n")
+    (package / "c.py").write_text("import circular_pkg.a\n")
+    (package / "d.py").write_text("from circular_pkg import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_cycles("circular_pkg") == [["circular_pkg.a", "circular_pkg.b",
+                                              "circular_pkg.c"]]
