@@ -1,8 +1,10 @@
 """Is a stop inside the platform's city? Decides ``cross_region`` (SPEC §2 step 2).
 
-The default boundary is the city's bounding box from configuration; a stop may also carry
-an explicit ``region_code`` (from a map picker), which wins. A polygon or map-API lookup
-can replace ``in_city`` without touching callers.
+The boundary is the city's bounding box from configuration, and only the coordinates
+decide: a stop's ``region_code`` (from a map picker) is the client's claim and is kept
+for display, never trusted — a Shanghai stop labelled 320400 would otherwise skip the
+platform approval step and the out-of-city tariff. A polygon or map-API lookup can
+replace ``in_city`` without touching callers.
 """
 from __future__ import annotations
 
@@ -23,10 +25,6 @@ class CityBounds:
         return cls(region_code, south, west, north, east)
 
     def in_city(self, stop: dict) -> bool:
-        code = stop.get("region_code")
-        if code:
-            # Region codes nest: 320402 (a district) lies in 320400 (the city).
-            return str(code).startswith(self.region_code.rstrip("0")[:4])
         return self.south <= stop["lat"] <= self.north and self.west <= stop["lng"] <= self.east
 
 
