@@ -7,7 +7,7 @@ import threading
 from datetime import datetime
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, make_url, select, text
 from werkzeug.serving import make_server
 
 from app import clock, create_app, db
@@ -16,19 +16,37 @@ from app.models import metadata
 from providers.sandbox import runner
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
+def _empty_database(tmp_path_factory, name: str) -> str:
+    """A migrated, empty database: a SQLite file, or on the PostgreSQL server of
+    ``TEST_DATABASE_URL`` that database (``name`` "test") or a sibling one created here."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'test.sqlite'}"
+    elif make_url(server).get_backend_name() != "postgresql":
+        raise pytest.UsageError("TEST_DATABASE_URL must name a PostgreSQL database")
+    elif name == "test":
+        url = server
         engine = create_engine(url)
         with engine.begin() as conn:  # start from an empty schema every run
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
     else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+        base = make_url(server)
+        target = base.set(database=f"{base.database}_{name}")
+        engine = create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+        engine.dispose()
+        url = target.render_as_string(hide_password=False)
     upgrade(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """The database most tests run in, each inside a transaction rolled back at its end."""
+    return _empty_database(tmp_path_factory, "test")
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +64,55 @@ def app(database_url, sandboxes):
     return application
 
 
+@pytest.fixture(scope="session")
+def db_engine(app):
+    """The app's own engine, on ``database_url``."""
+    with app.app_context():
+        bind = db.session.get_bind()
+        db.session.remove()
+        return bind
+
+
+@pytest.fixture(autouse=True)
+def _isolated(request):
+    """Whatever a test writes is rolled back at its end: the app's sessions join one
+    transaction of a connection (each session commit releases a SAVEPOINT) that is never
+    committed. Tests that need real commits use ``committed_db`` instead. Every test ends
+    with the real clock again."""
+    if "committed_db" in request.fixturenames:
+        request.getfixturevalue("committed_db")  # before any other fixture writes
+        yield
+    elif "app" in request.fixturenames:
+        app, engine = request.getfixturevalue("app"), request.getfixturevalue("db_engine")
+        with engine.connect() as connection:
+            outer = connection.begin()
+            # A SAVEPOINT around everything: a session bound to this connection by hand
+            # (``Session(bind=...)``) then nests in a SAVEPOINT of its own as well.
+            connection.begin_nested()
+            db.bind(connection)
+            try:
+                yield
+            finally:
+                db.bind(engine)
+                app.extensions.pop("wechat_client", None)  # its token cache holds the bind
+                outer.rollback()
+    else:
+        yield
+    clock.set_now(None)
+
+
+@pytest.fixture(scope="session")
+def committing_database_url(tmp_path_factory) -> str:
+    return _empty_database(tmp_path_factory, "committed")
+
+
+@pytest.fixture(scope="session")
+def committing_engine(committing_database_url):
+    engine = db.make_engine(committing_database_url)
+    yield engine
+    engine.dispose()
+
+
 def _wipe(engine) -> None:
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -57,17 +124,18 @@ def _wipe(engine) -> None:
                 conn.execute(table.delete())
 
 
-@pytest.fixture(autouse=True)
-def _clean_state(request):
-    """Every test starts with empty tables and a real clock."""
-    yield
-    clock.set_now(None)
-    if "app" in request.fixturenames:
-        app = request.getfixturevalue("app")
-        with app.app_context():
-            db.session.remove()
-            _wipe(db.session.get_bind())
+@pytest.fixture
+def committed_db(app, db_engine, committing_engine, committing_database_url):
+    """For tests whose writes must really be committed, because another thread or process
+    reads them (a live server, a worker process, racing requests): the app works on a
+    database of their own, emptied after each such test. Yields that database's URL."""
+    db.bind(committing_engine)
+    try:
+        yield committing_database_url
+    finally:
+        db.bind(db_engine)
         app.extensions.pop("wechat_client", None)
+        _wipe(committing_engine)
 
 
 @pytest.fixture
@@ -151,8 +219,9 @@ def api(client, demo):
 
 
 @pytest.fixture
-def live_server(app):
-    """The app on a real multi-threaded HTTP server on loopback (for races and e2e)."""
+def live_server(app, committed_db):
+    """The app on a real multi-threaded HTTP server on loopback (for races and callbacks);
+    its request threads see only committed data, so the test runs on ``committed_db``."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
