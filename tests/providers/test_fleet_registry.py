@@ -10,7 +10,7 @@ import pytest
 from providers.base import FeeLine, NotApplicable
 from providers.fleet import Candidate, FleetProvider
 from providers.registry import DEFAULTS, build_providers, load_config
-from tests.providers.conftest import quote_request
+from tests.factories import quote_request
 
 SH = timezone(timedelta(hours=8))
 

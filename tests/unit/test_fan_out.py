@@ -4,7 +4,7 @@ import time
 
 from app.quotes.service import fan_out
 from providers.base import NotApplicable, ProviderError, ProviderTimeout
-from tests.providers.conftest import quote_request
+from tests.factories import quote_request
 
 
 class Fake:
