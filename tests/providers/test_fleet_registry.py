@@ -1,6 +1,6 @@
 """The fleet adapter's price and availability seams; the registry.
 
-The paid-use price itself is the billing engine's (tests/billing, tests/api/test_quotes.py)."""
+The paid-use price itself is the billing engine's (tests/billing, tests/quotes/test_quotes.py)."""
 import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
