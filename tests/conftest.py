@@ -1,5 +1,10 @@
 """Shared fixtures: a migrated database (SQLite, or PostgreSQL via TEST_DATABASE_URL),
-the app wired to loopback sandboxes, HTTP clients, demo data and a controllable clock."""
+the app wired to loopback sandboxes, HTTP clients, demo data and a controllable clock.
+
+Each test's writes are rolled back at its end (``_isolated``); a test whose writes another
+thread or process must see asks for ``committed_db`` (``live_server`` does) and gets a
+second database, emptied after it. Builders for rows and bodies live in tests/factories.py.
+"""
 from __future__ import annotations
 
 import os
@@ -223,7 +228,8 @@ def live_server(app, committed_db):
     """The app on a real multi-threaded HTTP server on loopback (for races and callbacks);
     its request threads see only committed data, so the test runs on ``committed_db``."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)  # a short poll: shutdown returns at once
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
