@@ -78,17 +78,36 @@ def db_engine(app):
         return bind
 
 
+@pytest.fixture(scope="session")
+def demo_engine(app, db_engine, tmp_path_factory):
+    """A third database: the demo data (without history), seeded and committed once for
+    every test that asks for ``demo``."""
+    from app import seed
+
+    engine = db.make_engine(_empty_database(tmp_path_factory, "demo"))
+    db.bind(engine)
+    with app.app_context():
+        seed.seed_demo(db.session, history=False)
+        db.session.commit()
+    db.bind(db_engine)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _isolated(request):
     """Whatever a test writes is rolled back at its end: the app's sessions join one
     transaction of a connection (each session commit releases a SAVEPOINT) that is never
-    committed. Tests that need real commits use ``committed_db`` instead. Every test ends
-    with the real clock again."""
+    committed; on the demo database when the test asks for ``demo``, else on an empty one.
+    Tests that need real commits use ``committed_db`` instead. Every test ends with the
+    real clock again."""
     if "committed_db" in request.fixturenames:
         request.getfixturevalue("committed_db")  # before any other fixture writes
         yield
     elif "app" in request.fixturenames:
-        app, engine = request.getfixturevalue("app"), request.getfixturevalue("db_engine")
+        app, default = request.getfixturevalue("app"), request.getfixturevalue("db_engine")
+        engine = (request.getfixturevalue("demo_engine") if "demo" in request.fixturenames
+                  else default)
         with engine.connect() as connection:
             outer = connection.begin()
             # A SAVEPOINT around everything: a session bound to this connection by hand
@@ -98,7 +117,7 @@ def _isolated(request):
             try:
                 yield
             finally:
-                db.bind(engine)
+                db.bind(default)
                 app.extensions.pop("wechat_client", None)  # its token cache holds the bind
                 outer.rollback()
     else:
@@ -155,12 +174,13 @@ def demo(app):
     """The demo units, users, vehicles and drivers; returns {openid: user id} and more.
 
     Without the demo history (last month's trips): tests choose their own clock and periods.
+    Already there on the demo database; seeded here on ``committed_db``.
     """
     from app import seed
     from app.accounts.models import Unit, User
 
     with app.app_context():
-        seed.seed_demo(db.session, history=False)
+        seed.seed_demo(db.session, history=False)  # does nothing where the demo exists
         db.session.commit()
         users = {u.openid or u.phone: u.id for u in db.session.scalars(select(User))}
         units = {u.name: u.id for u in db.session.scalars(select(Unit))}
