@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, Numeric, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -102,9 +102,20 @@ def make_engine(url: str) -> Engine:
 
 def configure(url: str) -> Engine:
     engine = make_engine(url)
-    session.remove()
-    session.configure(bind=engine)
+    bind(engine)
     return engine
+
+
+def bind(target: Engine | Connection) -> None:
+    """Point the app's sessions at ``target`` (this thread's current session is dropped).
+
+    Given a connection with an open transaction (the tests' seam), every session joins it
+    through a SAVEPOINT: a session's commit releases its SAVEPOINT, its rollback rolls back
+    to it, and whoever owns the connection's transaction decides whether anything is kept.
+    """
+    session.remove()
+    mode = "create_savepoint" if isinstance(target, Connection) else "conditional_savepoint"
+    session.configure(bind=target, join_transaction_mode=mode)
 
 
 def begin_write(sess=None) -> None:

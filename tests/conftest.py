@@ -1,5 +1,10 @@
 """Shared fixtures: a migrated database (SQLite, or PostgreSQL via TEST_DATABASE_URL),
-the app wired to loopback sandboxes, HTTP clients, demo data and a controllable clock."""
+the app wired to loopback sandboxes, HTTP clients, demo data and a controllable clock.
+
+Each test's writes are rolled back at its end (``_isolated``); a test whose writes another
+thread or process must see asks for ``committed_db`` (``live_server`` does) and gets a
+second database, emptied after it. Builders for rows and bodies live in tests/factories.py.
+"""
 from __future__ import annotations
 
 import os
@@ -7,7 +12,7 @@ import threading
 from datetime import datetime
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, make_url, select, text
 from werkzeug.serving import make_server
 
 from app import clock, create_app, db
@@ -16,19 +21,37 @@ from app.models import metadata
 from providers.sandbox import runner
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
+def _empty_database(tmp_path_factory, name: str) -> str:
+    """A migrated, empty database: a SQLite file, or on the PostgreSQL server of
+    ``TEST_DATABASE_URL`` that database (``name`` "test") or a sibling one created here."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'test.sqlite'}"
+    elif make_url(server).get_backend_name() != "postgresql":
+        raise pytest.UsageError("TEST_DATABASE_URL must name a PostgreSQL database")
+    elif name == "test":
+        url = server
         engine = create_engine(url)
         with engine.begin() as conn:  # start from an empty schema every run
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
     else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+        base = make_url(server)
+        target = base.set(database=f"{base.database}_{name}")
+        engine = create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+        engine.dispose()
+        url = target.render_as_string(hide_password=False)
     upgrade(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """The database most tests run in, each inside a transaction rolled back at its end."""
+    return _empty_database(tmp_path_factory, "test")
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +69,74 @@ def app(database_url, sandboxes):
     return application
 
 
+@pytest.fixture(scope="session")
+def db_engine(app):
+    """The app's own engine, on ``database_url``."""
+    with app.app_context():
+        bind = db.session.get_bind()
+        db.session.remove()
+        return bind
+
+
+@pytest.fixture(scope="session")
+def demo_engine(app, db_engine, tmp_path_factory):
+    """A third database: the demo data (without history), seeded and committed once for
+    every test that asks for ``demo``."""
+    from app import seed
+
+    engine = db.make_engine(_empty_database(tmp_path_factory, "demo"))
+    db.bind(engine)
+    with app.app_context():
+        seed.seed_demo(db.session)
+        db.session.commit()
+    db.bind(db_engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(request):
+    """Whatever a test writes is rolled back at its end: the app's sessions join one
+    transaction of a connection (each session commit releases a SAVEPOINT) that is never
+    committed; on the demo database when the test asks for ``demo``, else on an empty one.
+    Tests that need real commits use ``committed_db`` instead. Every test ends with the
+    real clock again."""
+    if "committed_db" in request.fixturenames:
+        request.getfixturevalue("committed_db")  # before any other fixture writes
+        yield
+    elif "app" in request.fixturenames:
+        app, default = request.getfixturevalue("app"), request.getfixturevalue("db_engine")
+        engine = (request.getfixturevalue("demo_engine") if "demo" in request.fixturenames
+                  else default)
+        with engine.connect() as connection:
+            outer = connection.begin()
+            # A SAVEPOINT around everything: a session bound to this connection by hand
+            # (``Session(bind=...)``) then nests in a SAVEPOINT of its own as well.
+            connection.begin_nested()
+            db.bind(connection)
+            try:
+                yield
+            finally:
+                db.bind(default)
+                app.extensions.pop("wechat_client", None)  # its token cache holds the bind
+                outer.rollback()
+    else:
+        yield
+    clock.set_now(None)
+
+
+@pytest.fixture(scope="session")
+def committing_database_url(tmp_path_factory) -> str:
+    return _empty_database(tmp_path_factory, "committed")
+
+
+@pytest.fixture(scope="session")
+def committing_engine(committing_database_url):
+    engine = db.make_engine(committing_database_url)
+    yield engine
+    engine.dispose()
+
+
 def _wipe(engine) -> None:
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -57,17 +148,18 @@ def _wipe(engine) -> None:
                 conn.execute(table.delete())
 
 
-@pytest.fixture(autouse=True)
-def _clean_state(request):
-    """Every test starts with empty tables and a real clock."""
-    yield
-    clock.set_now(None)
-    if "app" in request.fixturenames:
-        app = request.getfixturevalue("app")
-        with app.app_context():
-            db.session.remove()
-            _wipe(db.session.get_bind())
+@pytest.fixture
+def committed_db(app, db_engine, committing_engine, committing_database_url):
+    """For tests whose writes must really be committed, because another thread or process
+    reads them (a live server, a worker process, racing requests): the app works on a
+    database of their own, emptied after each such test. Yields that database's URL."""
+    db.bind(committing_engine)
+    try:
+        yield committing_database_url
+    finally:
+        db.bind(db_engine)
         app.extensions.pop("wechat_client", None)
+        _wipe(committing_engine)
 
 
 @pytest.fixture
@@ -82,12 +174,13 @@ def demo(app):
     """The demo units, users, vehicles and drivers; returns {openid: user id} and more.
 
     Without the demo history (last month's trips): tests choose their own clock and periods.
+    Already there on the demo database; seeded here on ``committed_db``.
     """
     from app import seed
     from app.accounts.models import Unit, User
 
     with app.app_context():
-        seed.seed_demo(db.session)
+        seed.seed_demo(db.session)  # does nothing where the demo exists
         db.session.commit()
         users = {u.openid or u.phone: u.id for u in db.session.scalars(select(User))}
         units = {u.name: u.id for u in db.session.scalars(select(Unit))}
@@ -151,10 +244,12 @@ def api(client, demo):
 
 
 @pytest.fixture
-def live_server(app):
-    """The app on a real multi-threaded HTTP server on loopback (for races and e2e)."""
+def live_server(app, committed_db):
+    """The app on a real multi-threaded HTTP server on loopback (for races and callbacks);
+    its request threads see only committed data, so the test runs on ``committed_db``."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)  # a short poll: shutdown returns at once
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

@@ -1,15 +1,45 @@
-"""Small factories for rows the tests need directly (one place for all of them)."""
+"""Builders for what tests need directly — rows, request bodies, provider requests — in one
+place; the fixtures in the conftest files stay thin and call these."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from app import clock
 from app.billing.models import Charge, ChargeLine
-from app.trips.models import Trip, TripState
+from app.trips.models import Offer, Trip, TripState
+from providers.base import QuoteRequest, Stop
 
 STOPS = [{"name": "市民广场", "lat": 31.81, "lng": 119.97},
          {"name": "武进区政府", "lat": 31.70, "lng": 119.94}]
+
+
+def ok(resp, status: int = 200):
+    """The JSON body of an API response that must have ``status``."""
+    assert resp.status_code == status, resp.get_json()
+    return resp.get_json()
+
+
+def passenger_list(count: int) -> list[dict]:
+    return [{"name": f"乘客{i + 1}"} for i in range(count)]
+
+
+def trip_request(*, depart_at: datetime | None = None, hours: float = 3, passengers: int = 1,
+                 purpose: str = "meeting", text: str = "市政府专题会议", stops=None,
+                 **over) -> dict:
+    """The body of ``POST /trips``: a trip in the city, tomorrow by default."""
+    depart_at = depart_at or clock.now() + timedelta(days=1)
+    body = {"purpose": {"category": purpose, "text": text},
+            "passengers": passenger_list(passengers),
+            "stops": stops or STOPS, "depart_at": depart_at.isoformat(),
+            "return_at": (depart_at + timedelta(hours=hours)).isoformat(), "vehicle_class": None}
+    body.update(over)
+    return body
+
+
+def new_trip(api, as_: str = "demo-traveler", **body) -> int:
+    """A draft trip requested over the API (``body`` as for ``trip_request``); its id."""
+    return ok(api.post("/trips", as_, json=trip_request(**body)), 201)["id"]
 
 
 def trip(session, *, applicant_id: int, unit_id: int, state: TripState = TripState.DRAFT,
@@ -26,6 +56,18 @@ def trip(session, *, applicant_id: int, unit_id: int, state: TripState = TripSta
     return row
 
 
+def offer(session, *, trip: Trip, price: str | Decimal = "120.00", vehicle_class: str = "sedan",
+          channel: str = "fleet", compliant: bool = True, reasons=(),
+          expires_at: datetime | None = None) -> Offer:
+    row = Offer(trip_id=trip.id, channel=channel, provider=channel, product="标准",
+                vehicle_class=vehicle_class, seats=4, price=Decimal(price),
+                expires_at=expires_at or clock.now() + timedelta(minutes=10),
+                compliant=compliant, reasons=list(reasons))
+    session.add(row)
+    session.flush()
+    return row
+
+
 def charge(session, *, trip: Trip, total: str | Decimal, supplier: str = "fleet",
            channel: str = "fleet", finished_at: datetime | None = None, final: bool = True,
            held: bool = False) -> Charge:
@@ -37,3 +79,14 @@ def charge(session, *, trip: Trip, total: str | Decimal, supplier: str = "fleet"
     session.add(row)
     session.flush()
     return row
+
+
+def quote_request(**over) -> QuoteRequest:
+    """What the quote fan-out asks every provider: two passengers, tomorrow, in the city."""
+    depart = datetime.now(timezone.utc) + timedelta(days=1)
+    facts = dict(trip_ref="T1", stops=tuple(Stop(s["name"], s["lat"], s["lng"]) for s in STOPS),
+                 depart_at=depart, return_at=depart + timedelta(hours=3), passengers=2,
+                 vehicle_class=None, est_km=Decimal("16.4"), est_minutes=25,
+                 vehicle_classes=("sedan",))
+    facts.update(over)
+    return QuoteRequest(**facts)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,13 +11,12 @@ from sqlalchemy import select
 from app import db
 from app.accounts.models import Unit, User
 from app.notifications.models import OutboxMessage
-from app.trips.models import Offer, Trip, TripState
+from app.trips.models import Trip, TripState
 from app.worker import run_due
+from tests import factories
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=SH)  # a Tuesday, a workday
-IN_CITY = [{"name": "市民广场", "lat": 31.81, "lng": 119.97},
-           {"name": "武进区政府", "lat": 31.70, "lng": 119.94}]
 TO_NANJING = [{"name": "市民广场", "lat": 31.81, "lng": 119.97},
               {"name": "南京市政府", "lat": 32.06, "lng": 118.79}]
 
@@ -68,31 +66,19 @@ class Flow:
                     depart_at: datetime | None = None, stops=None, purpose="meeting",
                     text="市政府常务会议") -> tuple[int, int]:
         """A trip in state ``quoted`` with one offer; returns (trip id, offer id)."""
-        depart = depart_at or self.now + timedelta(days=1)
-        resp = self.api.post("/trips", as_=as_, json={
-            "purpose": {"category": purpose, "text": text}, "passengers": [{"name": "张明"}],
-            "stops": stops or IN_CITY, "depart_at": depart.isoformat(),
-            "return_at": (depart + timedelta(hours=3)).isoformat(), "vehicle_class": None})
-        assert resp.status_code == 201, resp.get_json()
-        trip_id = resp.get_json()["id"]
+        depart_at = depart_at or self.now + timedelta(days=1)
+        trip_id = factories.new_trip(self.api, as_, depart_at=depart_at, stops=stops,
+                                     purpose=purpose, text=text)
         with self.app.app_context():
             trip = db.session.get(Trip, trip_id)
             trip.transition(db.session, TripState.QUOTED, actor_id=trip.applicant_id)
-            offer_id = self.add_offer(trip, price=price, vehicle_class=vehicle_class,
-                                      channel=channel, compliant=compliant, reasons=reasons,
-                                      expires_at=self.now + offer_ttl)
+            offer_id = factories.offer(db.session, trip=trip, price=price,
+                                       vehicle_class=vehicle_class, channel=channel,
+                                       compliant=compliant, reasons=reasons,
+                                       expires_at=self.now + offer_ttl).id
             db.session.commit()
             db.session.remove()
         return trip_id, offer_id
-
-    def add_offer(self, trip: Trip, *, price, vehicle_class, channel, compliant, reasons,
-                  expires_at) -> int:
-        offer = Offer(trip_id=trip.id, channel=channel, provider=channel, product="标准",
-                      vehicle_class=vehicle_class, seats=4, price=Decimal(price),
-                      expires_at=expires_at, compliant=compliant, reasons=list(reasons))
-        db.session.add(offer)
-        db.session.flush()
-        return offer.id
 
     def submitted(self, as_: str = "demo-traveler", **kw) -> int:
         trip_id, offer_id = self.quoted_trip(as_, **kw)

@@ -167,6 +167,7 @@ def test_approver_without_openid_is_skipped_and_recorded(flow, app):
     assert len(flow.messages()) == 1
 
 
+@pytest.mark.usefixtures("committed_db")  # each worker thread has its own transaction
 def test_several_workers_send_each_message_once(flow, app):
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier

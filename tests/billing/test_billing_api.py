@@ -12,7 +12,9 @@ from app.billing.tariff import DEFAULT_FLEET_TARIFF, DEFAULT_RENTAL_AGREEMENT
 from app.trips import events
 from app.trips.models import Channel, Trip, TripState
 from providers.base import Bill, FeeLine, Order
-from tests.dispatch.conftest import T0, ok
+from tests import factories
+from tests.dispatch.conftest import T0
+from tests.factories import ok
 
 D = "2026-10-12"
 
@@ -237,11 +239,11 @@ def test_rental_bill_above_our_ceiling_is_flagged_and_held(api, make_trip, in_db
 
 def test_fleet_quotes_are_priced_by_the_tariff_in_force(api):
     from app import clock
-    from tests.api.test_quotes import new_trip, quote
 
     today = clock.local_date(clock.now()).isoformat()
     ok(api.post("/admin/tariffs", as_="demo-admin", json=dearer_fleet(today)), 201)
-    body = ok(quote(api, new_trip(api, hours=3)))
+    trip_id = factories.new_trip(api, passengers=2, hours=3)
+    body = ok(api.post(f"/trips/{trip_id}/quotes", as_="demo-traveler"))
     fleet = next(o for o in body["offers"] if o["channel"] == "fleet")
     assert (fleet["vehicle_class"], fleet["price"]) == ("sedan", "80.00")
 

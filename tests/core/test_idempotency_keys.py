@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from app import clock, db
 from app.idempotency import PENDING_LEASE, IdempotencyKey
-from tests.api.test_idempotency import trip_body
+from tests import factories
 
 
 def _orphan(app, user_id, key, fingerprint, age):
@@ -20,7 +20,8 @@ def _orphan(app, user_id, key, fingerprint, age):
 def test_a_pending_key_of_a_dead_request_is_taken_over_after_the_lease(api, app, demo,
                                                                         frozen_clock):
     frozen_clock(clock.now().replace(microsecond=0))
-    body, user_id = trip_body(), demo["users"]["demo-traveler"]
+    body = factories.trip_request(depart_at=clock.now() + timedelta(days=1))
+    user_id = demo["users"]["demo-traveler"]
     # the fingerprint of this very request (the key is not part of it)
     api.post("/trips", as_="demo-traveler", json=body, headers={"Idempotency-Key": "probe"})
     with app.app_context():

@@ -14,11 +14,11 @@ from app.accounts.models import Driver, User, Vehicle
 from app.trips import events
 from app.dispatch.models import Assignment, ReleaseReason, TripRun
 from app.trips.models import Channel, Purpose, Trip, TripState
+from tests import factories
+from tests.factories import ok
 
 # A Tuesday morning in Changzhou.
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=clock.SHANGHAI).astimezone(timezone.utc)
-STOPS = [{"name": "市民广场", "lat": 31.81, "lng": 119.97},
-         {"name": "武进区政府", "lat": 31.70, "lng": 119.94}]
 
 
 @pytest.fixture
@@ -60,18 +60,14 @@ def make_trip(in_db, demo):
     def make(*, state=TripState.APPROVED, channel=Channel.FLEET, vehicle_class="sedan",
              passengers=1, depart_at=None, hours=3, applicant="demo-traveler",
              purpose=Purpose.MEETING, **fields) -> int:
-        depart_at = depart_at or T0 + timedelta(days=1, hours=1)
         with in_db() as s:
             user = s.get(User, demo["users"][applicant])
-            trip = Trip(unit_id=user.unit_id, applicant_id=user.id, state=state,
-                        purpose_category=purpose, purpose_text="公务出行",
-                        passengers=[{"name": f"乘客{i + 1}"} for i in range(passengers)],
-                        stops=STOPS, depart_at=depart_at,
-                        return_at=depart_at + timedelta(hours=hours),
-                        vehicle_class=vehicle_class, channel=channel, **fields)
-            s.add(trip)
-            s.flush()
-            return trip.id
+            return factories.trip(
+                s, applicant_id=user.id, unit_id=user.unit_id, state=state,
+                depart_at=depart_at or T0 + timedelta(days=1, hours=1), hours=hours,
+                purpose_category=purpose, purpose_text="公务出行",
+                passengers=factories.passenger_list(passengers),
+                vehicle_class=vehicle_class, channel=channel, **fields).id
 
     return make
 
@@ -133,11 +129,6 @@ def hook_calls(app):
     yield calls, fee
     for event, fn in handlers:
         events.unsubscribe(app, event, fn)
-
-
-def ok(resp, status=200):
-    assert resp.status_code == status, resp.get_json()
-    return resp.get_json()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.trips.models import Channel, Purpose, TripState
 
-from tests.dispatch.conftest import ok
+from tests.factories import ok
 
 
 def actions(api, trip_id, as_):

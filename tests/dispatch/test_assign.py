@@ -7,7 +7,9 @@ import pytest
 from app.dispatch.models import Assignment
 from app.trips.models import Channel, Purpose, Trip, TripState
 
-from .conftest import T0, ok
+from tests.factories import ok
+
+from .conftest import T0
 
 DISPATCHER = "demo-dispatcher"
 
@@ -172,7 +174,7 @@ def test_another_units_trip_is_404(api, now, make_trip):
     assert api.post(f"/trips/{theirs}/cancel", as_="demo-traveler-2",
                     json={"reason": "x"}).status_code == 404
     assert api.post(f"/trips/{theirs}/confirm", as_="demo-traveler-2").status_code == 404
-    assert api.post(f"/trips/99999/assign", as_=DISPATCHER).status_code == 404
+    assert api.post("/trips/99999/assign", as_=DISPATCHER).status_code == 404
 
 
 def test_one_active_assignment_per_trip(api, now, make_trip, in_db):

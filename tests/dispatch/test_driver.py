@@ -6,7 +6,9 @@ from app import clock
 from app.accounts.models import Vehicle
 from app.dispatch.models import TripRun
 
-from .conftest import T0, ok
+from tests.factories import ok
+
+from .conftest import T0
 
 
 def test_driver_sees_upcoming_and_running_tasks(api, now, fleet, make_trip, drive):

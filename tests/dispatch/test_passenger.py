@@ -9,7 +9,9 @@ from app.audit import AuditEntry
 from app.dispatch.models import Assignment
 from app.trips.models import Channel, Trip, TripState
 
-from .conftest import T0, ok
+from tests.factories import ok
+
+from .conftest import T0
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ the app on a real loopback server, and a recorder on the ``provider_bill`` hook.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import pytest
 import requests
@@ -16,17 +15,12 @@ from app.trips.models import Trip
 from app.worker import run_due
 from providers.http import sign_params
 from providers.registry import DEFAULTS
+from tests import factories
+from tests.factories import ok
 
 SUPPLIERS = ("ridehail", "rental-a", "rental-b")
 KEYS = {c.name: (c.app_key, c.secret) for c in DEFAULTS if c.app_key}
-CITY_STOPS = [{"name": "市民广场", "lat": 31.81, "lng": 119.97},
-              {"name": "武进区政府", "lat": 31.70, "lng": 119.94}]
 APPROVERS = ("demo-approver", "demo-platform-approver")
-
-
-def ok(resp, status=200):
-    assert resp.status_code == status, resp.get_json()
-    return resp.get_json()
 
 
 def sandbox_post(sandboxes, name, path, body=None, method="post"):
@@ -81,13 +75,7 @@ class Orders:
 
     def approved_trip(self, channel: str, *, provider: str | None = None,
                       purpose: str = "meeting", approve: bool = True) -> int:
-        depart = clock.now() + timedelta(days=1)
-        trip_id = ok(self.api.post("/trips", "demo-traveler", json={
-            "purpose": {"category": purpose, "text": "市政府专题会议"},
-            "passengers": [{"name": "张明"}], "stops": CITY_STOPS,
-            "depart_at": depart.isoformat(),
-            "return_at": (depart + timedelta(hours=3)).isoformat(), "vehicle_class": None}),
-            201)["id"]
+        trip_id = factories.new_trip(self.api, purpose=purpose)
         quotes = ok(self.api.post(f"/trips/{trip_id}/quotes", "demo-traveler"))
         offer = next(o for o in quotes["offers"] if o["channel"] == channel and o["compliant"]
                      and (provider is None or o["provider"] == provider))

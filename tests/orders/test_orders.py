@@ -2,7 +2,6 @@
 callbacks to the app's webhook, refusals in the dispatch queue, cancellation with a fee."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -14,7 +13,8 @@ from app import clock, db
 from app.audit import AuditEntry
 from app.orders.models import ProviderOrder, WebhookNonce
 from app.worker import run_due
-from tests.orders.conftest import ok, signed
+from tests.factories import ok
+from tests.orders.conftest import signed
 
 
 def test_ride_hailing_trip_goes_to_completed_through_signed_callbacks(orders, webhooks, bills,

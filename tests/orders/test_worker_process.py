@@ -31,14 +31,14 @@ def _counts(app, trip_id):
 
 
 def test_python_m_app_worker_sends_messages_and_books_orders(app, orders, sandboxes,
-                                                             database_url):
+                                                             committed_db):
     trip_id = orders.approved_trip("ridehail")
     pending, state, _ = _counts(app, trip_id)
     assert pending > 0 and state is None  # nothing has run yet: no order, messages waiting
     sent_before = requests.get(f"{sandboxes['wechat'].url}/__sandbox/stats",
                                timeout=5).json()["messages"]
 
-    env = {**os.environ, "DATABASE_URL": database_url,
+    env = {**os.environ, "DATABASE_URL": committed_db,
            "OTB_WECHAT_BASE_URL": sandboxes["wechat"].url,
            "OTB_PROVIDERS_JSON": json.dumps(
                {name: {"base_url": sandboxes[name].url}

@@ -3,14 +3,11 @@ webhook receiver that checks callback signatures and can refuse the first attemp
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 import requests
 from flask import Flask, request
 
-from providers.base import QuoteRequest, Stop
 from providers.http import MemoryNonceStore, SignedClient, verify
 from providers.rental import RentalProvider
 from providers.ridehail import RideHailProvider
@@ -36,16 +33,6 @@ def control(server: SandboxServer, path: str, body: dict | None = None) -> dict:
     resp = requests.post(f"{server.url}/__sandbox{path}", json=body or {}, timeout=2)
     resp.raise_for_status()
     return resp.json()
-
-
-def quote_request(**over) -> QuoteRequest:
-    depart = datetime.now(timezone.utc) + timedelta(days=1)
-    facts = dict(trip_ref="T1", stops=(Stop("市民广场", 31.81, 119.97), Stop("武进区政府", 31.70, 119.94)),
-                 depart_at=depart, return_at=depart + timedelta(hours=3), passengers=2,
-                 vehicle_class=None, est_km=Decimal("16.4"), est_minutes=25,
-                 vehicle_classes=("sedan",))
-    facts.update(over)
-    return QuoteRequest(**facts)
 
 
 @pytest.fixture

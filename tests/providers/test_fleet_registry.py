@@ -1,6 +1,6 @@
 """The fleet adapter's price and availability seams; the registry.
 
-The paid-use price itself is the billing engine's (tests/billing, tests/api/test_quotes.py)."""
+The paid-use price itself is the billing engine's (tests/billing, tests/quotes/test_quotes.py)."""
 import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -10,7 +10,7 @@ import pytest
 from providers.base import FeeLine, NotApplicable
 from providers.fleet import Candidate, FleetProvider
 from providers.registry import DEFAULTS, build_providers, load_config
-from tests.providers.conftest import quote_request
+from tests.factories import quote_request
 
 SH = timezone(timedelta(hours=8))
 

@@ -1,5 +1,4 @@
 """Signing and verification rules, and the client's error translation and retries."""
-import time
 
 import pytest
 import requests
@@ -108,12 +107,10 @@ def test_malformed_body_is_malformed_response(ridehail_server):
 
 
 def test_hang_is_a_timeout(ridehail_server):
-    fault(ridehail_server, fault="hang")
+    fault(ridehail_server, fault="hang", times=1)  # only the first attempt hangs
     c = client(ridehail_server, RIDEHAIL_KEYS, read_timeout=0.3)
-    started = time.monotonic()
-    with pytest.raises(ProviderTimeout):
-        c.post("/v1/estimate", {"points": []})
-    assert time.monotonic() - started < 2  # a POST without out_order_id is not retried
+    with pytest.raises(ProviderTimeout):  # a retry would have been answered
+        c.post("/v1/estimate", {"points": []})  # a POST without out_order_id is not retried
 
 
 def test_idempotent_calls_retry_through_transient_5xx(ridehail_server):

@@ -7,7 +7,8 @@ import pytest
 from providers.base import NotApplicable, OrderRequest, ProviderError
 from providers.sandbox import rental as rental_sandbox
 from providers.sandbox.server import SandboxServer
-from tests.providers.conftest import RENTAL_KEYS, client, control, quote_request
+from tests.factories import quote_request
+from tests.providers.conftest import RENTAL_KEYS, client, control
 from providers.rental import RentalProvider
 
 

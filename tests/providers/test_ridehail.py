@@ -6,7 +6,8 @@ import pytest
 import requests
 
 from providers.base import NotApplicable, OrderRequest, ProviderError
-from tests.providers.conftest import control, quote_request
+from tests.factories import quote_request
+from tests.providers.conftest import control
 
 
 def order_for(ridehail, out_order_id="trip-1-1", **over):

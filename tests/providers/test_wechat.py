@@ -57,10 +57,14 @@ def test_field_rules_are_enforced(wx):
     assert err.value.errcode == 47003 and not err.value.transient
 
 
-def test_fit_value_makes_long_values_acceptable(wx):
-    send(wx, data={"thing1": fit_value("thing", "关于全市安全生产大检查的现场调研用车申请"),
+def test_fit_value_makes_long_values_acceptable(wx, sandbox):
+    send(wx, data={"thing1": fit_value("thing", "关于全市安全生产大检查的现场调研用车申请（补充）"),
                    "character_string3": fit_value("character_string", "行程T000001"),
                    "phrase4": fit_value("phrase", "pending待审批中")})
+    (message,) = requests.get(f"{sandbox.url}/__sandbox/messages", timeout=2).json()["items"]
+    assert message["data"] == {"thing1": {"value": "关于全市安全生产大检查的现场调研用车申…"},
+                               "character_string3": {"value": "T000001"},
+                               "phrase4": {"value": "待审批中"}}
 
 
 def test_unsubscribed_user_is_43101(wx, sandbox):

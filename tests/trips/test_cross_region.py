@@ -1,18 +1,13 @@
 """Cross-region is derived from the coordinates only (hardening #3): a client's region_code
 cannot make a Shanghai trip in-city."""
-from datetime import timedelta
-
-from app import clock
+from tests import factories
 
 SHANGHAI_STOP = {"name": "上海市人民政府", "lat": 31.23, "lng": 121.47}
 CITY_STOP = {"name": "市民广场", "lat": 31.81, "lng": 119.97}
 
 
 def _body(stops):
-    depart = (clock.now() + timedelta(days=2)).replace(microsecond=0)
-    return {"purpose": {"category": "meeting", "text": "会议"}, "passengers": [{"name": "张明"}],
-            "stops": stops, "depart_at": depart.isoformat(),
-            "return_at": (depart + timedelta(hours=8)).isoformat()}
+    return factories.trip_request(stops=stops, hours=8)
 
 
 def test_a_claimed_city_region_code_does_not_make_a_shanghai_trip_in_city(api):

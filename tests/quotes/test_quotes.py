@@ -7,25 +7,13 @@ import pytest
 import requests
 
 from app import clock
-
-CITY_STOPS = [{"name": "市民广场", "lat": 31.81, "lng": 119.97},
-              {"name": "武进区政府", "lat": 31.70, "lng": 119.94}]
+from tests import factories
 
 
-def trip_body(passengers=2, hours=3, depart_in=timedelta(days=1), **over):
-    depart = clock.now() + depart_in
-    body = {"purpose": {"category": "meeting", "text": "市政府专题会议"},
-            "passengers": [{"name": f"乘客{i}"} for i in range(passengers)],
-            "stops": CITY_STOPS, "depart_at": depart.isoformat(),
-            "return_at": (depart + timedelta(hours=hours)).isoformat(), "vehicle_class": None}
-    body.update(over)
-    return body
-
-
-def new_trip(api, as_="demo-traveler", **kw) -> int:
-    resp = api.post("/trips", as_, json=trip_body(**kw))
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["id"]
+def new_trip(api, passengers=2, depart_in=timedelta(days=1), **body) -> int:
+    """A trip for two, departing tomorrow unless ``depart_in`` says otherwise."""
+    return factories.new_trip(api, passengers=passengers, depart_at=clock.now() + depart_in,
+                              **body)
 
 
 def quote(api, trip_id, as_="demo-traveler"):

@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 from app.settlements.export import SUMMARY_SHEET
-from tests.api.test_settlements import month  # noqa: F401  (fixture)
+from tests.settlements.test_settlements import month  # noqa: F401  (fixture)
 
 
 @pytest.fixture
