@@ -31,6 +31,14 @@ class MoneyField(fields.Decimal):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+def allowed_actions_field(actions, compute, description: str) -> fields.Function:
+    """``allowed_actions``: what the caller may do with the object now (``compute(obj)``),
+    typed in the OpenAPI document as an array of the object's action names."""
+    return fields.Function(compute, metadata={
+        "type": "array", "items": {"type": "string", "enum": list(actions)},
+        "description": description})
+
+
 class AwareDateTime(fields.AwareDateTime):
     """ISO 8601 with an offset; a time without one is refused rather than guessed."""
 

@@ -2,7 +2,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app import clock
 from app.accounts.models import VehicleClass
-from app.api import AwareDateTime, MoneyField, PageArgs
+from app.api import AwareDateTime, MoneyField, PageArgs, allowed_actions_field
 from app.approvals.models import TASK_ACTIONS, DayKind, TaskState
 from app.approvals.policy import APPROVER_SOURCES, CONDITIONS, MODES
 from app.security import current_user
@@ -62,12 +62,10 @@ class TaskSchema(Schema):
     decided_by_id = fields.Integer(allow_none=True)
     on_behalf_of_id = fields.Integer(allow_none=True)
     comment = fields.String()
-    allowed_actions = fields.Function(
-        lambda t: t.allowed_actions(current_user()),
-        metadata={"type": "array", "items": {"type": "string", "enum": list(TASK_ACTIONS)},
-                  "description": "What the caller may do with the task now: approve and "
-                                 "reject while it is pending and the caller is its assignee "
-                                 "or their active delegate"})
+    allowed_actions = allowed_actions_field(
+        TASK_ACTIONS, lambda t: t.allowed_actions(current_user()),
+        "What the caller may do with the task now: approve and reject while it is pending "
+        "and the caller is its assignee or their active delegate")
     trip = fields.Nested(TripSummarySchema)
 
 

@@ -1,7 +1,7 @@
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from app.api import AwareDateTime, MoneyField, PageArgs
+from app.api import AwareDateTime, MoneyField, PageArgs, allowed_actions_field
 from app.security import current_user
 from app.settlements.models import ACTIONS
 
@@ -26,12 +26,10 @@ class SettlementSchema(Schema):
     generated_at = AwareDateTime()
     closed_at = AwareDateTime(allow_none=True)
     dispute_reason = fields.String(allow_none=True)
-    allowed_actions = fields.Function(
-        lambda s: s.allowed_actions(current_user()),
-        metadata={"type": "array", "items": {"type": "string", "enum": list(ACTIONS)},
-                  "description": "What the caller may do with the statement now: platform "
-                                 "finance issues drafts and closes confirmed statements, "
-                                 "finance in scope confirms, disputes and exports"})
+    allowed_actions = allowed_actions_field(
+        ACTIONS, lambda s: s.allowed_actions(current_user()),
+        "What the caller may do with the statement now: platform finance issues drafts and "
+        "closes confirmed statements, finance in scope confirms, disputes and exports")
 
 
 class SettlementLineSchema(Schema):

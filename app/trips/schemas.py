@@ -2,7 +2,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.accounts.models import VehicleClass
 from app import db
-from app.api import AwareDateTime, MoneyField, PageArgs
+from app.api import AwareDateTime, MoneyField, PageArgs, allowed_actions_field
 from app.security import current_user
 from app.trips import lifecycle
 from app.trips.models import TRIP_ACTIONS, Purpose, TripState
@@ -72,12 +72,9 @@ class TripSchema(Schema):
     estimate = MoneyField(allow_none=True)
     created_at = AwareDateTime()
     history = fields.List(fields.Nested(TripEventSchema), attribute="events")
-    allowed_actions = fields.Method(
-        "_allowed_actions", metadata={"description": "What the caller may do now: "
-                                      + ", ".join(TRIP_ACTIONS)})
-
-    def _allowed_actions(self, trip) -> list[str]:
-        return lifecycle.allowed_actions(db.session, trip, current_user())
+    allowed_actions = allowed_actions_field(
+        TRIP_ACTIONS, lambda trip: lifecycle.allowed_actions(db.session, trip, current_user()),
+        "What the caller may do with the trip now, from its state and the caller's part in it")
 
 
 class TripListArgs(PageArgs):

@@ -75,3 +75,12 @@ def test_a_failed_provider_booking_may_be_switched_to_the_fleet(api, now, make_t
     assert actions(api, trip_id, "demo-dispatcher") == ["cancel", "switch_to_fleet"]
     booked = make_trip(channel=Channel.RIDEHAIL)
     assert actions(api, booked, "demo-dispatcher") == ["cancel"]
+
+
+def test_trip_allowed_actions_are_typed_in_the_openapi_document(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    for name in ("Trip", "DispatchedTrip", "TripBrief"):
+        field = schemas[name]["properties"]["allowed_actions"]
+        assert field["type"] == "array" and field["items"]["enum"] == [
+            "quote", "submit", "withdraw", "cancel", "assign", "reassign", "unassign",
+            "switch_to_fleet", "start", "finish", "confirm", "dispute", "resolve_dispute"]
