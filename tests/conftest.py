@@ -49,6 +49,12 @@ def _empty_database(tmp_path_factory, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def empty_database(tmp_path_factory):
+    """``empty_database(name)``: the URL of another migrated, empty database."""
+    return lambda name: _empty_database(tmp_path_factory, name)
+
+
+@pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     """The database most tests run in, each inside a transaction rolled back at its end."""
     return _empty_database(tmp_path_factory, "test")
@@ -99,15 +105,20 @@ def _isolated(request):
     """Whatever a test writes is rolled back at its end: the app's sessions join one
     transaction of a connection (each session commit releases a SAVEPOINT) that is never
     committed; on the demo database when the test asks for ``demo``, else on an empty one.
-    Tests that need real commits use ``committed_db`` instead. Every test ends with the
-    real clock again."""
+    Tests that need real commits use ``committed_db`` instead; a module that prepares a
+    database of its own once (``isolated_engine``) rolls back on that. Every test ends
+    with the real clock again."""
     if "committed_db" in request.fixturenames:
         request.getfixturevalue("committed_db")  # before any other fixture writes
         yield
     elif "app" in request.fixturenames:
         app, default = request.getfixturevalue("app"), request.getfixturevalue("db_engine")
-        engine = (request.getfixturevalue("demo_engine") if "demo" in request.fixturenames
-                  else default)
+        if "isolated_engine" in request.fixturenames:  # a module's own prepared database
+            engine = request.getfixturevalue("isolated_engine")
+        elif "demo" in request.fixturenames:
+            engine = request.getfixturevalue("demo_engine")
+        else:
+            engine = default
         with engine.connect() as connection:
             outer = connection.begin()
             # A SAVEPOINT around everything: a session bound to this connection by hand

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app import clock, demo_history
+from app import clock, db, demo_history
 from app.accounts.models import Unit, User, Vehicle
 from app.approvals.models import Workflow, WorkflowState
 from app.audit import AuditEntry
@@ -28,17 +28,42 @@ CHAIN = ["draft", "quoted", "pending_approval", "approved", "dispatched", "in_pr
          "completed", "confirmed"]
 
 
-@pytest.fixture(params=[
-    datetime(2026, 11, 25, 17, 48, tzinfo=SH),   # an ordinary day: October history
-    datetime(2026, 3, 1, 0, 5, tzinfo=SH),       # just after midnight on the 1st, February
-    datetime(2027, 1, 14, 9, 0, tzinfo=SH),      # across the year end: December
-], ids=["november", "first-of-march", "january"])
-def seeded(request, app, session, frozen_clock):
-    """The demo seeded, history included, at a frozen "now"; returns that now."""
-    now = frozen_clock(request.param)
-    assert demo_history.seed_demo_with_history(session, now=now) is True
-    session.commit()
-    return now
+NOWS = {"november": datetime(2026, 11, 25, 17, 48, tzinfo=SH),       # October history
+        "first-of-march": datetime(2026, 3, 1, 0, 5, tzinfo=SH),    # after midnight, February
+        "january": datetime(2027, 1, 14, 9, 0, tzinfo=SH)}          # across the year end
+
+
+@pytest.fixture(scope="module", params=list(NOWS), ids=list(NOWS))
+def history(request, app, db_engine, empty_database):
+    """A database of its own with the demo seeded, history included, at a frozen "now" —
+    once per "now" (seeding takes seconds); each test then rolls back on it. Returns the
+    engine, that now and the clock as the seed left it."""
+    now = NOWS[request.param]
+    engine = db.make_engine(empty_database(f"history_{request.param.replace('-', '_')}"))
+    db.bind(engine)
+    clock.set_now(now)
+    try:
+        with app.app_context():
+            assert demo_history.seed_demo_with_history(db.session, now=now) is True
+            db.session.commit()
+            db.session.remove()
+        left_at = clock.now()
+    finally:
+        clock.set_now(None)
+        db.bind(db_engine)
+    yield engine, now, left_at
+    engine.dispose()
+
+
+@pytest.fixture
+def isolated_engine(history):
+    return history[0]
+
+
+@pytest.fixture
+def seeded(history, isolated_engine, frozen_clock):
+    """The "now" the history was seeded at, frozen again for the test."""
+    return frozen_clock(history[1])
 
 
 def _month(session, now):
@@ -124,6 +149,11 @@ def test_every_charge_is_the_engines_result_for_its_facts(session, seeded):
             assert charge.total == round_money(ceiling * Decimal("0.80")) <= ceiling
 
 
+def test_seeding_puts_the_frozen_clock_back(history):
+    _, now, left_at = history
+    assert left_at == now  # the clock is as the test froze it
+
+
 def test_trip_history_is_recorded_like_real_transitions(session, seeded):
     for trip in session.scalars(select(Trip)):
         moves = [e for e in trip.events if e.from_state != e.to_state]
@@ -149,7 +179,6 @@ def test_trip_history_is_recorded_like_real_transitions(session, seeded):
     # last month's approval messages are not sent now
     assert session.scalar(select(func.count(OutboxMessage.id))
                           .where(OutboxMessage.state == OutboxState.PENDING)) == 0
-    assert clock.now() == seeded  # the clock is as the test froze it
 
 
 def test_generating_the_period_gives_one_statement_per_unit_and_supplier(session, seeded):
