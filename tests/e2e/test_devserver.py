@@ -34,10 +34,13 @@ def _free(port: int) -> bool:
 
 
 @pytest.fixture
-def devserver(tmp_path):
+def devserver(tmp_path, empty_database):
+    """``make run`` as its own process: on a fresh SQLite file, or with TEST_DATABASE_URL
+    on a fresh PostgreSQL database beside it (the devserver migrates and seeds either)."""
+    url = (empty_database("devserver") if os.environ.get("TEST_DATABASE_URL")
+           else f"sqlite:///{tmp_path / 'dev.sqlite'}")
     env = {**os.environ, "PORT": str(free_port_block(1)),
-           "SANDBOX_PORT_BASE": str(free_port_block(8)),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.sqlite'}"}
+           "SANDBOX_PORT_BASE": str(free_port_block(8)), "DATABASE_URL": url}
     proc = subprocess.Popen([sys.executable, "-m", "app.devserver"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     banner = []

@@ -70,7 +70,8 @@ async function startBackend() {
   const env = Object.assign({}, process.env, {
     PORT: String(port),
     SANDBOX_PORT_BASE: String(sandboxBase),
-    DATABASE_URL: `sqlite:///${path.join(tmp, 'mini.db')}`,
+    // BACKEND_DATABASE_URL: an empty database of another kind (CI runs these on PostgreSQL too)
+    DATABASE_URL: process.env.BACKEND_DATABASE_URL || `sqlite:///${path.join(tmp, 'mini.db')}`,
     PYTHONUNBUFFERED: '1',
   })
   const child = spawn(PYTHON, ['-m', 'app.devserver'], {
