@@ -1,9 +1,10 @@
 """The supply contract every provider adapter speaks, with normalised result objects.
 
 A supply provider (the pooled fleet, a rental company, a ride-hailing company) answers
-four calls: ``quote``, ``book``, ``cancel`` and ``status``. Results are frozen dataclasses
-in our own vocabulary; anything provider-specific rides along in ``extra``. Money is
-``Decimal`` CNY, times are aware UTC.
+five calls: ``quote``, ``book``, ``cancel``, ``status`` and ``lookup`` (the order placed
+under our own ``out_order_id``, for when the answer to ``book`` was lost). Results are
+frozen dataclasses in our own vocabulary; anything provider-specific rides along in
+``extra``. Money is ``Decimal`` CNY, times are aware UTC.
 """
 from __future__ import annotations
 
@@ -161,6 +162,9 @@ class SupplyProvider(Protocol):
     def cancel(self, order_id: str, reason: str) -> Cancellation: ...
 
     def status(self, order_id: str) -> Order: ...
+
+    def lookup(self, out_order_id: str) -> Order | None:
+        """The order placed under our ``out_order_id``; None when the provider has none."""
 
     def verify_callback(self, payload: Mapping[str, Any], *, nonce_store: Any = None,
                         now: float | None = None) -> None:

@@ -79,6 +79,10 @@ class FleetProvider:
         raise ProviderError("fleet orders are tracked by the dispatch module",
                             provider=self.name, code="not_tracked_here")
 
+    def lookup(self, out_order_id: str) -> Order | None:
+        raise ProviderError("fleet orders are tracked by the dispatch module",
+                            provider=self.name, code="not_tracked_here")
+
     def verify_callback(self, payload, *, nonce_store=None, now=None) -> None:
         raise ProviderError("the fleet sends no callbacks", provider=self.name,
                             code="not_tracked_here")

@@ -3,7 +3,8 @@
 One instance per company. Quotes are by class for the trip's time range and estimated
 km; reservations carry our idempotent ``out_order_id``; cancellation is free until the
 company's cut-off; the final bill comes by signed callback (``parse_callback``) or
-``status``. Our own agreement-ceiling check of every quote lives in app/quotes/policy.py.
+``status`` (``lookup`` finds a reservation by our ``out_order_id``). Our own
+agreement-ceiling check of every quote lives in app/quotes/policy.py.
 """
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from providers.base import (Bill, Cancellation, FeeLine, NotApplicable, Order, OrderRequest,
-                            ProviderOffer, QuoteRequest)
+                            ProviderError, ProviderOffer, QuoteRequest)
 from providers.money import money
 from providers.http import SignedClient
 
+# The company's answer for a quote or reservation it does not know.
+NOT_FOUND = 40400
 # The company's reservation states → our order states.
 STATES = {"reserved": "created", "assigned": "assigned", "in_service": "in_trip",
           "finished": "completed", "cancelled": "cancelled"}
@@ -64,6 +67,15 @@ class RentalProvider:
     def status(self, order_id: str) -> Order:
         return self._order(self.client.get("/api/v2/reservations/detail",
                                            {"reservation_id": order_id}))
+
+    def lookup(self, out_order_id: str) -> Order | None:
+        try:
+            data = self.client.get("/api/v2/reservations/detail", {"out_order_id": out_order_id})
+        except ProviderError as exc:
+            if exc.code == NOT_FOUND:
+                return None
+            raise
+        return self._order(data)
 
     def verify_callback(self, payload: Mapping[str, Any], *, nonce_store=None,
                         now: float | None = None) -> None:

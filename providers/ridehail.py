@@ -2,7 +2,8 @@
 
 Estimates come per tier with an ``estimate_id`` that locks the price for 10 minutes and is
 needed to order; orders are created with our idempotent ``out_order_id``; the provider's
-signed callbacks (see ``parse_callback``) carry every state change and the final fee.
+signed callbacks (see ``parse_callback``) carry every state change and the final fee;
+``status`` (or ``lookup`` by our ``out_order_id``) reads them when a callback was missed.
 """
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from providers.base import (Bill, Cancellation, FeeLine, NotApplicable, Order, OrderRequest,
-                            ProviderOffer, QuoteRequest)
+                            ProviderError, ProviderOffer, QuoteRequest)
 from providers.money import money
 from providers.http import SignedClient
 
+# The provider's answer for an estimate or order it does not know.
+NOT_FOUND = 40400
 FEE_LABELS = {"base": "起步价", "distance": "里程费", "time": "时长费", "tolls": "通行费",
               "parking": "停车费", "other": "其他费用"}
 
@@ -76,6 +79,15 @@ class RideHailProvider:
 
     def status(self, order_id: str) -> Order:
         return self._order(self.client.get("/v1/orders/detail", {"order_id": order_id}))
+
+    def lookup(self, out_order_id: str) -> Order | None:
+        try:
+            data = self.client.get("/v1/orders/detail", {"out_order_id": out_order_id})
+        except ProviderError as exc:
+            if exc.code == NOT_FOUND:
+                return None
+            raise
+        return self._order(data)
 
     def driver_position(self, order_id: str) -> DriverPosition:
         data = self.client.get("/v1/orders/driver-location", {"order_id": order_id})

@@ -11,4 +11,5 @@ def init_app(app) -> None:
     events.subscribe(app, events.TRIP_CANCELLED, cancellation.cancel_provider_order)
     register_job(app, "orders.book", jobs.book, every=5)
     register_job(app, "orders.cancel_unwanted", jobs.cancel_unwanted, every=30)
+    register_job(app, "orders.reconcile", jobs.reconcile, every=60)
     register_job(app, "orders.purge_nonces", jobs.purge_nonces, every=3600)

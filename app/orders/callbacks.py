@@ -56,8 +56,10 @@ def purge_nonces(session, now: datetime) -> int:
 
 # --- callbacks -----------------------------------------------------------------------------
 
-def apply_callback(session, provider: str, order: base.Order, now: datetime) -> dict:
-    """Apply one verified callback; duplicates, stale events and unknown orders change nothing."""
+def apply_callback(session, provider: str, order: base.Order, now: datetime, *,
+                   source: str = "callback") -> dict:
+    """Apply one verified callback, or a provider's answer to our asking (``source`` names
+    it in the order's audit); duplicates, stale events and unknown orders change nothing."""
     row = lock_order(session, select(ProviderOrder).where(
         ProviderOrder.provider == provider, ProviderOrder.out_order_id == order.out_order_id))
     if row is None:
@@ -72,7 +74,7 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime) -> 
     row.last_event_at = now
     if state == O.CANCELLED:
         row.cancel_fee = base.money(order.extra.get("cancel_fee") or "0")
-    move(session, row, state, "callback", {"order_id": row.order_id}, now)
+    move(session, row, state, source, {"order_id": row.order_id}, now)
     trip = session.get(Trip, row.trip_id, populate_existing=True)
     if trip.channel not in PROVIDER_CHANNELS or trip.state == S.CANCELLED:
         # The trip moved to the fleet, or was cancelled, after its booking had been given up,

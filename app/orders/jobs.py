@@ -1,9 +1,9 @@
-"""Provider orders' worker jobs: place due bookings, cancel unwanted orders, forget old
-webhook nonces."""
+"""Provider orders' worker jobs: place due bookings, cancel unwanted orders, reconcile
+orders whose callbacks were missed, forget old webhook nonces."""
 from __future__ import annotations
 
 from app import db
-from app.orders import booking, callbacks, cancellation
+from app.orders import booking, callbacks, cancellation, reconciliation
 
 
 def book(session, now) -> int:
@@ -26,6 +26,12 @@ def book(session, now) -> int:
 def cancel_unwanted(session, now) -> int:
     """Cancel provider orders made after all for trips the dispatcher moved to the fleet."""
     return cancellation.cancel_unwanted(session, now)
+
+
+def reconcile(session, now) -> int:
+    """Ask providers about orders not heard of for a while (a callback may have been lost)
+    and apply what they say as their callback would have been."""
+    return reconciliation.reconcile(session, now)
 
 
 def purge_nonces(session, now) -> int:

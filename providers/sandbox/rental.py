@@ -11,7 +11,7 @@ Each instance is one company with its own ``price_factor`` applied to its list p
     POST /api/v2/reservations           {quote_id, out_order_id, contact_name, contact_phone,
                                          pickup} (same out_order_id → the same reservation)
     POST /api/v2/reservations/cancel    {reservation_id, reason} → {reservation_id, state, fee}
-    GET  /api/v2/reservations/detail    ?reservation_id=
+    GET  /api/v2/reservations/detail    ?reservation_id= (or ?out_order_id=, our reference)
 
 Cancellation is free until ``CANCEL_CUTOFF`` before the start, then costs 20 % of the price.
 Error codes: 40101 bad signature, 40400 unknown quote or reservation, 40410 quote expired,
@@ -151,7 +151,9 @@ def create_app(app_key: str = "otb-rental", secret: str = "sandbox-rental-secret
 
     @app.get("/api/v2/reservations/detail")
     def detail():
-        row = reservations.get(params().get("reservation_id", ""))
+        query = params()
+        row = reservations.get(query.get("reservation_id")
+                               or by_out_id.get(query.get("out_order_id", ""), ""))
         if row is None:
             return refuse(state, 40400, "reservation not found")
         return reply(state, row["public"])

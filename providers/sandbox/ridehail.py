@@ -8,7 +8,7 @@ Signed calls, answers ``{code, msg, data, app_key, timestamp, nonce, sign}``:
     POST /v1/orders          {estimate_id, out_order_id, passenger_name, passenger_phone}
                              (same out_order_id → the same order)
     POST /v1/orders/cancel   {order_id, reason} → {order_id, state, fee}
-    GET  /v1/orders/detail   ?order_id=
+    GET  /v1/orders/detail   ?order_id= (or ?out_order_id=, our reference)
     GET  /v1/orders/driver-location ?order_id=
 
 Error codes: 40101 bad signature, 40400 unknown estimate or order, 40410 estimate expired,
@@ -158,7 +158,9 @@ def create_app(app_key: str = "otb-ridehail", secret: str = "sandbox-ridehail-se
 
     @app.get("/v1/orders/detail")
     def order_detail():
-        order = orders.get(params().get("order_id", ""))
+        query = params()
+        order = orders.get(query.get("order_id")
+                           or by_out_id.get(query.get("out_order_id", ""), ""))
         if order is None:
             return refuse(state, 40400, "order not found")
         return reply(state, public(order))

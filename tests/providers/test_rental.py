@@ -61,6 +61,15 @@ def test_reservation_is_idempotent_and_assigned_then_billed(rental, rental_serve
     assert done.bill.total == Decimal("560.00")
 
 
+def test_a_reservation_is_found_by_our_reference(rental, rental_server):
+    made = reserve(rental, "trip-8-1")
+    control(rental_server, f"/orders/{made.order_id}/advance", {"to": "finished"})
+    found = rental.lookup("trip-8-1")
+    assert (found.order_id, found.state) == (made.order_id, "completed")
+    assert found.bill.total == Decimal("400.00") and found.plate == "苏D·Z0001"
+    assert rental.lookup("trip-never-sent") is None
+
+
 def test_cancel_free_until_cutoff_then_charged(rental, rental_server):
     early = reserve(rental, "a")
     assert rental.cancel(early.order_id, "取消").fee == Decimal("0.00")

@@ -7,7 +7,7 @@ import requests
 
 from providers.base import NotApplicable, OrderRequest, ProviderError
 from tests.factories import quote_request
-from tests.providers.conftest import control
+from tests.providers.conftest import control, fault
 
 
 def order_for(ridehail, out_order_id="trip-1-1", **over):
@@ -42,6 +42,19 @@ def test_order_creation_is_idempotent_by_out_order_id(ridehail):
     assert first.order_id == again.order_id and first.state == "created"
     assert ridehail.status(first.order_id).out_order_id == "trip-1-1"
     assert order_for(ridehail, "trip-2-1").order_id != first.order_id
+
+
+def test_an_order_whose_answer_was_lost_is_found_by_our_reference(ridehail, ridehail_server):
+    fault(ridehail_server, fault="lost_response", path="/v1/orders", times=3)
+    with pytest.raises(ProviderError):
+        order_for(ridehail, "trip-7-1")  # made, but every answer was lost
+    found = ridehail.lookup("trip-7-1")
+    assert found.out_order_id == "trip-7-1" and found.order_id.startswith("RH")
+    assert found.state == "created"
+    control(ridehail_server, f"/orders/{found.order_id}/advance", {"to": "completed"})
+    done = ridehail.lookup("trip-7-1")
+    assert done.state == "completed" and done.bill.total > Decimal("0")
+    assert ridehail.lookup("trip-never-sent") is None
 
 
 def test_expired_estimate_cannot_be_ordered(ridehail, ridehail_server):
