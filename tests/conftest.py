@@ -71,6 +71,7 @@ def sandboxes():
 @pytest.fixture(scope="session")
 def app(database_url, sandboxes):
     application = create_app({"DATABASE_URL": database_url, "TESTING": True,
+                              "SANDBOX_MODE": True,
                               **runner.settings_for(sandboxes)})
     return application
 
