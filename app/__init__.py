@@ -9,8 +9,9 @@ from app.config import Config, InsecureConfig
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
-    """Build the app: config (real secrets outside sandbox mode) → db → providers → each
-    domain's ``init_app`` (blueprints, jobs, event handlers) → error handlers → CLI."""
+    """Build the app: config (real secrets outside sandbox mode) → db → providers → rate
+    limits → each domain's ``init_app`` (blueprints, jobs, event handlers) → error
+    handlers → CLI."""
     cfg = config if isinstance(config, Config) else Config.from_mapping(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -29,7 +30,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from flask_smorest import Api
 
     from app import (admin, approvals, auth, billing, db, dispatch, idempotency, models,
-                     notifications, orders, quotes, settlements, supply, trips, web)
+                     notifications, orders, quotes, ratelimit, settlements, supply, trips, web)
     from app.api import API_EXTENSION
     from app.billing.service import paid_use_price
     from app.errors import register_error_handlers
@@ -40,6 +41,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions[API_EXTENSION] = Api(app)
     supply.init_app(app, fleet_availability=pooled_availability(), fleet_price=paid_use_price)
     idempotency.init_app(app)
+    ratelimit.init_app(app)
     for domain in (auth, admin, trips, quotes, approvals, dispatch, settlements, billing,
                    orders, notifications):
         domain.init_app(app)

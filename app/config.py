@@ -64,6 +64,17 @@ class Config:
     ROUTE_DETOUR_FACTOR: float = field(
         default_factory=lambda: float(_env("ROUTE_DETOUR_FACTOR", "1.3")))
     ROUTE_SPEED_KMH: float = field(default_factory=lambda: float(_env("ROUTE_SPEED_KMH", "40")))
+    # Rate limits (flask-limiter): in memory by default, one process; several API nodes
+    # share a store, e.g. OTB_RATELIMIT_STORAGE_URI=redis://redis:6379/0. Limits are
+    # flask-limiter strings ("30 per minute;300 per hour"): sign-in per client IP,
+    # quotes per user.
+    RATELIMIT_STORAGE_URI: str = field(
+        default_factory=lambda: _env("RATELIMIT_STORAGE_URI", "memory://"))
+    RATELIMIT_LOGIN: str = field(default_factory=lambda: _env("RATELIMIT_LOGIN", "30 per minute"))
+    RATELIMIT_QUOTES: str = field(default_factory=lambda: _env("RATELIMIT_QUOTES", "20 per minute"))
+    # Reverse proxies in front of the API that append to X-Forwarded-For: the client IP the
+    # sign-in limit counts by is the address the outermost of them saw (0: the peer's).
+    PROXY_COUNT: int = field(default_factory=lambda: int(_env("PROXY_COUNT", "0")))
     TESTING: bool = False
 
     @classmethod
