@@ -5,13 +5,20 @@ import logging
 
 from flask import Flask
 
-from app.config import Config
+from app.config import Config, InsecureConfig
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
-    """Build the app: config → db → providers → each domain's ``init_app`` (blueprints,
-    jobs, event handlers) → error handlers → CLI."""
+    """Build the app: config (real secrets outside sandbox mode) → db → providers → rate
+    limits → each domain's ``init_app`` (blueprints, jobs, event handlers) → error
+    handlers → CLI."""
     cfg = config if isinstance(config, Config) else Config.from_mapping(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        cfg.require_real_secrets()
+    except InsecureConfig as exc:
+        logging.getLogger(__name__).critical("%s", exc)
+        raise
     app = Flask(__name__)
     app.config.update(cfg.as_flask())
     app.config.update(
@@ -19,12 +26,11 @@ def create_app(config: Config | dict | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=8 * 1024 * 1024)
     app.json.ensure_ascii = False
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from flask_smorest import Api
 
     from app import (admin, approvals, auth, billing, db, dispatch, idempotency, models,
-                     notifications, orders, quotes, settlements, supply, trips, web)
+                     notifications, orders, quotes, ratelimit, settlements, supply, trips, web)
     from app.api import API_EXTENSION
     from app.billing.service import paid_use_price
     from app.errors import register_error_handlers
@@ -35,6 +41,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions[API_EXTENSION] = Api(app)
     supply.init_app(app, fleet_availability=pooled_availability(), fleet_price=paid_use_price)
     idempotency.init_app(app)
+    ratelimit.init_app(app)
     for domain in (auth, admin, trips, quotes, approvals, dispatch, settlements, billing,
                    orders, notifications):
         domain.init_app(app)

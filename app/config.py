@@ -4,6 +4,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 
+from providers import registry
+
+# Public development defaults: only the embedded default (SANDBOX_MODE) may run on them.
+PUBLIC_JWT_SECRET = "dev-only-insecure-secret-change-me-in-production"
+SANDBOX_WECHAT_SECRET = "wx-sandbox-secret"
+MIN_JWT_SECRET_LENGTH = 32
+
+
+class InsecureConfig(RuntimeError):
+    """Outside sandbox mode, a secret is missing or is one published in this repository."""
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"OTB_{name}", default)
@@ -14,7 +25,12 @@ class Config:
     DATABASE_URL: str = field(
         default_factory=lambda: os.environ.get("DATABASE_URL", "sqlite:///var/otb.sqlite")
     )
-    JWT_SECRET: str = field(default_factory=lambda: _env("JWT_SECRET", "dev-only-insecure-secret-change-me-in-production"))
+    # The embedded default (``make run``, the tests): the sandboxes stand in for WeChat and the
+    # providers, so the public development secrets are accepted. Anywhere else (gunicorn
+    # wsgi:app, the worker, the CLI) the app refuses to start without real secrets.
+    SANDBOX_MODE: bool = field(
+        default_factory=lambda: _env("SANDBOX_MODE", "").lower() in ("1", "true", "yes"))
+    JWT_SECRET: str = field(default_factory=lambda: _env("JWT_SECRET", PUBLIC_JWT_SECRET))
     JWT_ISSUER: str = field(default_factory=lambda: _env("JWT_ISSUER", "otb-backend"))
     JWT_AUDIENCE: str = field(default_factory=lambda: _env("JWT_AUDIENCE", "otb-miniprogram"))
     JWT_TTL_SECONDS: int = field(default_factory=lambda: int(_env("JWT_TTL_SECONDS", "7200")))
@@ -29,7 +45,7 @@ class Config:
         default_factory=lambda: _env("WECHAT_BASE_URL", "http://127.0.0.1:8101")
     )
     WECHAT_APPID: str = field(default_factory=lambda: _env("WECHAT_APPID", "wx-sandbox-appid"))
-    WECHAT_SECRET: str = field(default_factory=lambda: _env("WECHAT_SECRET", "wx-sandbox-secret"))
+    WECHAT_SECRET: str = field(default_factory=lambda: _env("WECHAT_SECRET", SANDBOX_WECHAT_SECRET))
     WECHAT_TIMEOUT_SECONDS: float = field(
         default_factory=lambda: float(_env("WECHAT_TIMEOUT_SECONDS", "3"))
     )
@@ -48,6 +64,17 @@ class Config:
     ROUTE_DETOUR_FACTOR: float = field(
         default_factory=lambda: float(_env("ROUTE_DETOUR_FACTOR", "1.3")))
     ROUTE_SPEED_KMH: float = field(default_factory=lambda: float(_env("ROUTE_SPEED_KMH", "40")))
+    # Rate limits (flask-limiter): in memory by default, one process; several API nodes
+    # share a store, e.g. OTB_RATELIMIT_STORAGE_URI=redis://redis:6379/0. Limits are
+    # flask-limiter strings ("30 per minute;300 per hour"): sign-in per client IP,
+    # quotes per user.
+    RATELIMIT_STORAGE_URI: str = field(
+        default_factory=lambda: _env("RATELIMIT_STORAGE_URI", "memory://"))
+    RATELIMIT_LOGIN: str = field(default_factory=lambda: _env("RATELIMIT_LOGIN", "30 per minute"))
+    RATELIMIT_QUOTES: str = field(default_factory=lambda: _env("RATELIMIT_QUOTES", "20 per minute"))
+    # Reverse proxies in front of the API that append to X-Forwarded-For: the client IP the
+    # sign-in limit counts by is the address the outermost of them saw (0: the peer's).
+    PROXY_COUNT: int = field(default_factory=lambda: int(_env("PROXY_COUNT", "0")))
     TESTING: bool = False
 
     @classmethod
@@ -56,6 +83,29 @@ class Config:
         for key, value in (overrides or {}).items():
             setattr(cfg, key, value)
         return cfg
+
+    def insecure_settings(self) -> list[str]:
+        """What keeps these settings from running outside sandbox mode (English, for logs)."""
+        problems = []
+        if self.JWT_SECRET == PUBLIC_JWT_SECRET or len(self.JWT_SECRET) < MIN_JWT_SECRET_LENGTH:
+            problems.append("OTB_JWT_SECRET is unset, the public development default or shorter "
+                            f"than {MIN_JWT_SECRET_LENGTH} characters")
+        if not self.WECHAT_SECRET or self.WECHAT_SECRET == SANDBOX_WECHAT_SECRET:
+            problems.append("OTB_WECHAT_SECRET is unset or the sandbox's")
+        sandbox_secrets = {c.secret for c in registry.DEFAULTS if c.secret}
+        for provider in registry.load_config(self.PROVIDERS_JSON):
+            if provider.enabled and provider.kind != "fleet" and (
+                    not provider.secret or provider.secret in sandbox_secrets):
+                problems.append(f"provider {provider.name!r} has no secret or the sandbox's "
+                                "(set it in OTB_PROVIDERS_JSON, or disable the provider)")
+        return problems
+
+    def require_real_secrets(self) -> None:
+        """Raise ``InsecureConfig`` outside sandbox mode when a secret is not a real one."""
+        problems = [] if self.SANDBOX_MODE else self.insecure_settings()
+        if problems:
+            raise InsecureConfig("refusing to start outside sandbox mode: " + "; ".join(problems)
+                                 + " (OTB_SANDBOX_MODE=1 is for the embedded default only)")
 
     def as_flask(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -34,7 +34,8 @@ def main() -> int:
     from app.worker import Worker
 
     upgrade(db_url)
-    app = create_app({"DATABASE_URL": db_url, **runner.settings_for(sandboxes),
+    app = create_app({"DATABASE_URL": db_url, "SANDBOX_MODE": True,
+                      **runner.settings_for(sandboxes),
                       **_sandbox_provider_settings(sandboxes, port)})
     with app.app_context():
         seeded = demo_history.seed_demo_with_history(db.session)

@@ -37,7 +37,7 @@ def seed_seconds(now: datetime) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'demo.sqlite'}"
         upgrade(url)
-        app = create_app({"DATABASE_URL": url})
+        app = create_app({"DATABASE_URL": url, "SANDBOX_MODE": True})
         clock.set_now(now)
         try:
             with app.app_context():

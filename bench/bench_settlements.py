@@ -124,7 +124,7 @@ def child(mode: str, url: str, period: str) -> None:
     from app import create_app, db
     from app.settlements import service
 
-    app = create_app({"DATABASE_URL": url})
+    app = create_app({"DATABASE_URL": url, "SANDBOX_MODE": True})
     with app.app_context(), tempfile.TemporaryDirectory() as tmp:
         ids = [s.id for s in service.statements_of(db.session, period)]
         path = Path(tmp) / f"{mode}.xlsx"

@@ -54,7 +54,8 @@ def demo_app(extra_config: dict | None = None, sandboxes: dict | None = None):
         upgrade(url)
         own = sandboxes is None
         sandboxes = runner.start_all(0) if own else sandboxes
-        app = create_app({"DATABASE_URL": url, **runner.settings_for(sandboxes),
+        app = create_app({"DATABASE_URL": url, "SANDBOX_MODE": True,
+                          **runner.settings_for(sandboxes),
                           **(extra_config or {})})
         with app.app_context():
             seed.seed_demo(db.session)

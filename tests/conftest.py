@@ -68,9 +68,16 @@ def sandboxes():
         server.stop()
 
 
+# The suite signs in far more often than any client may: limits it cannot reach here;
+# tests/auth/test_ratelimit.py sets low ones where it checks them.
+SUITE_RATE_LIMITS = {"RATELIMIT_LOGIN": "100000 per minute",
+                     "RATELIMIT_QUOTES": "100000 per minute"}
+
+
 @pytest.fixture(scope="session")
 def app(database_url, sandboxes):
     application = create_app({"DATABASE_URL": database_url, "TESTING": True,
+                              "SANDBOX_MODE": True, **SUITE_RATE_LIMITS,
                               **runner.settings_for(sandboxes)})
     return application
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app import db
+from app import db, ratelimit
 from app.accounts.schemas import MeSchema
 from app.api import blueprint
 from app.auth import service, wechat
@@ -37,6 +37,7 @@ def _token_response(user):
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
 @defer_write_lock
+@ratelimit.per_client_ip("RATELIMIT_LOGIN")
 def wechat_login(data):
     """Exchange a wx.login code for our JWT; unknown openid → 403 binding_required + ticket."""
     openid = service.resolve_openid(wechat.client(), data["code"])
@@ -47,6 +48,7 @@ def wechat_login(data):
 @blp.arguments(BindSchema)
 @blp.response(200, TokenSchema)
 @defer_write_lock
+@ratelimit.per_client_ip("RATELIMIT_LOGIN")
 def bind(data):
     """Bind the ticket's openid to the pre-registered user whose phone WeChat vouches for."""
     phone = service.resolve_phone(wechat.client(), data["phone_code"])

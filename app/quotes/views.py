@@ -1,6 +1,6 @@
 from flask import current_app
 
-from app import db, supply
+from app import db, ratelimit, supply
 from app.accounts.models import Role
 from app.api import blueprint
 from app.quotes import service
@@ -14,6 +14,7 @@ blp = blueprint("quotes", "/trips", "Quotes: offers from every supply channel fo
 @blp.route("/<int:trip_id>/quotes", methods=["POST"])
 @defer_write_lock
 @roles_required(Role.TRAVELER)
+@ratelimit.per_user("RATELIMIT_QUOTES")
 @blp.response(200, QuotesSchema)
 def request_quotes(trip_id):
     """Ask every enabled provider at once; offers that arrived by the deadline, ranked,

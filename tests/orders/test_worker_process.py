@@ -38,7 +38,7 @@ def test_python_m_app_worker_sends_messages_and_books_orders(app, orders, sandbo
     sent_before = requests.get(f"{sandboxes['wechat'].url}/__sandbox/stats",
                                timeout=5).json()["messages"]
 
-    env = {**os.environ, "DATABASE_URL": committed_db,
+    env = {**os.environ, "DATABASE_URL": committed_db, "OTB_SANDBOX_MODE": "1",
            "OTB_WECHAT_BASE_URL": sandboxes["wechat"].url,
            "OTB_PROVIDERS_JSON": json.dumps(
                {name: {"base_url": sandboxes[name].url}

@@ -1,0 +1,61 @@
+"""Rate limits (flask-limiter): sign-in per client IP, quotes per user.
+
+Each refused call never reaches WeChat or the providers; it answers 429 in the error
+shape with a Chinese message and ``Retry-After``. The limits are read from the app's
+configuration on every request (``RATELIMIT_LOGIN``, ``RATELIMIT_QUOTES``); the counters
+live in ``RATELIMIT_STORAGE_URI`` (memory in one process, a shared store for several).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter, RateLimitExceeded
+
+from app.errors import error_response
+from app.security import current_user
+
+
+def client_ip() -> str:
+    """The caller's address: the peer's, or behind ``PROXY_COUNT`` trusted proxies the one
+    the outermost proxy appended to X-Forwarded-For (entries before it are the client's
+    own claims and are ignored)."""
+    hops = int(current_app.config["PROXY_COUNT"])
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+    if hops and len(forwarded) >= hops and forwarded[-hops]:
+        return forwarded[-hops]
+    return request.remote_addr or ""
+
+
+limiter = Limiter(key_func=client_ip, headers_enabled=False)
+
+
+def _configured(name: str):
+    return lambda: current_app.config[name]
+
+
+def _user_key() -> str:
+    return f"user:{current_user().id}"
+
+
+def per_client_ip(config_name: str):
+    """View decorator: at most ``config[config_name]`` calls per client IP."""
+    return limiter.limit(_configured(config_name), key_func=client_ip)
+
+
+def per_user(config_name: str):
+    """View decorator: at most ``config[config_name]`` calls per signed-in user (apply
+    it inside the decorator that authenticates)."""
+    return limiter.limit(_configured(config_name), key_func=_user_key)
+
+
+def init_app(app: Flask) -> None:
+    limiter.init_app(app)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many(err: RateLimitExceeded):
+        retry_after = max(1, math.ceil(limiter.current_limit.window.reset_time - time.time()))
+        resp = error_response(429, "too_many_requests", f"请求过于频繁，请{retry_after}秒后再试")
+        resp.headers["Retry-After"] = str(retry_after)
+        return resp
