@@ -1,14 +1,16 @@
 """Monthly settlement: statements per unit and supplier, idempotent, closed periods immutable."""
 import random
 import re
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import datetime, timedelta
 from decimal import Decimal
 from threading import Barrier
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from app import clock, db
 from app.accounts.models import User
@@ -249,6 +251,33 @@ def test_allowed_actions_are_in_the_openapi_document(client):
     field = schemas["Settlement"]["properties"]["allowed_actions"]
     assert field["type"] == "array"
     assert field["items"]["enum"] == ["issue", "confirm", "dispute", "close", "export"]
+
+
+def test_sqlite_stores_amounts_as_exact_integer_cents(api, app, demo, committed_db):
+    """SQLite keeps a NUMERIC amount as a binary float (70.10 + 290.20 summed to
+    360.29999999999995); the file holds integer cents instead, summed exactly in SQL."""
+    url = make_url(committed_db)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("PostgreSQL stores NUMERIC(12, 2) exactly")
+    units, users = demo["units"], demo["users"]
+    with app.app_context():
+        for day, total in ((10, "70.10"), (11, "290.20")):
+            trip = factories.trip(db.session, applicant_id=users["demo-traveler"],
+                                  unit_id=units["常州市发展和改革委员会"], state="confirmed",
+                                  depart_at=datetime(2026, 10, day, 9, tzinfo=SH))
+            factories.charge(db.session, trip=trip, total=total)
+        db.session.commit()
+        db.session.remove()
+
+    items = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"}).get_json()
+    assert [i["total"] for i in items["items"]] == ["360.30"]
+
+    with closing(sqlite3.connect(url.database)) as raw:
+        assert raw.execute("SELECT total FROM settlements").fetchall() == [(36030,)]
+        assert raw.execute("SELECT amount FROM settlement_lines ORDER BY amount").fetchall() == \
+            [(7010,), (29020,)]
+        assert raw.execute("SELECT total FROM charges ORDER BY total").fetchall() == \
+            [(7010,), (29020,)]
 
 
 def test_a_statement_created_meanwhile_is_409_and_a_retry_generates(api, month):
