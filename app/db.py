@@ -22,18 +22,42 @@ NAMING_CONVENTION = {
 }
 
 
+class _Cents(Numeric):
+    """NUMERIC(12, 2) in the DDL, but the driver is handed and gives back integer cents."""
+
+    def bind_processor(self, dialect):
+        return None
+
+    def result_processor(self, dialect, coltype):
+        return None
+
+
 class MoneyColumn(TypeDecorator):
-    """CNY amount: Numeric(12, 2), up to 9,999,999,999.99; always a Decimal in Python."""
+    """CNY amount up to 9,999,999,999.99; always a Decimal in Python.
+
+    PostgreSQL stores it as NUMERIC(12, 2). SQLite has no exact decimal storage (a NUMERIC
+    column keeps a binary float, and SQL sums drift), so there the same column holds the
+    amount in integer cents: exact when stored, summed in SQL and compared.
+    """
 
     impl = Numeric(12, 2)
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect) -> Decimal | None:
-        return None if value is None else money(value)
+    def load_dialect_impl(self, dialect):
+        return dialect.type_descriptor(_Cents(12, 2) if dialect.name == "sqlite" else self.impl)
+
+    def process_bind_param(self, value: Any, dialect) -> Decimal | int | None:
+        if value is None:
+            return None
+        amount = money(value)
+        return int(amount.scaleb(2)) if dialect.name == "sqlite" else amount
 
     def process_result_value(self, value: Any, dialect) -> Decimal | None:
-        # A driver may hand the amount back as a float (SQLite): read it through its text.
-        return None if value is None else round_money(Decimal(str(value)))
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return round_money(Decimal(value).scaleb(-2))
+        return round_money(Decimal(value))
 
 
 class UTCDateTime(TypeDecorator):

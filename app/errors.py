@@ -5,6 +5,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -81,6 +82,17 @@ def error_response(status: int, code: str, message: str, errors: Any = None):
     return resp
 
 
+def race_lost(err: StaleDataError | IntegrityError):
+    """The 409 for a write another request got in first: a row changed since it was read
+    (optimistic version check) or a row that must be unique created meanwhile. Raised while
+    the view runs or at the request's commit; worth a retry after a refresh."""
+    if isinstance(err, IntegrityError):
+        log.warning("write lost a race: %s", err.orig)
+        return error_response(409, "conflict", "操作与其他请求冲突，请刷新后重试")
+    log.warning("write lost a race: %s", err)
+    return error_response(409, "concurrent_update", "该记录已被他人修改，请刷新后重试")
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def _app_error(err: AppError):
@@ -102,10 +114,8 @@ def register_error_handlers(app: Flask) -> None:
                     errors = errors[location]
         return error_response(status, code, message, errors)
 
-    @app.errorhandler(StaleDataError)
-    def _stale(err):
-        # Another request changed the same object first (optimistic version check).
-        return error_response(409, "concurrent_update", "该记录已被他人修改，请刷新后重试")
+    app.register_error_handler(StaleDataError, race_lost)
+    app.register_error_handler(IntegrityError, race_lost)
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -5,9 +5,10 @@ import logging
 
 from flask import Flask, Response, g, request
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from app import db, idempotency
-from app.errors import error_response
+from app.errors import error_response, race_lost
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,11 @@ def init_app(app: Flask) -> None:
             if claimed:
                 idempotency.remember(response)
             db.session.commit()
-        except IntegrityError:
-            log.warning("commit refused by a constraint", exc_info=True)
+        except (StaleDataError, IntegrityError) as err:
             db.session.rollback()
             if claimed:
                 idempotency.release()
-            return error_response(409, "conflict", "操作与其他请求冲突，请刷新后重试")
+            return race_lost(err)
         except DBAPIError:
             log.exception("commit failed")
             db.session.rollback()

@@ -2,10 +2,14 @@
 place; the fixtures in the conftest files stay thin and call these."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from app import clock
+from sqlalchemy import event, insert, inspect, update
+
+from app import clock, db
 from app.billing.models import Charge, ChargeLine
 from app.trips.models import Offer, Trip, TripState
 from providers.base import QuoteRequest, Stop
@@ -90,3 +94,48 @@ def quote_request(**over) -> QuoteRequest:
                  vehicle_classes=("sedan",))
     facts.update(over)
     return QuoteRequest(**facts)
+
+
+# --- another request getting in first, deterministically (races without the timing) ------
+
+@contextmanager
+def inserted_meanwhile(model: type) -> Iterator[None]:
+    """The app's first flush that inserts a ``model`` row finds its twin there already, as
+    if a concurrent request had committed the same row a moment before (a unique key lost)."""
+    table, done = model.__table__, []
+
+    def twin(session, _context, _instances):
+        rows = [row for row in session.new if isinstance(row, model)]
+        if rows and not done:
+            done.append(rows[0])
+            values = {prop.columns[0].name: getattr(rows[0], prop.key)
+                      for prop in inspect(model).column_attrs
+                      if not prop.columns[0].primary_key and getattr(rows[0], prop.key) is not None}
+            session.connection().execute(insert(table).values(values))
+
+    event.listen(db.session, "before_flush", twin)
+    try:
+        yield
+    finally:
+        event.remove(db.session, "before_flush", twin)
+    assert done, f"no {table.name} row was inserted"
+
+
+@contextmanager
+def updated_meanwhile(model: type) -> Iterator[None]:
+    """At the app's commit, every ``model`` row with changes still to flush was changed by a
+    concurrent request a moment before (its version moved on: a stale write)."""
+    table, done = model.__table__, []
+
+    def bump(session):
+        for row in [row for row in session.dirty if isinstance(row, model)]:
+            done.append(row)
+            session.connection().execute(update(table).where(table.c.id == row.id)
+                                         .values(version=table.c.version + 1))
+
+    event.listen(db.session, "before_commit", bump)
+    try:
+        yield
+    finally:
+        event.remove(db.session, "before_commit", bump)
+    assert done, f"no {table.name} row was left to flush at commit"

@@ -101,7 +101,16 @@ class FinishReport:
 
 
 def finish_trip(session, *, actor: User, trip_id: int, report: FinishReport) -> TripRun:
-    """The assigned driver returns (收车): odometer, tolls, parking, lodging, waiting."""
+    """The assigned driver returns (收车): odometer, tolls, parking, lodging, waiting.
+
+    Returning frees the assignment, so a repeated finish (a retry after a lost answer) is
+    recognised by the driver of the finished run and refused as a conflict, not a 404."""
+    finished_by = session.scalar(
+        select(Driver.user_id).join(TripRun, TripRun.driver_id == Driver.id)
+        .where(TripRun.trip_id == trip_id, TripRun.finished_at.is_not(None)))
+    if finished_by == actor.id:
+        raise IllegalTransition("该行程已收车，不能重复收车", code="already_finished",
+                                errors={"state": session.get(Trip, trip_id).state.value})
     trip, assignment = _assigned_trip(session, actor, trip_id)
     run = session.scalar(select(TripRun).where(TripRun.trip_id == trip.id))
     if not trip.finishable or run is None:

@@ -1,5 +1,6 @@
 """Racing assignment requests over real HTTP against a multi-threaded server: one vehicle
 (or one driver) wanted by many overlapping trips at once has exactly one winner."""
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -10,7 +11,9 @@ import requests
 from sqlalchemy import select
 
 from app.accounts.models import Driver, Vehicle
-from app.dispatch.models import Assignment
+from app.dispatch.models import Assignment, TripRun
+from app.trips.models import Trip, TripState
+from tests import factories
 
 from .conftest import T0
 
@@ -85,3 +88,61 @@ def test_concurrent_auto_assignments_never_share_a_vehicle_or_driver(
     vehicles = [r.json()["vehicle"]["id"] for r in responses]
     drivers = [r.json()["driver"]["id"] for r in responses]
     assert len(set(vehicles)) == len(trips) and len(set(drivers)) == len(trips)
+
+
+def _race_posts(base: str, posts: list[tuple[str, str, dict]]) -> list[requests.Response]:
+    """Fire every (token, path, body) POST at once; returns the responses."""
+    start = Barrier(len(posts))
+
+    def fire(post):
+        token, path, body = post
+        with requests.Session() as http:
+            start.wait(timeout=30)
+            return http.post(f"{base}/api/v1{path}", json=body, timeout=60,
+                             headers={"Authorization": f"Bearer {token}"})
+
+    with ThreadPoolExecutor(max_workers=len(posts)) as pool:
+        return list(pool.map(fire, posts))
+
+
+@pytest.mark.parametrize("action", ["start", "cancel", "unassign"])
+def test_racing_moves_of_one_trip_one_wins_the_others_409(
+        live_server, now, make_trip, fleet, drive, travel, action):
+    """The losers of a race over one trip's state get a 409 with a Chinese message, never a
+    500: whether they read the trip before the winner committed (PostgreSQL: a stale
+    version or a duplicate row at the losers' commit) or after (SQLite's single writer)."""
+    depart_at = T0 + timedelta(hours=3)
+    trip_id = make_trip(depart_at=depart_at)
+    drive(trip_id, until="dispatched")
+    travel(depart_at - timedelta(minutes=30))
+    odometer = str(fleet["sedans"][0]["odometer_km"] + 5)
+    who, body = {"start": ("demo-driver", {"odometer_km": odometer}),
+                 "cancel": ("demo-traveler", {"reason": "会议取消"}),
+                 "unassign": ("demo-dispatcher", {"reason": "改派"})}[action]
+    token = _token(live_server, who)
+
+    responses = _race_posts(live_server, [(token, f"/trips/{trip_id}/{action}", body)] * RACERS)
+
+    assert Counter(r.status_code for r in responses) == {200: 1, 409: RACERS - 1}, \
+        [r.text[:200] for r in responses]
+    refusals = [r.json()["message"] for r in responses if r.status_code == 409]
+    assert all(re.search(r"[\u4e00-\u9fff]", message) for message in refusals)
+
+
+def test_a_trip_changed_by_another_request_before_commit_is_409(
+        api, now, fleet, make_trip, drive, travel, in_db):
+    """The stale version found at the request's commit (what the losers of the races above
+    meet on PostgreSQL) made deterministic: a 409 with a Chinese message, nothing kept."""
+    trip_id = make_trip(depart_at=T0 + timedelta(hours=3))
+    drive(trip_id, until="dispatched")
+    travel(T0 + timedelta(hours=2, minutes=30))
+
+    with factories.updated_meanwhile(Trip):
+        resp = api.post(f"/trips/{trip_id}/start", as_="demo-driver",
+                        json={"odometer_km": str(fleet["sedans"][0]["odometer_km"] + 5)})
+
+    assert resp.status_code == 409 and resp.get_json()["code"] == "concurrent_update"
+    assert resp.get_json()["message"] == "该记录已被他人修改，请刷新后重试"
+    with in_db() as s:
+        assert s.get(Trip, trip_id).state == TripState.DISPATCHED
+        assert s.scalar(select(TripRun).where(TripRun.trip_id == trip_id)) is None

@@ -2,6 +2,8 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from app import clock
 from app.accounts.models import Vehicle
 from app.dispatch.models import TripRun
@@ -120,3 +122,18 @@ def test_finish_before_start_is_409(api, now, fleet, make_trip, drive):
                     json={"odometer_km": str(fleet["sedans"][0]["odometer_km"] + 9)})
     assert resp.status_code == 409 and resp.get_json()["code"] == "not_finishable"
     assert clock.now() == T0
+
+
+def test_repeated_finish_is_409_not_404(api, now, fleet, make_trip, drive, in_db):
+    """Returning frees the assignment; the driver's retry of 收车 (say, after a lost answer)
+    is told the trip is finished already, and nothing is recorded twice."""
+    trip_id = make_trip()
+    first = drive(trip_id)
+    again = api.post(f"/trips/{trip_id}/finish", as_="demo-driver",
+                     json={"odometer_km": str(Decimal(first["end_odometer_km"]) + 1)})
+    assert again.status_code == 409 and again.get_json()["code"] == "already_finished"
+    assert again.get_json()["message"] == "该行程已收车，不能重复收车"
+    assert api.get(f"/trips/{trip_id}", as_="demo-traveler").get_json()["state"] == "completed"
+    with in_db() as s:
+        run = s.scalars(select(TripRun).where(TripRun.trip_id == trip_id)).one()
+        assert str(run.end_odometer_km) == first["end_odometer_km"]

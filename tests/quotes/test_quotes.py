@@ -1,7 +1,10 @@
 """POST/GET /trips/{id}/quotes against the running sandboxes: all three channels, ranking,
 policy, partial results when one provider is slow, hanging, failing, malformed or badly signed."""
+import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
+from threading import Barrier
 
 import pytest
 import requests
@@ -193,3 +196,45 @@ def test_disabled_provider_is_not_asked(app, api):
     finally:
         supply.replace_providers(providers, app)
     assert "rental-b" not in statuses(body)
+
+
+def test_a_round_stored_meanwhile_is_409_and_a_retry_quotes(api):
+    """A re-quote that lost to a concurrent one (the same round number stored first): a 409
+    with a Chinese message and nothing half-kept; the retry stores the next round."""
+    from app.quotes.models import QuoteRound
+
+    trip_id = new_trip(api)
+    assert quote(api, trip_id).get_json()["round"] == 1
+    with factories.inserted_meanwhile(QuoteRound):
+        lost = quote(api, trip_id)
+    assert lost.status_code == 409 and lost.get_json()["code"] == "conflict"
+    assert lost.get_json()["message"] == "操作与其他请求冲突，请刷新后重试"
+    assert api.get(f"/trips/{trip_id}/quotes", "demo-traveler").get_json()["round"] == 1
+    assert quote(api, trip_id).get_json()["round"] == 2
+
+
+def test_racing_requotes_answer_200_or_409(api, live_server):
+    """Concurrent re-quotes of one trip (PostgreSQL lets them overlap): each answers 200 or
+    a 409 with a Chinese message, and the stored rounds are numbered without a gap."""
+    racers = 6
+    token = api.login("demo-traveler")
+    trip_id = new_trip(api)
+    url = f"{live_server}/api/v1/trips/{trip_id}/quotes"
+    start = Barrier(racers)
+
+    def requote(_):
+        with requests.Session() as http:
+            start.wait(timeout=30)
+            return http.post(url, json={}, headers={"Authorization": f"Bearer {token}"},
+                             timeout=60)
+
+    with ThreadPoolExecutor(max_workers=racers) as pool:
+        responses = list(pool.map(requote, range(racers)))
+
+    assert {r.status_code for r in responses} <= {200, 409}, [r.text[:200] for r in responses]
+    assert all(re.search(r"[\u4e00-\u9fff]", r.json()["message"])
+               for r in responses if r.status_code == 409)
+    rounds = sorted(r.json()["round"] for r in responses if r.status_code == 200)
+    assert rounds == list(range(1, len(rounds) + 1))
+    latest = api.get(f"/trips/{trip_id}/quotes", "demo-traveler").get_json()
+    assert latest["round"] == rounds[-1]

@@ -1,10 +1,16 @@
 """Monthly settlement: statements per unit and supplier, idempotent, closed periods immutable."""
 import random
+import re
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import datetime, timedelta
 from decimal import Decimal
+from threading import Barrier
 
 import pytest
-from sqlalchemy import func, select
+import requests
+from sqlalchemy import func, make_url, select
 
 from app import clock, db
 from app.accounts.models import User
@@ -13,6 +19,7 @@ from app.settlements.models import Settlement, SettlementLine
 from tests import factories
 
 SH = clock.SHANGHAI
+RACERS = 8
 
 
 @pytest.fixture
@@ -52,7 +59,8 @@ def month(app, demo):
 
 
 def totals(resp):
-    return {(i["unit_name"], i["supplier"]): i["total"] for i in resp.get_json()["items"]}
+    body = resp.json() if isinstance(resp, requests.Response) else resp.get_json()
+    return {(i["unit_name"], i["supplier"]): i["total"] for i in body["items"]}
 
 
 def test_generate_per_unit_and_supplier(api, month):
@@ -243,3 +251,71 @@ def test_allowed_actions_are_in_the_openapi_document(client):
     field = schemas["Settlement"]["properties"]["allowed_actions"]
     assert field["type"] == "array"
     assert field["items"]["enum"] == ["issue", "confirm", "dispute", "close", "export"]
+
+
+def test_sqlite_stores_amounts_as_exact_integer_cents(api, app, demo, committed_db):
+    """SQLite keeps a NUMERIC amount as a binary float (70.10 + 290.20 summed to
+    360.29999999999995); the file holds integer cents instead, summed exactly in SQL."""
+    url = make_url(committed_db)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("PostgreSQL stores NUMERIC(12, 2) exactly")
+    units, users = demo["units"], demo["users"]
+    with app.app_context():
+        for day, total in ((10, "70.10"), (11, "290.20")):
+            trip = factories.trip(db.session, applicant_id=users["demo-traveler"],
+                                  unit_id=units["常州市发展和改革委员会"], state="confirmed",
+                                  depart_at=datetime(2026, 10, day, 9, tzinfo=SH))
+            factories.charge(db.session, trip=trip, total=total)
+        db.session.commit()
+        db.session.remove()
+
+    items = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"}).get_json()
+    assert [i["total"] for i in items["items"]] == ["360.30"]
+
+    with closing(sqlite3.connect(url.database)) as raw:
+        assert raw.execute("SELECT total FROM settlements").fetchall() == [(36030,)]
+        assert raw.execute("SELECT amount FROM settlement_lines ORDER BY amount").fetchall() == \
+            [(7010,), (29020,)]
+        assert raw.execute("SELECT total FROM charges ORDER BY total").fetchall() == \
+            [(7010,), (29020,)]
+
+
+def test_a_statement_created_meanwhile_is_409_and_a_retry_generates(api, month):
+    """The first generation of a period lost to a concurrent one (the same statement row
+    inserted first): a 409 with a Chinese message, nothing half-kept; the retry is whole."""
+    with factories.inserted_meanwhile(Settlement):
+        lost = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"})
+    assert lost.status_code == 409 and lost.get_json()["code"] == "conflict"
+    assert lost.get_json()["message"] == "操作与其他请求冲突，请刷新后重试"
+    assert api.get("/settlements?period=2026-10", as_="demo-finance").get_json()["items"] == []
+
+    retry = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"})
+    assert totals(retry) == {("常州市发展和改革委员会", "fleet"): "420.00",
+                             ("常州市发展和改革委员会", "rental-a"): "425.00",
+                             ("武进区市场监督管理局", "fleet"): "515.50"}
+
+
+def test_racing_first_generations_of_a_period_409_or_the_same_statements(live_server, month):
+    """Concurrent first generations of one period (PostgreSQL lets them overlap): each
+    answers 200 or a 409 with a Chinese message, and every charge is on one line once."""
+    token = requests.post(f"{live_server}/api/v1/auth/wechat-login",
+                          json={"code": "sandbox:demo-finance"}, timeout=10).json()["access_token"]
+    start = Barrier(RACERS)
+
+    def generate(_):
+        with requests.Session() as http:
+            start.wait(timeout=30)
+            return http.post(f"{live_server}/api/v1/settlements", json={"period": "2026-10"},
+                             headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+    with ThreadPoolExecutor(max_workers=RACERS) as pool:
+        responses = list(pool.map(generate, range(RACERS)))
+
+    assert {r.status_code for r in responses} <= {200, 409}, [r.text[:200] for r in responses]
+    assert all(re.search(r"[\u4e00-\u9fff]", r.json()["message"])
+               for r in responses if r.status_code == 409)
+    won = [totals(r) for r in responses if r.status_code == 200]
+    assert won and all(t == won[0] for t in won)
+    assert won[0] == {("常州市发展和改革委员会", "fleet"): "420.00",
+                      ("常州市发展和改革委员会", "rental-a"): "425.00",
+                      ("武进区市场监督管理局", "fleet"): "515.50"}
