@@ -147,3 +147,31 @@ def test_platform_admin_grants_platform_approver_at_the_root_unit_only(api, demo
     resp = api.patch(f"/admin/users/{outside}", as_="demo-admin",
                      json={"roles": ["traveler", "supervisor"]})
     assert resp.status_code == 200 and resp.get_json()["roles"] == ["supervisor", "traveler"]
+
+
+@pytest.mark.parametrize("char", ["\x00", "\t", "\n", "\x1b", "\x7f", "\x9b", "\u200b", "\u202e"])
+@pytest.mark.parametrize("path, body, field", [
+    ("/admin/users", {"name": "王{}五", "phone": "13600000009", "unit_id": 1,
+                      "roles": ["traveler"]}, "name"),
+    ("/admin/units", {"name": "新{}单位", "level": "town", "parent_id": 1,
+                      "region_code": "320412"}, "name"),
+    ("/admin/drivers", {"name": "李{}四", "phone": "13600000009", "unit_id": 1}, "name"),
+    ("/admin/vehicles", {"plate": "苏D{}9999", "vehicle_class": "sedan", "seats": 4,
+                         "energy_type": "petrol", "unit_id": 1}, "plate"),
+])
+def test_names_refuse_control_characters(api, char, path, body, field):
+    """Issue 12 #8: names went into lists, messages and exports with control characters."""
+    body = {k: v.format(char) if k == field else v for k, v in body.items()}
+    resp = api.post(path, as_="demo-admin", json=body)
+    assert resp.status_code == 422, resp.get_json()
+    assert resp.get_json()["errors"] == {field: ["不能包含控制字符或不可见字符"]}
+
+
+def test_renaming_refuses_control_characters(api, demo):
+    user = demo["users"]["demo-traveler-2"]
+    resp = api.patch(f"/admin/users/{user}", as_="demo-admin", json={"name": "郑\u202e伟"})
+    assert resp.status_code == 422 and resp.get_json()["errors"] == {
+        "name": ["不能包含控制字符或不可见字符"]}
+    unit = demo["units"]["武进区"]
+    resp = api.patch(f"/admin/units/{unit}", as_="demo-admin", json={"name": "武进\x00区"})
+    assert resp.status_code == 422 and "name" in resp.get_json()["errors"]
