@@ -24,6 +24,11 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+# Roles whose scope is the whole platform wherever they are held (SPEC §1); with any role
+# held at the root unit they are platform roles, granted and revoked only by platform admins.
+PLATFORM_ROLES = frozenset({Role.PLATFORM_APPROVER, Role.SUPERVISOR})
+
+
 class UnitLevel(enum.StrEnum):
     CITY = "city"
     DISTRICT = "district"

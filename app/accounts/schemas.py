@@ -1,9 +1,25 @@
-from marshmallow import Schema, fields, validate
+import unicodedata
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from app.accounts.models import EnergyType, Role, UnitLevel, VehicleClass, VehicleStatus
 from app.api import PageArgs
 
 PHONE = validate.Regexp(r"^1\d{10}$", error="请输入11位手机号")
+# Control (C0, DEL, C1), invisible format (bidi overrides, zero-width) and surrogate code points.
+HIDDEN_CATEGORIES = ("Cc", "Cf", "Cs")
+
+
+def printable(value: str) -> None:
+    """Names are shown to people and written to messages and exports: nothing hidden in them."""
+    if any(unicodedata.category(ch) in HIDDEN_CATEGORIES for ch in value):
+        raise ValidationError("不能包含控制字符或不可见字符")
+
+
+def name_field(max_length: int, *, min_length: int = 1, **kwargs) -> fields.String:
+    """A name (person, unit, place, plate): ``min_length``..``max_length`` printable characters."""
+    return fields.String(validate=[validate.Length(min=min_length, max=max_length), printable],
+                         **kwargs)
 
 
 def _choice(enum_cls):
@@ -12,20 +28,20 @@ def _choice(enum_cls):
 
 class UnitSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = name_field(100, required=True)
     level = fields.String(required=True, validate=_choice(UnitLevel))
     parent_id = fields.Integer(allow_none=True, load_default=None)
     region_code = fields.String(required=True, validate=validate.Regexp(r"^\d{6,12}$"))
 
 
 class UnitPatchSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=100))
+    name = name_field(100)
     region_code = fields.String(validate=validate.Regexp(r"^\d{6,12}$"))
 
 
 class UserSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    name = name_field(60, required=True)
     phone = fields.String(required=True, validate=PHONE)
     unit_id = fields.Integer(required=True)
     roles = fields.List(fields.String(validate=_choice(Role)), required=True,
@@ -38,7 +54,7 @@ class UserSchema(Schema):
 
 
 class UserPatchSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=60))
+    name = name_field(60)
     phone = fields.String(validate=PHONE)
     unit_id = fields.Integer()
     roles = fields.List(fields.String(validate=_choice(Role)), validate=validate.Length(min=1))
@@ -47,7 +63,7 @@ class UserPatchSchema(Schema):
 
 class VehicleSchema(Schema):
     id = fields.Integer(dump_only=True)
-    plate = fields.String(required=True, validate=validate.Length(min=5, max=16))
+    plate = name_field(16, min_length=5, required=True)
     vehicle_class = fields.String(required=True, validate=_choice(VehicleClass))
     seats = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
     energy_type = fields.String(required=True, validate=_choice(EnergyType))
@@ -70,7 +86,7 @@ class VehiclePatchSchema(Schema):
 
 class DriverSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    name = name_field(60, required=True)
     phone = fields.String(required=True, validate=PHONE)
     unit_id = fields.Integer(required=True)
     user_id = fields.Integer(allow_none=True, load_default=None)
@@ -79,7 +95,7 @@ class DriverSchema(Schema):
 
 
 class DriverPatchSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=60))
+    name = name_field(60)
     phone = fields.String(validate=PHONE)
     unit_id = fields.Integer()
     license_class = fields.String(validate=validate.Length(max=4))

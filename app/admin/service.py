@@ -6,9 +6,9 @@ from typing import Any
 from sqlalchemy import exists, func, select
 
 from app import audit
-from app.accounts.models import Driver, Unit, User, Vehicle
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.security import in_scope
+from app.accounts.models import PLATFORM_ROLES, Driver, Role, Unit, User, Vehicle
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.security import in_scope, is_platform
 
 
 def _unit_in_scope(session, actor: User, unit_id: int, field: str = "unit_id") -> Unit:
@@ -70,9 +70,23 @@ def _phone_free(session, phone: str, model, own_id: int | None = None) -> None:
         raise Conflict("该手机号已被登记", code="phone_taken", errors={"phone": ["已存在"]})
 
 
+def _check_roles(actor: User, unit: Unit, before: list[str], after: list[str]) -> None:
+    """Platform roles are granted and revoked by platform admins only (SPEC §1). Any role at
+    the root unit is one as well; only platform admins have the root unit in scope. A
+    platform approver belongs to the root unit, the only place the platform step looks."""
+    changed = set(before).symmetric_difference(after) & PLATFORM_ROLES
+    if changed and not is_platform(actor):
+        raise Forbidden("仅平台管理员可授予或撤销平台角色", code="platform_role_forbidden",
+                        errors={"roles": sorted(changed)})
+    if Role.PLATFORM_APPROVER in after and unit.parent_id is not None:
+        raise ValidationFailed("平台审批人须为平台（根单位）人员",
+                               errors={"roles": ["平台审批人须属于根单位"]})
+
+
 def create_user(session, *, actor: User, data: dict) -> User:
     """Pre-register a user; they bind their WeChat account by phone on first login."""
-    _unit_in_scope(session, actor, data["unit_id"])
+    unit = _unit_in_scope(session, actor, data["unit_id"])
+    _check_roles(actor, unit, [], data["roles"])
     _phone_free(session, data["phone"], User)
     user = User(name=data["name"], phone=data["phone"], unit_id=data["unit_id"],
                 active=data.get("active", True))
@@ -84,8 +98,10 @@ def create_user(session, *, actor: User, data: dict) -> User:
 
 
 def update_user(session, *, actor: User, user: User, data: dict) -> User:
-    if "unit_id" in data:
-        _unit_in_scope(session, actor, data["unit_id"])
+    if "unit_id" in data or "roles" in data:
+        unit = (_unit_in_scope(session, actor, data["unit_id"]) if "unit_id" in data
+                else user.unit)
+        _check_roles(actor, unit, user.roles, data.get("roles", user.roles))
     if "phone" in data:
         _phone_free(session, data["phone"], User, user.id)
         if data["phone"] != user.phone:

@@ -58,7 +58,9 @@ def _assignees_for(session, step_approvers: str, trip: Trip) -> tuple[Unit | Non
     exclude = {trip.applicant_id}
     if step_approvers == "unit":
         return unit_approvers(session, trip.unit, exclude=exclude)
-    return None, [u for u in _holders(session, Role.PLATFORM_APPROVER) if u.id not in exclude]
+    # The platform step goes to platform users only: the root unit's platform approvers.
+    return None, [u for u in _holders(session, Role.PLATFORM_APPROVER)
+                  if u.unit.parent_id is None and u.id not in exclude]
 
 
 # --- submit and the workflow ---------------------------------------------------------------

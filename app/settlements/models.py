@@ -5,11 +5,12 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from app import clock
 from app.accounts.models import Role, Unit, User
+from app.audit import AuditEntry
 from app.db import Base, enum_column
 from app.security import in_scope, is_platform
 from app.states import StateMachine
@@ -61,9 +62,20 @@ class Settlement(StateMachine, Base):
 
     def permits(self, action: str, user: User) -> bool:
         """Whether ``user`` may ever do ``action`` on this statement, whatever its state:
-        finance staff whose scope holds its unit; platform finance for issue and close."""
+        finance staff whose scope holds its unit; platform finance for issue and close;
+        separation of duties: whoever issued it does not confirm it."""
         return (user.has_role(Role.FINANCE) and in_scope(user, self.unit)
-                and (action not in PLATFORM_ACTIONS or is_platform(user)))
+                and (action not in PLATFORM_ACTIONS or is_platform(user))
+                and not (action == "confirm" and self.issued_by(user)))
+
+    def issued_by(self, user: User) -> bool:
+        """Whether ``user`` issued the statement last (its history is the audit log)."""
+        issuer = object_session(self).scalar(
+            select(AuditEntry.actor_id)
+            .where(AuditEntry.entity == self.__tablename__, AuditEntry.entity_id == self.id,
+                   AuditEntry.action == f"state:{S.PENDING_CONFIRMATION.value}")
+            .order_by(AuditEntry.id.desc()).limit(1))
+        return issuer == user.id
 
     def can_issue(self, user: User) -> bool:
         return self.can_transition(S.PENDING_CONFIRMATION) and self.permits("issue", user)

@@ -151,6 +151,8 @@ def act(session, *, statement: Settlement, action: str, actor: User,
     if not statement.permits(action, actor):
         if action in PLATFORM_ACTIONS:
             raise Forbidden("仅平台财务可执行此操作", code="platform_finance_only")
+        if action == "confirm" and statement.issued_by(actor):
+            raise Forbidden("结算单须由出具人以外的财务人员确认", code="separation_of_duties")
         raise Forbidden()
     to = ACTION_STATES[action]
     statement.transition(session, to, actor_id=actor.id, comment=reason)

@@ -1,11 +1,20 @@
+from datetime import timedelta
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.accounts.models import VehicleClass
-from app import db
+from app.accounts.schemas import name_field
+from app import clock, db
 from app.api import AwareDateTime, MoneyField, PageArgs, allowed_actions_field
 from app.security import current_user
 from app.trips import lifecycle
 from app.trips.models import TRIP_ACTIONS, Purpose, TripState
+
+
+# A trip departs at most a year ahead and lasts at most 30 days (longer travel is several
+# trips); a year-9999 departure or a ten-year trip is a mistake or an attack.
+MAX_LEAD = timedelta(days=365)
+MAX_DURATION = timedelta(days=30)
 
 
 class PurposeSchema(Schema):
@@ -14,11 +23,11 @@ class PurposeSchema(Schema):
 
 
 class PassengerSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    name = name_field(40, required=True)
 
 
 class StopSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = name_field(100, required=True)
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     region_code = fields.String(validate=validate.Regexp(r"^\d{6}$"))
@@ -37,8 +46,12 @@ class TripCreateSchema(Schema):
 
     @validates_schema
     def _times(self, data, **kwargs):
+        if data["depart_at"] > clock.now() + MAX_LEAD:
+            raise ValidationError(f"出发时间不能晚于{MAX_LEAD.days}天之后", "depart_at")
         if data["return_at"] <= data["depart_at"]:
             raise ValidationError("返回时间须晚于出发时间", "return_at")
+        if data["return_at"] - data["depart_at"] > MAX_DURATION:
+            raise ValidationError(f"行程时长不能超过{MAX_DURATION.days}天", "return_at")
 
 
 class TripEventSchema(Schema):

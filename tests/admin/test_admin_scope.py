@@ -109,3 +109,69 @@ def test_admin_changes_are_audited(api, app, demo):
         assert entry.action == "updated" and entry.actor_id == demo["users"]["demo-admin"]
         assert entry.data == {"roles": ["traveler", "approver"]}
         db.session.remove()
+
+
+def test_unit_admin_cannot_grant_or_revoke_platform_roles(api, demo, district_admin):
+    """Issue 12 #1: 武进's admin made a traveler of their unit a platform approver."""
+    mine = demo["users"]["demo-traveler-2"]
+    for roles in (["traveler", "platform_approver"], ["traveler", "supervisor"]):
+        resp = api.patch(f"/admin/users/{mine}", as_=district_admin, json={"roles": roles})
+        assert resp.status_code == 403, resp.get_json()
+        assert resp.get_json()["code"] == "platform_role_forbidden"
+        assert resp.get_json()["errors"] == {"roles": [roles[1]]}
+    resp = api.post("/admin/users", as_=district_admin, json={
+        "name": "新平台审批", "phone": "13600000004", "unit_id": demo["units"]["武进区"],
+        "roles": ["platform_approver"]})
+    assert resp.status_code == 403 and resp.get_json()["code"] == "platform_role_forbidden"
+    assert api.get(f"/admin/users/{mine}", as_="demo-admin").get_json()["roles"] == ["traveler"]
+    # unit roles within the own subtree stay the unit admin's
+    resp = api.patch(f"/admin/users/{mine}", as_=district_admin,
+                     json={"roles": ["traveler", "approver"]})
+    assert resp.status_code == 200 and resp.get_json()["roles"] == ["approver", "traveler"]
+
+
+def test_platform_admin_grants_platform_approver_at_the_root_unit_only(api, demo):
+    created = api.post("/admin/users", as_="demo-admin", json={
+        "name": "平台审批", "phone": "13600000005", "unit_id": demo["units"]["常州市"],
+        "roles": ["platform_approver"]})
+    assert created.status_code == 201 and created.get_json()["roles"] == ["platform_approver"]
+    # a platform approver outside the root unit would never get the platform step's tasks
+    outside = demo["users"]["demo-traveler-2"]
+    resp = api.patch(f"/admin/users/{outside}", as_="demo-admin",
+                     json={"roles": ["traveler", "platform_approver"]})
+    assert resp.status_code == 422 and "roles" in resp.get_json()["errors"]
+    resp = api.patch(f"/admin/users/{created.get_json()['id']}", as_="demo-admin",
+                     json={"unit_id": demo["units"]["武进区"]})
+    assert resp.status_code == 422 and "roles" in resp.get_json()["errors"]
+    # the platform admin grants the supervisor role anywhere
+    resp = api.patch(f"/admin/users/{outside}", as_="demo-admin",
+                     json={"roles": ["traveler", "supervisor"]})
+    assert resp.status_code == 200 and resp.get_json()["roles"] == ["supervisor", "traveler"]
+
+
+@pytest.mark.parametrize("char", ["\x00", "\t", "\n", "\x1b", "\x7f", "\x9b", "\u200b", "\u202e"])
+@pytest.mark.parametrize("path, body, field", [
+    ("/admin/users", {"name": "王{}五", "phone": "13600000009", "unit_id": 1,
+                      "roles": ["traveler"]}, "name"),
+    ("/admin/units", {"name": "新{}单位", "level": "town", "parent_id": 1,
+                      "region_code": "320412"}, "name"),
+    ("/admin/drivers", {"name": "李{}四", "phone": "13600000009", "unit_id": 1}, "name"),
+    ("/admin/vehicles", {"plate": "苏D{}9999", "vehicle_class": "sedan", "seats": 4,
+                         "energy_type": "petrol", "unit_id": 1}, "plate"),
+])
+def test_names_refuse_control_characters(api, char, path, body, field):
+    """Issue 12 #8: names went into lists, messages and exports with control characters."""
+    body = {k: v.format(char) if k == field else v for k, v in body.items()}
+    resp = api.post(path, as_="demo-admin", json=body)
+    assert resp.status_code == 422, resp.get_json()
+    assert resp.get_json()["errors"] == {field: ["不能包含控制字符或不可见字符"]}
+
+
+def test_renaming_refuses_control_characters(api, demo):
+    user = demo["users"]["demo-traveler-2"]
+    resp = api.patch(f"/admin/users/{user}", as_="demo-admin", json={"name": "郑\u202e伟"})
+    assert resp.status_code == 422 and resp.get_json()["errors"] == {
+        "name": ["不能包含控制字符或不可见字符"]}
+    unit = demo["units"]["武进区"]
+    resp = api.patch(f"/admin/units/{unit}", as_="demo-admin", json={"name": "武进\x00区"})
+    assert resp.status_code == 422 and "name" in resp.get_json()["errors"]

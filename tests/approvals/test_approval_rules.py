@@ -145,3 +145,17 @@ def test_two_approvers_racing_on_an_any_step_make_one_decision(flow, live_server
     assert len(approval["steps"][1]["tasks"]) == 1  # step 2 opened exactly once
     history = flow.trip(trip_id)["history"]
     assert [e["action"] for e in history].count("approval:approved") == 1
+
+
+def test_the_platform_step_goes_to_platform_users_only(flow):
+    """Issue 12 #1: a platform_approver role held outside the root unit (granted by a unit
+    admin before grants were checked) receives and decides no platform-step task."""
+    flow.add_user("rogue-approver", "武进区市场监督管理局", ["traveler", "platform_approver"],
+                  "13900009904")
+    trip_id = flow.submitted(stops=TO_NANJING)
+    flow.approve("demo-approver", flow.task_of("demo-approver", trip_id)["id"])
+    task = flow.task_of("demo-platform-approver", trip_id)
+    assert task["step"] == 2
+    assert flow.inbox("rogue-approver") == []
+    assert flow.approve("rogue-approver", task["id"]).status_code == 404
+    assert flow.trip(trip_id)["state"] == "pending_approval"

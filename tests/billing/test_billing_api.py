@@ -296,13 +296,13 @@ def test_finance_caps_a_held_bill_and_the_open_statement_follows(api, now, make_
 
 
 def test_a_bill_decided_after_its_statement_closed_is_adjusted_next_month(
-        api, make_trip, in_db, travel):
+        api, make_trip, in_db, travel, drc_finance):
     trip_id = _held_rental(api, make_trip, in_db)
     ok(api.post(f"/trips/{trip_id}/confirm", as_="demo-traveler"))
     ok(api.post("/settlements", as_="demo-finance", json={"period": "2026-12"}))
     statement, _ = _statement_of(api, "2026-12")
-    for action in ("issue", "confirm"):
-        ok(api.post(f"/settlements/{statement['id']}/{action}", as_="demo-finance"))
+    ok(api.post(f"/settlements/{statement['id']}/issue", as_="demo-finance"))
+    ok(api.post(f"/settlements/{statement['id']}/confirm", as_=drc_finance))
     charge = ok(api.post(f"/trips/{trip_id}/charge/release", as_="demo-finance",
                          json={"decision": "cap", "reason": "按协议上限结算"}))
     assert charge["total"] == "425.00"

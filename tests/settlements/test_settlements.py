@@ -84,12 +84,13 @@ def test_generating_twice_changes_nothing(api, app, month):
         db.session.remove()
 
 
-def test_closed_period_is_immutable_and_late_charges_become_adjustments(api, app, demo, month):
+def test_closed_period_is_immutable_and_late_charges_become_adjustments(api, app, demo, month,
+                                                                       drc_finance):
     items = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"}).get_json()["items"]
     drc_fleet = next(i for i in items if i["supplier"] == "fleet" and i["unit_name"].startswith("常州市发展"))
     sid = drc_fleet["id"]
     assert api.post(f"/settlements/{sid}/issue", as_="demo-finance").status_code == 200
-    assert api.post(f"/settlements/{sid}/confirm", as_="demo-finance").status_code == 200
+    assert api.post(f"/settlements/{sid}/confirm", as_=drc_finance).status_code == 200
     assert api.post(f"/settlements/{sid}/close", as_="demo-finance").get_json()["state"] == "closed"
     # a trip of October confirmed only now
     with app.app_context():
@@ -185,20 +186,6 @@ def test_totals_always_equal_sum_of_lines_over_generated_data(api, app, demo):
         db.session.remove()
 
 
-@pytest.fixture
-def drc_finance(api, demo):
-    """A unit finance officer of the development and reform commission (not platform)."""
-    resp = api.post("/admin/users", as_="demo-admin", json={
-        "name": "发改委财务", "phone": "13700000003", "roles": ["finance"],
-        "unit_id": demo["units"]["常州市发展和改革委员会"]})
-    assert resp.status_code == 201
-    ticket = api.client.post("/api/v1/auth/wechat-login",
-                             json={"code": "sandbox:drc-finance"}).get_json()["ticket"]
-    api.tokens["drc-finance"] = api.client.post("/api/v1/auth/bind", json={
-        "ticket": ticket, "phone_code": "sandbox-phone:13700000003"}).get_json()["access_token"]
-    return "drc-finance"
-
-
 def test_allowed_actions_follow_state_and_caller(api, app, month, drc_finance):
     items = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"}).get_json()["items"]
     assert {tuple(i["allowed_actions"]) for i in items} == {("issue", "confirm", "dispute",
@@ -217,7 +204,7 @@ def test_allowed_actions_follow_state_and_caller(api, app, month, drc_finance):
     assert resp.status_code == 403 and resp.get_json()["code"] == "platform_finance_only"
     issued = api.post(f"/settlements/{sid}/issue", as_="demo-finance").get_json()
     assert (issued["state"], issued["allowed_actions"]) == (
-        "pending_confirmation", ["confirm", "dispute", "export"])
+        "pending_confirmation", ["dispute", "export"])  # its issuer does not confirm it
     confirmed = api.post(f"/settlements/{sid}/confirm", as_=drc_finance).get_json()
     assert confirmed["allowed_actions"] == ["dispute", "export"]
     assert actions("demo-finance") == ["dispute", "close", "export"]
@@ -319,3 +306,26 @@ def test_racing_first_generations_of_a_period_409_or_the_same_statements(live_se
     assert won[0] == {("常州市发展和改革委员会", "fleet"): "420.00",
                       ("常州市发展和改革委员会", "rental-a"): "425.00",
                       ("武进区市场监督管理局", "fleet"): "515.50"}
+
+
+def test_whoever_issued_a_statement_does_not_confirm_it(api, month, drc_finance):
+    """Issue 12 #8, separation of duties: platform finance issued and confirmed one statement."""
+    items = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"}).get_json()["items"]
+    sid = next(i["id"] for i in items if i["supplier"] == "fleet"
+               and i["unit_name"].startswith("常州市发展"))
+    assert api.post(f"/settlements/{sid}/issue", as_="demo-finance").status_code == 200
+    resp = api.post(f"/settlements/{sid}/confirm", as_="demo-finance")
+    assert resp.status_code == 403 and resp.get_json()["code"] == "separation_of_duties"
+    assert api.get(f"/settlements/{sid}", as_="demo-finance").get_json()["state"] == \
+        "pending_confirmation"
+    # disputed and issued again by someone else: then the first issuer may confirm
+    factories.ok(api.post(f"/settlements/{sid}/dispute", as_=drc_finance, json={"reason": "核对"}))
+    factories.ok(api.post("/admin/users", as_="demo-admin", json={
+        "name": "平台财务二", "phone": "13700000004", "roles": ["finance"],
+        "unit_id": month["常州市"]}), 201)
+    api.bind("platform-finance-2", "13700000004")
+    factories.ok(api.post(f"/settlements/{sid}/issue", as_="platform-finance-2"))
+    assert api.get(f"/settlements/{sid}", as_="platform-finance-2").get_json()[
+        "allowed_actions"] == ["dispute", "export"]
+    assert factories.ok(api.post(f"/settlements/{sid}/confirm", as_="demo-finance"))[
+        "state"] == "confirmed"
