@@ -1,7 +1,9 @@
+from decimal import Decimal
+
 from marshmallow import Schema, fields, validate
 
 from app.accounts.models import EnergyType, Role, UnitLevel, VehicleClass, VehicleStatus
-from app.api import PageArgs
+from app.api import ID, List, PageArgs
 
 PHONE = validate.Regexp(r"^1\d{10}$", error="请输入11位手机号")
 
@@ -14,7 +16,7 @@ class UnitSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     level = fields.String(required=True, validate=_choice(UnitLevel))
-    parent_id = fields.Integer(allow_none=True, load_default=None)
+    parent_id = fields.Integer(allow_none=True, load_default=None, validate=ID)
     region_code = fields.String(required=True, validate=validate.Regexp(r"^\d{6,12}$"))
 
 
@@ -27,9 +29,9 @@ class UserSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))
     phone = fields.String(required=True, validate=PHONE)
-    unit_id = fields.Integer(required=True)
-    roles = fields.List(fields.String(validate=_choice(Role)), required=True,
-                        validate=validate.Length(min=1))
+    unit_id = fields.Integer(required=True, validate=ID)
+    roles = List(fields.String(validate=_choice(Role)), required=True,
+                 validate=validate.Length(min=1, max=len(Role)))
     active = fields.Boolean(load_default=True)
     bound = fields.Method("_bound", dump_only=True)
 
@@ -40,8 +42,8 @@ class UserSchema(Schema):
 class UserPatchSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=60))
     phone = fields.String(validate=PHONE)
-    unit_id = fields.Integer()
-    roles = fields.List(fields.String(validate=_choice(Role)), validate=validate.Length(min=1))
+    unit_id = fields.Integer(validate=ID)
+    roles = List(fields.String(validate=_choice(Role)), validate=validate.Length(min=1, max=len(Role)))
     active = fields.Boolean()
 
 
@@ -53,9 +55,9 @@ class VehicleSchema(Schema):
     energy_type = fields.String(required=True, validate=_choice(EnergyType))
     nev = fields.Boolean(dump_only=True)
     pooled = fields.Boolean(load_default=True)
-    unit_id = fields.Integer(required=True)
+    unit_id = fields.Integer(required=True, validate=ID)
     odometer_km = fields.Decimal(as_string=True, places=1, load_default="0",
-                                 validate=validate.Range(min=0))
+                                 validate=validate.Range(min=0, max=Decimal("9999999.9")))
     status = fields.String(load_default=VehicleStatus.AVAILABLE.value,
                            validate=_choice(VehicleStatus))
 
@@ -64,7 +66,7 @@ class VehiclePatchSchema(Schema):
     seats = fields.Integer(validate=validate.Range(min=1, max=60))
     energy_type = fields.String(validate=_choice(EnergyType))
     pooled = fields.Boolean()
-    unit_id = fields.Integer()
+    unit_id = fields.Integer(validate=ID)
     status = fields.String(validate=_choice(VehicleStatus))
 
 
@@ -72,8 +74,8 @@ class DriverSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))
     phone = fields.String(required=True, validate=PHONE)
-    unit_id = fields.Integer(required=True)
-    user_id = fields.Integer(allow_none=True, load_default=None)
+    unit_id = fields.Integer(required=True, validate=ID)
+    user_id = fields.Integer(allow_none=True, load_default=None, validate=ID)
     license_class = fields.String(load_default="B1", validate=validate.Length(max=4))
     active = fields.Boolean(load_default=True)
 
@@ -81,13 +83,13 @@ class DriverSchema(Schema):
 class DriverPatchSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=60))
     phone = fields.String(validate=PHONE)
-    unit_id = fields.Integer()
+    unit_id = fields.Integer(validate=ID)
     license_class = fields.String(validate=validate.Length(max=4))
     active = fields.Boolean()
 
 
 class UnitListArgs(PageArgs):
-    parent_id = fields.Integer()
+    parent_id = fields.Integer(validate=ID)
 
 
 class MeSchema(Schema):
