@@ -58,6 +58,14 @@ def test_json_nested_100000_deep_is_400(api):
     _refused(resp, 400)
 
 
+@pytest.mark.parametrize("payload", ['{"order_id": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                                     '{"order_id": "\\ud800"}'])
+def test_a_malformed_callback_is_422(client, payload):
+    resp = client.post("/api/v1/webhooks/ridehail", data=payload,
+                       content_type="application/json")
+    assert _refused(resp, 422)["code"] == "malformed_callback"
+
+
 def test_a_json_body_larger_than_any_request_is_413(api):
     body = trip_request(passengers=1)
     body["purpose"]["text"] = "长" * 400_000
