@@ -25,20 +25,15 @@ def create_app(config: Config | dict | None = None) -> Flask:
         API_TITLE="Official travel booking API", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=8 * 1024 * 1024)
-    app.json.ensure_ascii = False
-
-    from flask_smorest import Api
-
-    from app import (admin, approvals, auth, billing, db, dispatch, idempotency, models,
+    from app import (admin, api, approvals, auth, billing, db, dispatch, idempotency, models,
                      notifications, orders, quotes, ratelimit, settlements, supply, trips, web)
-    from app.api import API_EXTENSION
     from app.billing.service import paid_use_price
     from app.errors import register_error_handlers
     from app.quotes.availability import pooled_availability
 
     db.configure(app.config["DATABASE_URL"])
     models.configure()
-    app.extensions[API_EXTENSION] = Api(app)
+    api.init_app(app)
     supply.init_app(app, fleet_availability=pooled_availability(), fleet_price=paid_use_price)
     idempotency.init_app(app)
     ratelimit.init_app(app)

@@ -2,17 +2,137 @@
 from __future__ import annotations
 
 import base64
+import json
+from datetime import datetime, timezone
 from typing import Any
 
-from flask_smorest import Api, Blueprint
-from marshmallow import Schema, ValidationError, fields, validate
+import flask_smorest
+from flask import Flask, current_app
+from flask.json.provider import DefaultJSONProvider
+from marshmallow import Schema, ValidationError, fields, missing, validate
 from sqlalchemy import Select
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+from werkzeug.routing import IntegerConverter
 
 from app import db
 from app.errors import ValidationFailed
 
 MAX_LIMIT = 100
 API_EXTENSION = "otb.api"
+# Ids are SQLAlchemy Integer columns: 32-bit on PostgreSQL, so nothing larger names a row.
+MAX_ID = 2**31 - 1
+# The largest JSON body any operation takes; a trip with 45 passengers is a few kB.
+MAX_JSON_BYTES = 256 * 1024
+# Times on the wire: far enough either way for any trip, near enough for date arithmetic.
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
+# --- Chinese messages for marshmallow's defaults, set once before any schema is defined ---
+
+_FIELD_MESSAGES = {
+    fields.Field: {"required": "必填", "null": "不能为空", "validator_failed": "取值无效"},
+    fields.Nested: {"type": "应为对象"},
+    fields.List: {"invalid": "应为列表"},
+    fields.Tuple: {"invalid": "应为列表"},
+    fields.String: {"invalid": "应为字符串", "invalid_utf8": "应为 UTF-8 文本"},
+    fields.Number: {"invalid": "应为数字", "too_large": "数值过大"},
+    fields.Integer: {"invalid": "应为整数"},
+    fields.Float: {"special": "不能为 NaN 或无穷大"},
+    fields.Decimal: {"special": "不能为 NaN 或无穷大"},
+    fields.Boolean: {"invalid": "应为 true 或 false"},
+    fields.DateTime: {"invalid": "应为 ISO 8601 时间，如 2026-03-01T09:00:00+08:00",
+                      "invalid_awareness": "应为带时区的时间，如 2026-03-01T09:00:00+08:00",
+                      "format": "无法表示为时间"},
+    fields.Date: {"invalid": "应为日期，如 2026-03-01", "format": "无法表示为日期",
+                  "invalid_awareness": "时区信息不符合要求"},
+    fields.Mapping: {"invalid": "应为对象"},
+    fields.Email: {"invalid": "应为邮箱地址"},
+    fields.Url: {"invalid": "应为网址"},
+    fields.Enum: {"unknown": "应为以下之一：{choices}"},
+}
+for _field, _messages in _FIELD_MESSAGES.items():
+    _field.default_error_messages = _messages
+Schema._default_error_messages = {"type": "应为对象", "unknown": "未知字段"}
+validate.Length.message_min = "长度不能少于 {min}"
+validate.Length.message_max = "长度不能超过 {max}"
+validate.Length.message_all = "长度应在 {min} 到 {max} 之间"
+validate.Length.message_equal = "长度应为 {equal}"
+validate.Range.message_min = "应{min_op} {{min}}"
+validate.Range.message_max = "应{max_op} {{max}}"
+validate.Range.message_all = "应{min_op} {{min}} 且{max_op} {{max}}"
+validate.Range.message_gte, validate.Range.message_gt = "不小于", "大于"
+validate.Range.message_lte, validate.Range.message_lt = "不大于", "小于"
+validate.OneOf.default_message = "应为以下之一：{choices}"
+validate.ContainsOnly.default_message = "只能包含：{choices}"
+validate.NoneOf.default_message = "取值无效"
+validate.ContainsNoneOf.default_message = "不能包含：{values}"
+validate.Regexp.default_message = "格式不正确"
+validate.Equal.default_message = "应等于 {other}"
+validate.Predicate.default_message = "取值无效"
+validate.Email.default_message = "应为邮箱地址"
+validate.URL.default_message = "应为网址"
+
+ID = validate.Range(min=1, max=MAX_ID, error="编号无效")
+
+
+# --- the wire: JSON bodies, ids in paths ----------------------------------------------------
+
+class JSONProvider(DefaultJSONProvider):
+    """The app's JSON: Chinese unescaped; a body nested too deep for the parser or holding
+    a lone UTF-16 surrogate (``"\\ud800"``, which no text column can store) is malformed."""
+
+    ensure_ascii = False
+
+    def loads(self, s, **kwargs):
+        try:
+            data = super().loads(s, **kwargs)
+            json.dumps(data, ensure_ascii=False).encode()
+        except RecursionError:
+            raise _malformed("nested too deeply", s) from None
+        except UnicodeEncodeError:
+            raise _malformed("lone surrogate", s) from None
+        return data
+
+
+def _malformed(reason: str, s: str | bytes) -> json.JSONDecodeError:
+    doc = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
+    return json.JSONDecodeError(reason, doc, 0)
+
+
+class ArgumentsParser(FlaskParser):
+    """webargs' parser reading JSON bodies with the app's JSON provider, up to
+    ``MAX_JSON_BYTES``; a malformed body is refused in Chinese."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        body = req.get_data(cache=True)
+        if len(body) > MAX_JSON_BYTES:
+            abort(413)
+        return current_app.json.loads(body)
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        abort(400, exc=error, messages={"json": ["JSON 格式错误"]})
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = ArgumentsParser()
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in routes: an id beyond ``MAX_ID`` matches nothing (404)."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def init_app(app: Flask) -> None:
+    """The app's HTTP contract: strict JSON, bounded ids in paths, the flask-smorest Api."""
+    app.json = JSONProvider(app)
+    app.url_map.converters["int"] = IdConverter
+    app.extensions[API_EXTENSION] = flask_smorest.Api(app)
 
 
 def blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
@@ -40,10 +160,31 @@ def allowed_actions_field(actions, compute, description: str) -> fields.Function
 
 
 class AwareDateTime(fields.AwareDateTime):
-    """ISO 8601 with an offset; a time without one is refused rather than guessed."""
+    """ISO 8601 with an offset; a time without one is refused rather than guessed, and so
+    is one outside ``EARLIEST``–``LATEST`` (9999-12-31T20:00-12:00 is no day in UTC)."""
+
+    default_error_messages = {"range": "时间应在 2000 年至 2099 年之间"}
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST <= moment < LATEST:
+            raise self.make_error("range")
+        return moment
+
+
+class List(fields.List):
+    """A list whose ``Length`` validators run before its items are deserialized: an
+    oversized list is refused at once, with one message, not after every item."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list):
+            for validator in self.validators:
+                if isinstance(validator, validate.Length):
+                    validator(value)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class PageArgs(Schema):
@@ -69,9 +210,12 @@ def page_schema(item_schema: type[Schema]) -> type[Schema]:
 
 def _decode_cursor(cursor: str) -> int:
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        last_id = int(base64.urlsafe_b64decode(cursor.encode()).decode())
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed("分页游标无效", code="invalid_cursor") from exc
+    if not 1 <= last_id <= MAX_ID:
+        raise ValidationFailed("分页游标无效", code="invalid_cursor")
+    return last_id
 
 
 def paginate(stmt: Select, id_column, *, limit: int, cursor: str | None) -> dict[str, Any]:

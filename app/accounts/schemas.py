@@ -1,9 +1,10 @@
 import unicodedata
+from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.accounts.models import EnergyType, Role, UnitLevel, VehicleClass, VehicleStatus
-from app.api import PageArgs
+from app.api import ID, List, PageArgs
 
 PHONE = validate.Regexp(r"^1\d{10}$", error="请输入11位手机号")
 # Control (C0, DEL, C1), invisible format (bidi overrides, zero-width) and surrogate code points.
@@ -30,7 +31,7 @@ class UnitSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = name_field(100, required=True)
     level = fields.String(required=True, validate=_choice(UnitLevel))
-    parent_id = fields.Integer(allow_none=True, load_default=None)
+    parent_id = fields.Integer(allow_none=True, load_default=None, validate=ID)
     region_code = fields.String(required=True, validate=validate.Regexp(r"^\d{6,12}$"))
 
 
@@ -43,9 +44,9 @@ class UserSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = name_field(60, required=True)
     phone = fields.String(required=True, validate=PHONE)
-    unit_id = fields.Integer(required=True)
-    roles = fields.List(fields.String(validate=_choice(Role)), required=True,
-                        validate=validate.Length(min=1))
+    unit_id = fields.Integer(required=True, validate=ID)
+    roles = List(fields.String(validate=_choice(Role)), required=True,
+                 validate=validate.Length(min=1, max=len(Role)))
     active = fields.Boolean(load_default=True)
     bound = fields.Method("_bound", dump_only=True)
 
@@ -56,8 +57,8 @@ class UserSchema(Schema):
 class UserPatchSchema(Schema):
     name = name_field(60)
     phone = fields.String(validate=PHONE)
-    unit_id = fields.Integer()
-    roles = fields.List(fields.String(validate=_choice(Role)), validate=validate.Length(min=1))
+    unit_id = fields.Integer(validate=ID)
+    roles = List(fields.String(validate=_choice(Role)), validate=validate.Length(min=1, max=len(Role)))
     active = fields.Boolean()
 
 
@@ -69,9 +70,9 @@ class VehicleSchema(Schema):
     energy_type = fields.String(required=True, validate=_choice(EnergyType))
     nev = fields.Boolean(dump_only=True)
     pooled = fields.Boolean(load_default=True)
-    unit_id = fields.Integer(required=True)
+    unit_id = fields.Integer(required=True, validate=ID)
     odometer_km = fields.Decimal(as_string=True, places=1, load_default="0",
-                                 validate=validate.Range(min=0))
+                                 validate=validate.Range(min=0, max=Decimal("9999999.9")))
     status = fields.String(load_default=VehicleStatus.AVAILABLE.value,
                            validate=_choice(VehicleStatus))
 
@@ -80,7 +81,7 @@ class VehiclePatchSchema(Schema):
     seats = fields.Integer(validate=validate.Range(min=1, max=60))
     energy_type = fields.String(validate=_choice(EnergyType))
     pooled = fields.Boolean()
-    unit_id = fields.Integer()
+    unit_id = fields.Integer(validate=ID)
     status = fields.String(validate=_choice(VehicleStatus))
 
 
@@ -88,8 +89,8 @@ class DriverSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = name_field(60, required=True)
     phone = fields.String(required=True, validate=PHONE)
-    unit_id = fields.Integer(required=True)
-    user_id = fields.Integer(allow_none=True, load_default=None)
+    unit_id = fields.Integer(required=True, validate=ID)
+    user_id = fields.Integer(allow_none=True, load_default=None, validate=ID)
     license_class = fields.String(load_default="B1", validate=validate.Length(max=4))
     active = fields.Boolean(load_default=True)
 
@@ -97,13 +98,13 @@ class DriverSchema(Schema):
 class DriverPatchSchema(Schema):
     name = name_field(60)
     phone = fields.String(validate=PHONE)
-    unit_id = fields.Integer()
+    unit_id = fields.Integer(validate=ID)
     license_class = fields.String(validate=validate.Length(max=4))
     active = fields.Boolean()
 
 
 class UnitListArgs(PageArgs):
-    parent_id = fields.Integer()
+    parent_id = fields.Integer(validate=ID)
 
 
 class MeSchema(Schema):

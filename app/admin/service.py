@@ -156,6 +156,8 @@ def create_driver(session, *, actor: User, data: dict) -> Driver:
         login = session.get(User, data["user_id"])
         if login is None or not in_scope(actor, login.unit):
             raise NotFound("关联的用户不存在")
+        if session.scalar(select(Driver.id).where(Driver.user_id == login.id)) is not None:
+            raise Conflict("该用户已有司机档案", code="driver_exists")
     driver = Driver(**data)
     session.add(driver)
     session.flush()

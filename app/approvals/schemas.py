@@ -2,7 +2,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app import clock
 from app.accounts.models import VehicleClass
-from app.api import AwareDateTime, MoneyField, PageArgs, allowed_actions_field
+from app.api import ID, AwareDateTime, List, MoneyField, PageArgs, allowed_actions_field
 from app.approvals.models import TASK_ACTIONS, DayKind, TaskState
 from app.approvals.policy import APPROVER_SOURCES, CONDITIONS, MODES
 from app.security import current_user
@@ -10,7 +10,7 @@ from app.trips.schemas import TripSchema
 
 
 class SubmitSchema(Schema):
-    offer_id = fields.Integer(required=True)
+    offer_id = fields.Integer(required=True, validate=ID)
 
 
 class WithdrawSchema(Schema):
@@ -112,7 +112,7 @@ class SubmittedTripSchema(TripSchema):
 class DelegationSchema(Schema):
     id = fields.Integer(dump_only=True)
     delegator_id = fields.Integer(dump_only=True)
-    delegate_id = fields.Integer(required=True)
+    delegate_id = fields.Integer(required=True, validate=ID)
     starts_at = AwareDateTime(required=True)
     ends_at = AwareDateTime(required=True)
     revoked_at = AwareDateTime(dump_only=True, allow_none=True)
@@ -125,8 +125,8 @@ class DelegationSchema(Schema):
 class ConditionSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(CONDITIONS))
     amount = MoneyField()
-    classes = fields.List(fields.String(validate=validate.OneOf([c.value for c in VehicleClass])),
-                          validate=validate.Length(min=1))
+    classes = List(fields.String(validate=validate.OneOf([c.value for c in VehicleClass])),
+                   validate=validate.Length(min=1, max=len(VehicleClass)))
 
     @validates_schema
     def _params(self, data, **kwargs):
@@ -141,12 +141,13 @@ class PolicyStepSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))
     approvers = fields.String(required=True, validate=validate.OneOf(APPROVER_SOURCES))
     mode = fields.String(load_default="any", validate=validate.OneOf(MODES))
-    when = fields.List(fields.Nested(ConditionSchema), load_default=list)
+    when = List(fields.Nested(ConditionSchema), load_default=list,
+                validate=validate.Length(max=len(CONDITIONS)))
 
 
 class PolicyRulesSchema(Schema):
-    steps = fields.List(fields.Nested(PolicyStepSchema), required=True,
-                        validate=validate.Length(min=1, max=5, error="审批环节须为1至5个"))
+    steps = List(fields.Nested(PolicyStepSchema), required=True,
+                 validate=validate.Length(min=1, max=5, error="审批环节须为1至5个"))
 
     @validates_schema
     def _unique_keys(self, data, **kwargs):

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
-from app.api import AwareDateTime, MoneyField, PageArgs
+from app.api import ID, AwareDateTime, MoneyField, PageArgs
 from app.trips.schemas import TripBriefSchema, TripSchema
 
 MONEY_RANGE = validate.Range(min=Decimal("0"), max=Decimal("99999.99"))
@@ -25,10 +25,8 @@ class Reason(fields.String):
 
 
 class AssignBodySchema(Schema):
-    vehicle_id = fields.Integer(load_default=None, allow_none=True,
-                                validate=validate.Range(min=1))
-    driver_id = fields.Integer(load_default=None, allow_none=True,
-                               validate=validate.Range(min=1))
+    vehicle_id = fields.Integer(load_default=None, allow_none=True, validate=ID)
+    driver_id = fields.Integer(load_default=None, allow_none=True, validate=ID)
 
 
 class ReassignBodySchema(AssignBodySchema):

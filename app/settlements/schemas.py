@@ -1,7 +1,7 @@
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from app.api import AwareDateTime, MoneyField, PageArgs, allowed_actions_field
+from app.api import ID, AwareDateTime, MoneyField, PageArgs, allowed_actions_field
 from app.security import current_user
 from app.settlements.models import ACTIONS
 
@@ -45,7 +45,7 @@ class SettlementLineSchema(Schema):
 
 class SettlementListArgs(PageArgs):
     period = fields.String(validate=PERIOD)
-    unit_id = fields.Integer()
+    unit_id = fields.Integer(validate=ID)
     supplier = fields.String()
 
 

@@ -32,6 +32,8 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     if not match:
         raise ValidationFailed("结算期间格式应为 YYYY-MM", errors={"period": ["格式错误"]})
     year, month = int(match.group(1)), int(match.group(2))
+    if not 2000 <= year <= 2099:
+        raise ValidationFailed("结算期间应在 2000 年至 2099 年之间", errors={"period": ["超出范围"]})
     start = datetime(year, month, 1, tzinfo=clock.SHANGHAI)
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=clock.SHANGHAI)
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)

@@ -3,9 +3,9 @@ from datetime import timedelta
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.accounts.models import VehicleClass
-from app.accounts.schemas import name_field
 from app import clock, db
-from app.api import AwareDateTime, MoneyField, PageArgs, allowed_actions_field
+from app.accounts.schemas import name_field
+from app.api import AwareDateTime, List, MoneyField, PageArgs, allowed_actions_field
 from app.security import current_user
 from app.trips import lifecycle
 from app.trips.models import TRIP_ACTIONS, Purpose, TripState
@@ -35,10 +35,10 @@ class StopSchema(Schema):
 
 class TripCreateSchema(Schema):
     purpose = fields.Nested(PurposeSchema, required=True)
-    passengers = fields.List(fields.Nested(PassengerSchema), required=True,
-                             validate=validate.Length(min=1, max=45, error="乘车人数须为1至45人"))
-    stops = fields.List(fields.Nested(StopSchema), required=True,
-                        validate=validate.Length(min=2, max=10, error="请填写起点和终点（最多10个地点）"))
+    passengers = List(fields.Nested(PassengerSchema), required=True,
+                      validate=validate.Length(min=1, max=45, error="乘车人数须为1至45人"))
+    stops = List(fields.Nested(StopSchema), required=True,
+                 validate=validate.Length(min=2, max=10, error="请填写起点和终点（最多10个地点）"))
     depart_at = AwareDateTime(required=True)
     return_at = AwareDateTime(required=True)
     vehicle_class = fields.String(load_default=None, allow_none=True,

@@ -141,11 +141,27 @@ test('a backend validation error is shown in Chinese and nothing navigates', asy
     const form = await openPage('/pages/trip/new')
     await form.tap('#submit')
     const firstKey = lastPost('/trips').key
-    assert.equal(form.text('#error'), '返回时间必须晚于出发时间')
-    assert.ok(bridge.state.toasts.includes('返回时间必须晚于出发时间'))
+    assert.equal(form.text('#error'), '返回时间：必须晚于出发时间')
+    assert.ok(bridge.state.toasts.includes('返回时间：必须晚于出发时间'))
     assert.equal(bridge.lastNavigation().url, '/pages/home/index', 'still on the form after login')
     await form.tap('#submit')
     assert.notEqual(lastPost('/trips').key, firstKey, 'an answered action does not reuse its key')
+  } finally {
+    backend.state.tripValidation = null
+  }
+})
+
+test('the toast names the first wrong field of a nested list in Chinese', async () => {
+  await signIn('demo-traveler')
+  backend.state.tripValidation = {
+    code: 'validation_error', message: '提交的数据不合法', status: 422,
+    errors: { passengers: { 1: { name: ['长度应在 1 到 40 之间'] } }, stops: { 0: { lat: ['应为数字'] } } },
+  }
+  try {
+    const form = await openPage('/pages/trip/new')
+    await form.tap('#submit')
+    assert.equal(form.text('#error'), '乘车人第2项 姓名：长度应在 1 到 40 之间')
+    assert.ok(bridge.state.toasts.includes('乘车人第2项 姓名：长度应在 1 到 40 之间'))
   } finally {
     backend.state.tripValidation = null
   }

@@ -127,6 +127,26 @@ test('backend error bodies become an Error carrying the Chinese message', async 
   assert.equal(server.received.length, 1, 'business errors are not retried')
 })
 
+test('a field error names the first wrong field, nested lists and objects included', async () => {
+  server.handle((r, res) => send(res, 422, {
+    code: 'validation_error',
+    message: '提交的数据不合法',
+    status: 422,
+    errors: { passengers: { 1: { name: ['应为字符串'] } }, purpose: { _schema: ['应为对象'] } },
+  }))
+  wx.setStorageSync('auth_token', 't')
+
+  await assert.rejects(api.post('/trips', {}), (err) => {
+    assert.equal(err.message, '提交的数据不合法')
+    assert.deepEqual(err.field, { path: 'passengers[1].name', message: '应为字符串' })
+    return true
+  })
+  assert.deepEqual(api.firstFieldError({ purpose: { _schema: ['应为对象'] } }),
+    { path: 'purpose', message: '应为对象' })
+  assert.equal(api.firstFieldError(['JSON 格式错误']), null, 'a body-wide error names no field')
+  assert.equal(api.firstFieldError(null), null)
+})
+
 test('a non-JSON error still yields a Chinese message', async () => {
   server.handle((r, res) => { res.writeHead(502, { 'content-type': 'text/html' }); res.end('<h1>Bad Gateway</h1>') })
   wx.setStorageSync('auth_token', 't')

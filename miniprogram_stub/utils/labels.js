@@ -49,11 +49,31 @@ const CHARGE_KINDS = {
   base: '起步价', distance: '里程费', time: '时长费', tolls: '通行费', other: '其他费用',
 }
 
+// The request fields a user fills in, named as the forms name them ('parent.field' where
+// the name depends on the parent).
+const FIELD_LABELS = {
+  purpose: '用车事由', 'purpose.category': '事由类别', 'purpose.text': '事由说明',
+  passengers: '乘车人', 'passengers.name': '姓名', stops: '地点', 'stops.name': '地点名称',
+  lat: '纬度', lng: '经度', depart_at: '出发时间', return_at: '返回时间', vehicle_class: '车型',
+  offer_id: '用车方案', reason: '原因', comment: '意见', odometer_km: '里程', at: '时间',
+}
+
+// 'passengers[1].name' → '乘车人第2项 姓名'; a field without a label keeps its own name.
+function fieldLabel(path) {
+  let parent = ''
+  return String(path || '').split('.').map((part) => {
+    const [, key, index] = part.match(/^(.*?)(?:\[(\d+)\])?$/)
+    const label = FIELD_LABELS[`${parent}.${key}`] || FIELD_LABELS[key] || key
+    parent = key
+    return index === undefined ? label : `${label}第${Number(index) + 1}项`
+  }).join(' ')
+}
+
 function tripStateLabel(state) { return TRIP_STATES[state] || state || '' }
 
 function taskStateLabel(state) { return TASK_STATES[state] || state || '' }
 
 module.exports = {
   TRIP_STATES, TASK_STATES, CHANNELS, PROVIDER_STATUSES, PURPOSES, VEHICLE_CLASSES,
-  VEHICLE_CLASS_NAMES, CHARGE_KINDS, tripStateLabel, taskStateLabel,
+  VEHICLE_CLASS_NAMES, CHARGE_KINDS, FIELD_LABELS, fieldLabel, tripStateLabel, taskStateLabel,
 }

@@ -1,9 +1,17 @@
 // Shared page plumbing: one place that runs a user action, tracks loading and shows
 // the backend's Chinese error message (toast and the page's visible `error` field).
 const api = require('./request')
+const { fieldLabel } = require('./labels')
+
+// What the user reads: the first wrong field and what is wrong with it when the backend
+// names one ("出发时间：必填"), else the backend's message.
+function errorText(err) {
+  if (err && err.field) return `${fieldLabel(err.field.path)}：${err.field.message}`
+  return (err && err.message) || '操作失败，请重试'
+}
 
 function showError(page, err) {
-  const message = (err && err.message) || '操作失败，请重试'
+  const message = errorText(err)
   page.setData({ error: message })
   wx.showToast({ title: message, icon: 'none', duration: 3000 })
   if (err && (err.code === 'binding_required' || err.status === 401)) {
@@ -52,4 +60,4 @@ async function keyed(page, action, send) {
   }
 }
 
-module.exports = { run, keyed, bindField }
+module.exports = { run, keyed, bindField, errorText }

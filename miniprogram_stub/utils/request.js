@@ -7,6 +7,29 @@ const TOKEN_KEY = 'auth_token'
 const USER_KEY = 'auth_user'
 const NETWORK_MESSAGE = '网络异常，请检查网络后重试'
 
+// The first field error of an error body's `errors` ({depart_at: ['必填']}, nested for
+// lists and objects: {passengers: {1: {name: ['应为字符串']}}}) as {path, message}, the
+// path written 'passengers[1].name'; null when the errors name no field.
+function firstFieldError(errors, path = '') {
+  if (typeof errors === 'string') return path ? { path, message: errors } : null
+  if (Array.isArray(errors)) {
+    for (const item of errors) {
+      const found = firstFieldError(item, path)
+      if (found) return found
+    }
+    return null
+  }
+  if (!errors || typeof errors !== 'object') return null
+  for (const key of Object.keys(errors)) {
+    let sub = path ? `${path}.${key}` : key
+    if (key === '_schema') sub = path
+    else if (/^\d+$/.test(key)) sub = `${path}[${key}]`
+    const found = firstFieldError(errors[key], sub)
+    if (found) return found
+  }
+  return null
+}
+
 class ApiError extends Error {
   constructor({ message, code, status, errors, body }) {
     super(message)
@@ -14,6 +37,7 @@ class ApiError extends Error {
     this.code = code
     this.status = status
     this.errors = errors || null
+    this.field = firstFieldError(errors)
     this.body = body || null
   }
 }
@@ -185,6 +209,7 @@ async function request({ method = 'GET', path, query, data, actionKey, auth = tr
 
 module.exports = {
   ApiError,
+  firstFieldError,
   request,
   login,
   bindPhone,

@@ -83,7 +83,7 @@ def test_wechat_outage_is_502_not_a_crash(api, sandboxes):
 def test_missing_body_is_422_with_field_errors(api):
     resp = api.client.post("/api/v1/auth/wechat-login", json={})
     assert resp.status_code == 422
-    assert resp.get_json()["errors"] == {"code": ["Missing data for required field."]}
+    assert resp.get_json()["errors"] == {"code": ["必填"]}
 
 
 def _claims(app, **overrides):
