@@ -2,8 +2,8 @@ from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.accounts.models import VehicleClass
 from app import clock, db
+from app.accounts.models import VehicleClass
 from app.accounts.schemas import name_field
 from app.api import AwareDateTime, List, MoneyField, PageArgs, allowed_actions_field
 from app.security import current_user
