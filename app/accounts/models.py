@@ -123,6 +123,8 @@ class Vehicle(Base):
     pooled: Mapped[bool] = mapped_column(Boolean, default=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     odometer_km: Mapped[Decimal] = mapped_column(Numeric(10, 1), default=Decimal("0"))
+    # When ``odometer_km`` was read: the next reading is judged against it (SPEC §6.1).
+    odometer_at: Mapped[datetime] = mapped_column(default=clock.now)
     status: Mapped[VehicleStatus] = mapped_column(
         enum_column(VehicleStatus, "vehicle_status"), default=VehicleStatus.AVAILABLE)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)

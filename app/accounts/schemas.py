@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from marshmallow import Schema, fields, validate
 
 from app.accounts.models import EnergyType, Role, UnitLevel, VehicleClass, VehicleStatus
@@ -66,6 +68,14 @@ class VehiclePatchSchema(Schema):
     pooled = fields.Boolean()
     unit_id = fields.Integer()
     status = fields.String(validate=_choice(VehicleStatus))
+
+
+class OdometerCorrectionSchema(Schema):
+    """An admin's correction of a vehicle's recorded odometer reading, with the reason."""
+    odometer_km = fields.Decimal(required=True, as_string=True, places=1,
+                                 validate=validate.Range(min=0, max=Decimal("9999999.9")))
+    reason = fields.String(required=True, validate=validate.Length(
+        min=1, max=500, error="请填写原因（最多500字）"))
 
 
 class DriverSchema(Schema):

@@ -70,7 +70,8 @@ def test_dispute_keeps_the_trip_completed_and_is_visible_to_dispatch_and_finance
 def test_unconfirmed_trips_are_auto_confirmed_after_72_hours(
         api, now, make_trip, drive, hook_calls, in_db, travel, run_due):
     calls, _ = hook_calls
-    quiet, disputed = make_trip(), make_trip(depart_at=T0 + timedelta(days=2))
+    quiet = make_trip(depart_at=T0 + timedelta(hours=1))
+    disputed = make_trip(depart_at=T0 + timedelta(hours=5))
     drive(quiet)
     finished_at = T0 + timedelta(hours=4)
     drive(disputed)   # finishes 4 h after the first one
