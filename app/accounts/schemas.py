@@ -2,10 +2,12 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
-from app.accounts.models import EnergyType, Role, UnitLevel, VehicleClass, VehicleStatus
+from app.accounts.models import (LICENCE_VEHICLE_CLASSES, EnergyType, Role, UnitLevel,
+                                 VehicleClass, VehicleStatus)
 from app.api import PageArgs
 
 PHONE = validate.Regexp(r"^1\d{10}$", error="请输入11位手机号")
+LICENCE_CLASS = validate.OneOf(list(LICENCE_VEHICLE_CLASSES), error="准驾车型不在允许范围内")
 
 
 def _choice(enum_cls):
@@ -84,7 +86,7 @@ class DriverSchema(Schema):
     phone = fields.String(required=True, validate=PHONE)
     unit_id = fields.Integer(required=True)
     user_id = fields.Integer(allow_none=True, load_default=None)
-    license_class = fields.String(load_default="B1", validate=validate.Length(max=4))
+    license_class = fields.String(load_default="B1", validate=LICENCE_CLASS)
     active = fields.Boolean(load_default=True)
 
 
@@ -92,7 +94,7 @@ class DriverPatchSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=60))
     phone = fields.String(validate=PHONE)
     unit_id = fields.Integer()
-    license_class = fields.String(validate=validate.Length(max=4))
+    license_class = fields.String(validate=LICENCE_CLASS)
     active = fields.Boolean()
 
 
