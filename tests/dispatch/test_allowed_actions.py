@@ -48,7 +48,8 @@ def test_through_dispatch_driving_and_sign_off(api, now, fleet, make_trip, drive
     assert actions(api, trip_id, "demo-dispatcher") == ["cancel", "reassign", "unassign"]
     assert driver_actions(api, trip_id) == ["start"]
     assert actions(api, trip_id, "demo-traveler") == ["cancel"]
-    ok(api.post(f"/trips/{trip_id}/start", as_="demo-driver", json={"odometer_km": str(odometer + 5)}))
+    ok(api.post(f"/trips/{trip_id}/start", as_="demo-driver",
+                json={"odometer_km": str(odometer + 5)}))
     assert driver_actions(api, trip_id) == ["finish"]
     assert actions(api, trip_id, "demo-traveler") == []
     travel(T0 + timedelta(hours=3))

@@ -212,3 +212,20 @@ def test_odometer_correction_only_while_it_is_the_vehicles_last_reading(
     assert resp.status_code == 409 and resp.get_json()["code"] == "odometer_superseded"
     assert [d["trip_id"] for d in ok(api.get("/dispatch/disputes?open=true",
                                               as_="demo-dispatcher"))["items"]] == [first]
+
+
+def test_a_corrected_end_reading_is_held_to_150_kmh_over_the_run(api, now, fleet, make_trip,
+                                                                 drive, in_db):
+    from app.dispatch.models import TripRun
+
+    trip_id = make_trip()
+    drive(trip_id)   # a 3 h run: at most 450 km
+    with in_db() as s:
+        start_km = s.query(TripRun).filter_by(trip_id=trip_id).one().start_odometer_km
+    ok(api.post(f"/trips/{trip_id}/dispute", as_="demo-traveler", json={"reason": "里程不对"}),
+       201)
+    resp = api.post(f"/trips/{trip_id}/dispute/resolve", as_="demo-dispatcher", json={
+        "resolution": "更正里程", "odometer_km": str(start_km + Decimal("450.1"))})
+    assert resp.status_code == 422 and resp.get_json()["code"] == "odometer_implausible"
+    ok(api.post(f"/trips/{trip_id}/dispute/resolve", as_="demo-dispatcher",
+                json={"resolution": "更正里程", "odometer_km": str(start_km + 450)}))
