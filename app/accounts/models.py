@@ -128,6 +128,8 @@ class Vehicle(Base):
     pooled: Mapped[bool] = mapped_column(Boolean, default=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     odometer_km: Mapped[Decimal] = mapped_column(Numeric(10, 1), default=Decimal("0"))
+    # When ``odometer_km`` was read: the next reading is judged against it (SPEC §6.1).
+    odometer_at: Mapped[datetime] = mapped_column(default=clock.now)
     status: Mapped[VehicleStatus] = mapped_column(
         enum_column(VehicleStatus, "vehicle_status"), default=VehicleStatus.AVAILABLE)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
@@ -137,6 +139,19 @@ class Vehicle(Base):
     @property
     def nev(self) -> bool:
         return EnergyType(self.energy_type).is_nev
+
+
+_CARS = frozenset({VehicleClass.SEDAN, VehicleClass.MPV})
+# The vehicle classes each licence class may drive (准驾车型): A1 large buses and everything
+# below; A2 and B1 also minibuses; A3, B2 and C1 cars only.
+LICENCE_VEHICLE_CLASSES = {
+    "A1": _CARS | {VehicleClass.MINIBUS, VehicleClass.BUS},
+    "A2": _CARS | {VehicleClass.MINIBUS},
+    "B1": _CARS | {VehicleClass.MINIBUS},
+    "A3": _CARS,
+    "B2": _CARS,
+    "C1": _CARS,
+}
 
 
 class Driver(Base):
@@ -152,3 +167,7 @@ class Driver(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     unit: Mapped[Unit] = relationship(lazy="joined")
+
+    def may_drive(self, vehicle_class: VehicleClass | str) -> bool:
+        """Whether the licence class allows the vehicle class."""
+        return VehicleClass(vehicle_class) in LICENCE_VEHICLE_CLASSES.get(self.license_class, ())

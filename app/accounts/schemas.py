@@ -3,10 +3,12 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.accounts.models import EnergyType, Role, UnitLevel, VehicleClass, VehicleStatus
+from app.accounts.models import (LICENCE_VEHICLE_CLASSES, EnergyType, Role, UnitLevel,
+                                 VehicleClass, VehicleStatus)
 from app.api import ID, List, PageArgs
 
 PHONE = validate.Regexp(r"^1\d{10}$", error="请输入11位手机号")
+LICENCE_CLASS = validate.OneOf(list(LICENCE_VEHICLE_CLASSES), error="准驾车型不在允许范围内")
 # Control (C0, DEL, C1), invisible format (bidi overrides, zero-width) and surrogate code points.
 HIDDEN_CATEGORIES = ("Cc", "Cf", "Cs")
 
@@ -85,13 +87,21 @@ class VehiclePatchSchema(Schema):
     status = fields.String(validate=_choice(VehicleStatus))
 
 
+class OdometerCorrectionSchema(Schema):
+    """An admin's correction of a vehicle's recorded odometer reading, with the reason."""
+    odometer_km = fields.Decimal(required=True, as_string=True, places=1,
+                                 validate=validate.Range(min=0, max=Decimal("9999999.9")))
+    reason = fields.String(required=True, validate=validate.Length(
+        min=1, max=500, error="请填写原因（最多500字）"))
+
+
 class DriverSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = name_field(60, required=True)
     phone = fields.String(required=True, validate=PHONE)
     unit_id = fields.Integer(required=True, validate=ID)
     user_id = fields.Integer(allow_none=True, load_default=None, validate=ID)
-    license_class = fields.String(load_default="B1", validate=validate.Length(max=4))
+    license_class = fields.String(load_default="B1", validate=LICENCE_CLASS)
     active = fields.Boolean(load_default=True)
 
 
@@ -99,7 +109,7 @@ class DriverPatchSchema(Schema):
     name = name_field(60)
     phone = fields.String(validate=PHONE)
     unit_id = fields.Integer(validate=ID)
-    license_class = fields.String(validate=validate.Length(max=4))
+    license_class = fields.String(validate=LICENCE_CLASS)
     active = fields.Boolean()
 
 

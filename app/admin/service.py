@@ -1,11 +1,12 @@
 """Admin use cases over units, users, vehicles and drivers; every change is audited."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, func, select
 
-from app import audit
+from app import audit, clock
 from app.accounts.models import PLATFORM_ROLES, Driver, Role, Unit, User, Vehicle
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.security import in_scope, is_platform
@@ -148,6 +149,17 @@ def update_vehicle(session, *, actor: User, vehicle: Vehicle, data: dict) -> Veh
 def retire_vehicle(session, *, actor: User, vehicle: Vehicle) -> None:
     vehicle.status = "retired"
     _audit(session, actor, vehicle, "retired", {})
+
+
+def correct_odometer(session, *, actor: User, vehicle: Vehicle, odometer_km: Decimal,
+                     reason: str) -> Vehicle:
+    """Replace a wrong recorded reading; the next reading is judged against this one, as
+    read now."""
+    before = vehicle.odometer_km
+    vehicle.odometer_km, vehicle.odometer_at = odometer_km, clock.now()
+    _audit(session, actor, vehicle, "odometer_corrected",
+           {"from": str(before), "to": str(odometer_km), "reason": reason})
+    return vehicle
 
 
 def create_driver(session, *, actor: User, data: dict) -> Driver:

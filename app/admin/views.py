@@ -7,9 +7,9 @@ from sqlalchemy import select
 from app import db
 from app.admin import service
 from app.accounts.models import Driver, Role, Unit, User, Vehicle
-from app.accounts.schemas import (DriverPatchSchema, DriverSchema, UnitListArgs, UnitPatchSchema,
-                                  UnitSchema, UserPatchSchema, UserSchema, VehiclePatchSchema,
-                                  VehicleSchema)
+from app.accounts.schemas import (DriverPatchSchema, DriverSchema, OdometerCorrectionSchema,
+                                  UnitListArgs, UnitPatchSchema, UnitSchema, UserPatchSchema,
+                                  UserSchema, VehiclePatchSchema, VehicleSchema)
 from app.api import PageArgs, blueprint, page_schema, paginate
 from app.security import current_user, roles_required, scope_filter, scoped_get
 
@@ -82,3 +82,13 @@ _resource("/vehicles", Vehicle, VehicleSchema, VehiclePatchSchema, service.creat
 _resource("/drivers", Driver, DriverSchema, DriverPatchSchema, service.create_driver,
           lambda s, a, o, d: service.update_driver(s, actor=a, driver=o, data=d),
           service.deactivate, unit_column=Driver.unit_id)
+
+
+@blp.route("/vehicles/<int:obj_id>/odometer", methods=["POST"])
+@admin_only
+@blp.arguments(OdometerCorrectionSchema)
+@blp.response(200, VehicleSchema)
+def correct_odometer(data, obj_id):
+    """Correct a vehicle's recorded odometer (a wrong reading); audited with the reason."""
+    vehicle = scoped_get(Vehicle, obj_id)
+    return service.correct_odometer(db.session, actor=current_user(), vehicle=vehicle, **data)

@@ -81,23 +81,29 @@ def _explicit_driver(session, actor: User, trip: Trip, driver_id: int) -> Driver
     return driver
 
 
-def ranked_vehicles(session, trip: Trip) -> list[int]:
+def ranked_vehicles(session, trip: Trip) -> list[Vehicle]:
     """Free fitting vehicles for the trip, best first (see ``policy.rank_vehicles``)."""
-    free = availability.free_vehicles(session, trip.vehicle_class, trip.passenger_count,
-                                      trip.depart_at, trip.return_at)
-    km = availability.km_this_year(session, [v.id for v in free])
+    free = {v.id: v for v in availability.free_vehicles(
+        session, trip.vehicle_class, trip.passenger_count, trip.depart_at, trip.return_at)}
+    km = availability.km_this_year(session, list(free))
     ranked = policy.rank_vehicles(
-        [policy.VehicleCandidate(v.id, v.vehicle_class, v.seats, v.nev, km[v.id]) for v in free],
+        [policy.VehicleCandidate(v.id, v.vehicle_class, v.seats, v.nev, km[v.id])
+         for v in free.values()],
         wanted_class=trip.vehicle_class, passengers=trip.passenger_count)
-    return [c.id for c in ranked]
+    return [free[c.id] for c in ranked]
 
 
-def ranked_drivers(session, trip: Trip) -> list[int]:
-    """Free drivers for the trip, fewest hours in the trip's week first."""
-    free = availability.free_drivers(session, trip.depart_at, trip.return_at)
-    minutes = availability.minutes_in_week(session, [d.id for d in free], trip.depart_at)
-    return [c.id for c in policy.rank_drivers(
-        [policy.DriverCandidate(d.id, minutes[d.id]) for d in free])]
+def ranked_drivers(session, trip: Trip) -> list[Driver]:
+    """Free drivers who can sign in for the trip, fewest hours in the trip's week first."""
+    free = {d.id: d for d in availability.free_drivers(session, trip.depart_at, trip.return_at)}
+    minutes = availability.minutes_in_week(session, list(free), trip.depart_at)
+    return [free[c.id] for c in policy.rank_drivers(
+        [policy.DriverCandidate(d.id, minutes[d.id]) for d in free.values()])]
+
+
+def _licence_refused(driver: Driver) -> ValidationFailed:
+    return ValidationFailed("所选驾驶员的准驾车型不能驾驶该类车辆", code="licence_mismatch",
+                            errors={"driver_id": [f"准驾车型 {driver.license_class} 不符"]})
 
 
 def constraint_conflict(exc: IntegrityError) -> Conflict:
@@ -127,16 +133,29 @@ def _place(session, *, actor: User, trip: Trip, vehicle_id: int | None, driver_i
     """Check (explicit) or rank (omitted) the vehicle and driver, then insert the assignment."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ASSIGNMENT_LOCK_KEY})
-    vehicles = ([_explicit_vehicle(session, actor, trip, vehicle_id).id] if vehicle_id
+    vehicles = ([_explicit_vehicle(session, actor, trip, vehicle_id)] if vehicle_id
                 else ranked_vehicles(session, trip))
-    drivers = ([_explicit_driver(session, actor, trip, driver_id).id] if driver_id
+    drivers = ([_explicit_driver(session, actor, trip, driver_id)] if driver_id
                else ranked_drivers(session, trip))
-    # A candidate the constraint refuses (taken by a writer outside this path) drops out and
-    # the next one is tried; explicit choices are not replaced.
-    while vehicles and drivers:
+    if driver_id:
+        licensed = [v for v in vehicles if drivers[0].may_drive(v.vehicle_class)]
+        if vehicles and not licensed:
+            raise _licence_refused(drivers[0])
+        vehicles = licensed
+    # Each vehicle in turn with the best driver licensed for it. A candidate the constraint
+    # refuses (taken by a writer outside this path) drops out and the next one is tried;
+    # explicit choices are not replaced.
+    short_of_drivers = False
+    while vehicles:
+        vehicle = vehicles[0]
+        driver = next((d for d in drivers if d.may_drive(vehicle.vehicle_class)), None)
+        if driver is None:
+            short_of_drivers = True
+            vehicles.pop(0)
+            continue
         try:
             return _insert(session, Assignment.for_window(
-                trip, vehicle_id=vehicles[0], driver_id=drivers[0],
+                trip, vehicle_id=vehicle.id, driver_id=driver.id,
                 auto=not (vehicle_id or driver_id), assigned_by_id=actor.id, reason=reason))
         except VehicleBusy:
             if vehicle_id:
@@ -145,10 +164,10 @@ def _place(session, *, actor: User, trip: Trip, vehicle_id: int | None, driver_i
         except DriverBusy:
             if driver_id:
                 raise
-            drivers.pop(0)
-    if not vehicles:
-        raise Conflict("该时段没有符合要求的空闲车辆", code="no_vehicle_available")
-    raise Conflict("该时段没有空闲的驾驶员", code="no_driver_available")
+            drivers.remove(driver)
+    if short_of_drivers:
+        raise Conflict("该时段没有可驾驶所需车型的空闲驾驶员", code="no_driver_available")
+    raise Conflict("该时段没有符合要求的空闲车辆", code="no_vehicle_available")
 
 
 def describe_assignment(assignment: Assignment) -> dict:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import and_, func, select
 
 from app import clock
-from app.accounts.models import Driver, Vehicle, VehicleStatus
+from app.accounts.models import Driver, Role, User, UserRole, Vehicle, VehicleStatus
 from app.dispatch.models import BUFFER, Assignment, TripRun
 
 
@@ -48,9 +48,12 @@ def free_vehicles(session, vehicle_class: str | None, seats: int, start: datetim
 
 
 def free_drivers(session, start: datetime, end: datetime) -> list[Driver]:
-    """Active drivers with no overlapping task."""
+    """Active drivers who can act (an active login with the driver role, to start and
+    finish the trip) with no overlapping task."""
     busy = select(Assignment.driver_id).where(overlapping(start, end))
-    stmt = select(Driver).where(Driver.active, Driver.id.not_in(busy))
+    can_act = select(User.id).join(UserRole).where(User.active, UserRole.role == Role.DRIVER)
+    stmt = select(Driver).where(Driver.active, Driver.user_id.in_(can_act),
+                                Driver.id.not_in(busy))
     return list(session.scalars(stmt.order_by(Driver.id)).unique())
 
 

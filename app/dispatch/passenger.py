@@ -126,7 +126,8 @@ def _correct_run(session, trip: Trip, correction: Correction) -> dict:
         if vehicle.odometer_km != run.end_odometer_km:
             raise Conflict("该车辆已有后续行程记录，不能再更正本次收车里程",
                            code="odometer_superseded")
-        check_odometer(correction.odometer_km, at_least=run.start_odometer_km,
+        check_odometer(correction.odometer_km, at=run.finished_at, last_km=run.start_odometer_km,
+                       last_at=run.started_at, at_least=run.start_odometer_km,
                        message="收车里程表读数不能小于出车读数")
         changes["odometer_km"] = [str(run.end_odometer_km), str(correction.odometer_km)]
         run.end_odometer_km = vehicle.odometer_km = correction.odometer_km

@@ -4,7 +4,7 @@ the tariff's inputs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -19,6 +19,10 @@ from app.trips.models import Trip, TripState
 from app.trips.service import can_view
 
 S = TripState
+# Hard limits (SPEC §6.1): no start earlier than this before the approved departure, and
+# no reading implying a higher average speed since the vehicle's last reading.
+EARLIEST_START = timedelta(hours=2)
+MAX_SPEED_KMH = 150
 
 
 def driver_of(session, user: User) -> Driver:
@@ -59,10 +63,21 @@ def _last_state_change(trip: Trip) -> datetime:
     return max(e.at for e in trip.events if e.from_state != e.to_state)
 
 
-def check_odometer(reading: Decimal, *, at_least: Decimal, message: str) -> Decimal:
+def check_odometer(reading: Decimal, *, at: datetime, last_km: Decimal, last_at: datetime,
+                   at_least: Decimal, message: str) -> Decimal:
+    """A reading taken at ``at``: never below ``at_least``, and no faster than
+    ``MAX_SPEED_KMH`` since the last reading ``last_km`` taken at ``last_at`` (a hard limit,
+    SPEC §6.1; softer anomalies are supervision's to flag)."""
     if reading < at_least:
         raise ValidationFailed(message, code="odometer_backwards",
                                errors={"odometer_km": [f"不能小于 {at_least} 公里"]})
+    hours = Decimal((at - last_at).total_seconds()) / 3600
+    if reading > last_km and (hours <= 0 or reading - last_km > MAX_SPEED_KMH * hours):
+        limit = max(last_km + MAX_SPEED_KMH * max(hours, Decimal(0)), at_least)
+        raise ValidationFailed(
+            f"里程表读数不合理：距上次记录的 {last_km} 公里，平均时速将超过"
+            f" {MAX_SPEED_KMH} 公里，请核对读数", code="odometer_implausible",
+            errors={"odometer_km": [f"不能大于 {limit.quantize(Decimal('0.1'))} 公里"]})
     return reading
 
 
@@ -75,15 +90,19 @@ def start_trip(session, *, actor: User, trip_id: int, odometer_km: Decimal,
                                 errors={"state": trip.state.value})
     started_at = _when(at, not_before=_last_state_change(trip),
                        field_message="出车时间不能早于派车时间")
+    if started_at < trip.depart_at - EARLIEST_START:
+        raise IllegalTransition("出车时间不能早于行程出发时间前2小时", code="start_too_early",
+                                errors={"at": ["早于出发时间前2小时"]})
     vehicle = assignment.vehicle
-    check_odometer(odometer_km, at_least=vehicle.odometer_km,
+    check_odometer(odometer_km, at=started_at, last_km=vehicle.odometer_km,
+                   last_at=vehicle.odometer_at, at_least=vehicle.odometer_km,
                    message="里程表读数不能小于车辆上次记录的读数")
     run = TripRun(trip=trip, assignment_id=assignment.id, vehicle_id=vehicle.id,
                   driver_id=assignment.driver_id, started_at=started_at,
                   start_odometer_km=odometer_km,
                   odometer_gap_km=odometer_km - vehicle.odometer_km)
     session.add(run)
-    vehicle.odometer_km = odometer_km
+    vehicle.odometer_km, vehicle.odometer_at = odometer_km, started_at
     trip.transition(session, S.IN_PROGRESS, actor_id=actor.id, at=started_at,
                     data={"odometer_km": str(odometer_km), "recorded_at": clock.now().isoformat()})
     events.publish(session, events.TRIP_STARTED, trip=trip, at=started_at)
@@ -119,7 +138,8 @@ def finish_trip(session, *, actor: User, trip_id: int, report: FinishReport) -> 
     finished_at = _when(report.at, not_before=run.started_at,
                         field_message="收车时间须晚于出车时间")
     vehicle = assignment.vehicle
-    check_odometer(report.odometer_km,
+    check_odometer(report.odometer_km, at=finished_at, last_km=vehicle.odometer_km,
+                   last_at=vehicle.odometer_at,
                    at_least=max(run.start_odometer_km, vehicle.odometer_km),
                    message="收车里程表读数不能小于出车读数")
     run.finished_at = finished_at
@@ -127,7 +147,7 @@ def finish_trip(session, *, actor: User, trip_id: int, report: FinishReport) -> 
     run.km = report.odometer_km - run.start_odometer_km
     run.tolls, run.parking, run.lodging = report.tolls, report.parking, report.lodging
     run.waiting_minutes = report.waiting_minutes
-    vehicle.odometer_km = report.odometer_km
+    vehicle.odometer_km, vehicle.odometer_at = report.odometer_km, finished_at
     release_assignment(session, assignment, ReleaseReason.FINISHED, actor_id=actor.id, at=finished_at)
     trip.transition(session, S.COMPLETED, actor_id=actor.id, at=finished_at,
                     data={"km": str(run.km), "recorded_at": clock.now().isoformat()})

@@ -171,7 +171,7 @@ def test_fleet_trip_finished_by_the_driver_is_charged_then_final_on_confirmation
 
 def test_fleet_trip_is_priced_by_the_version_in_force_when_it_started(api, make_trip, drive,
                                                                        in_db, travel):
-    trip_id = make_trip()
+    trip_id = make_trip(depart_at=T0 + timedelta(hours=1))
     ok(api.post("/admin/tariffs", as_="demo-admin", json=dearer_fleet("2026-12-01")), 201)
     ok(api.post("/admin/tariffs", as_="demo-admin", json=dearer_fleet("2026-12-02", "99.00")), 201)
     drive(trip_id)   # starts 1 December 09:00 and finishes that day, after the second one is out

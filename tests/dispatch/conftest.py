@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import clock, db
 from app.accounts.models import Driver, User, Vehicle
@@ -74,8 +74,10 @@ def make_trip(in_db, demo):
 
 @pytest.fixture
 def fleet(in_db, demo):
-    """Demo vehicles as dicts (in id order) and driver ids by name."""
+    """Demo vehicles as dicts (in id order) and driver ids by name. The demo was seeded at
+    the real time; here its odometers were read the evening before T0."""
     with in_db() as s:
+        s.execute(update(Vehicle).values(odometer_at=T0 - timedelta(hours=12)))
         vehicles = [{"id": v.id, "plate": v.plate, "class": str(v.vehicle_class),
                      "nev": v.nev, "odometer_km": v.odometer_km}
                     for v in s.scalars(select(Vehicle).order_by(Vehicle.id))]
@@ -133,8 +135,9 @@ def hook_calls(app):
 
 @pytest.fixture
 def drive(api, fleet, travel, in_db):
-    """Assign to the demo driver 钱进 and, unless told to stop earlier, start (1 h later)
-    and finish (4 h later) the trip over the API, moving the frozen clock along."""
+    """Assign to the demo driver 钱进 and, unless told to stop earlier, start (1 h later,
+    but no earlier than 1 h before departure) and finish (3 h after the start) the trip
+    over the API, moving the frozen clock along."""
 
     def run(trip_id: int, *, vehicle_id=None, until="finished", start_km=None, end_km=None,
             finish_body=None) -> dict:
@@ -145,8 +148,9 @@ def drive(api, fleet, travel, in_db):
             return {}
         with in_db() as s:
             odometer = s.get(Vehicle, vehicle).odometer_km
+            depart_at = s.get(Trip, trip_id).depart_at
         start_km = start_km or str(odometer + 5)
-        travel(clock.now() + timedelta(hours=1))
+        travel(max(clock.now() + timedelta(hours=1), depart_at - timedelta(hours=1)))
         ok(api.post(f"/trips/{trip_id}/start", as_="demo-driver", json={"odometer_km": start_km}))
         if until == "started":
             return {}

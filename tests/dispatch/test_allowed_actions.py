@@ -2,9 +2,13 @@
 the caller's part in the trip decide it, so no client re-implements a rule."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from app.trips.models import Channel, Purpose, TripState
 
 from tests.factories import ok
+
+from .conftest import T0
 
 
 def actions(api, trip_id, as_):
@@ -35,19 +39,22 @@ def test_an_emergency_trip_is_dispatchable_while_pending(api, now, make_trip):
     assert actions(api, trip_id, "demo-dispatcher") == ["cancel", "assign"]
 
 
-def test_through_dispatch_driving_and_sign_off(api, now, make_trip, drive, travel):
-    trip_id = make_trip()
+def test_through_dispatch_driving_and_sign_off(api, now, fleet, make_trip, drive, travel):
+    trip_id = make_trip(depart_at=T0 + timedelta(hours=1))
+    odometer = fleet["sedans"][0]["odometer_km"]
     assert actions(api, trip_id, "demo-traveler") == ["cancel"]
     assert actions(api, trip_id, "demo-dispatcher") == ["cancel", "assign"]
     drive(trip_id, until="dispatched")
     assert actions(api, trip_id, "demo-dispatcher") == ["cancel", "reassign", "unassign"]
     assert driver_actions(api, trip_id) == ["start"]
     assert actions(api, trip_id, "demo-traveler") == ["cancel"]
-    ok(api.post(f"/trips/{trip_id}/start", as_="demo-driver", json={"odometer_km": "99999.0"}))
+    ok(api.post(f"/trips/{trip_id}/start", as_="demo-driver",
+                json={"odometer_km": str(odometer + 5)}))
     assert driver_actions(api, trip_id) == ["finish"]
     assert actions(api, trip_id, "demo-traveler") == []
+    travel(T0 + timedelta(hours=3))
     ok(api.post(f"/trips/{trip_id}/finish", as_="demo-driver",
-                json={"odometer_km": "100042.0", "tolls": "0.00", "parking": "0.00",
+                json={"odometer_km": str(odometer + 47), "tolls": "0.00", "parking": "0.00",
                       "lodging": "0.00", "waiting_minutes": 0}))
     assert actions(api, trip_id, "demo-traveler") == ["confirm", "dispute"]
     assert driver_actions(api, trip_id) is None  # the task is done

@@ -185,3 +185,58 @@ def test_one_active_assignment_per_trip(api, now, make_trip, in_db):
     with in_db() as s:
         assert s.query(Assignment).filter_by(trip_id=trip_id, active=True).count() == 1
         assert s.get(Trip, trip_id).state == TripState.DISPATCHED
+
+
+def test_explicit_driver_must_hold_a_licence_for_the_vehicle_class(api, now, fleet, make_trip):
+    bus = next(v["id"] for v in fleet["vehicles"] if v["class"] == "bus")
+    b1, a1 = fleet["drivers"]["严军"], fleet["drivers"]["钱进"]
+    trip_id = make_trip(vehicle_class="bus", passengers=30)
+    for body in ({"vehicle_id": bus, "driver_id": b1}, {"driver_id": b1}):
+        refused = assign(api, trip_id, **body)
+        assert refused.status_code == 422 and refused.get_json()["code"] == "licence_mismatch"
+        assert "driver_id" in refused.get_json()["errors"]
+    assert ok(assign(api, trip_id, vehicle_id=bus, driver_id=a1))["driver"]["id"] == a1
+    # nor by reassigning the driver alone
+    refused = api.post(f"/trips/{trip_id}/reassign", as_=DISPATCHER,
+                       json={"driver_id": b1, "reason": "换人"})
+    assert refused.status_code == 422 and refused.get_json()["code"] == "licence_mismatch"
+    # a B1 licence covers a minibus
+    minibus = next(v["id"] for v in fleet["vehicles"] if v["class"] == "minibus")
+    ok(assign(api, make_trip(vehicle_class="minibus", passengers=10), vehicle_id=minibus,
+              driver_id=b1))
+
+
+def test_auto_assign_gives_a_bus_only_to_a_licensed_driver(api, now, fleet, make_trip,
+                                                           past_run):
+    minibus = next(v["id"] for v in fleet["vehicles"] if v["class"] == "minibus")
+    monday = T0 - timedelta(days=1)
+    a1 = [fleet["drivers"][name] for name in ("钱进", "孔亮", "曹勇")]  # the others hold B1
+    for driver_id, hours in zip(a1, [3, 1, 2]):  # B1 drivers have the fewest hours
+        past_run(minibus, driver_id, km=10, started_at=monday + timedelta(hours=9), hours=hours)
+    assert ok(assign(api, make_trip(vehicle_class="bus", passengers=30)))["driver"]["id"] == a1[1]
+    assert ok(assign(api, make_trip(vehicle_class="sedan")))["driver"]["id"] not in a1
+    for driver_id in a1[::2]:   # every A1 driver busy: a free B1 driver is no answer
+        ok(assign(api, make_trip(vehicle_class="sedan"), driver_id=driver_id))
+    refused = assign(api, make_trip(vehicle_class="bus", passengers=30))
+    assert refused.status_code == 409 and refused.get_json()["code"] == "no_driver_available"
+
+
+def test_auto_assign_picks_only_drivers_who_can_sign_in(api, now, fleet, make_trip, past_run,
+                                                       demo):
+    minibus = next(v["id"] for v in fleet["vehicles"] if v["class"] == "minibus")
+    monday = T0 - timedelta(days=1)
+    for driver_id in fleet["drivers"].values():   # every demo driver has worked this week
+        past_run(minibus, driver_id, km=10, started_at=monday + timedelta(hours=9), hours=2)
+    no_login = ok(api.post("/admin/drivers", as_="demo-admin", json={
+        "name": "无账号", "phone": "13600000011", "unit_id": demo["units"]["常州市"],
+        "license_class": "C1"}), 201)["id"]
+    login = ok(api.post("/admin/users", as_="demo-admin", json={
+        "name": "已停用", "phone": "13600000012", "unit_id": demo["units"]["常州市"],
+        "roles": ["driver"]}), 201)["id"]
+    disabled = ok(api.post("/admin/drivers", as_="demo-admin", json={
+        "name": "已停用", "phone": "13600000012", "unit_id": demo["units"]["常州市"],
+        "user_id": login, "license_class": "C1"}), 201)["id"]
+    assert api.delete(f"/admin/users/{login}", as_="demo-admin").status_code == 204
+    body = ok(assign(api, make_trip()))
+    assert body["driver"]["id"] in fleet["drivers"].values()
+    assert body["driver"]["id"] not in (no_login, disabled)

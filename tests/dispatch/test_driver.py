@@ -55,7 +55,7 @@ def test_start_and_finish_record_the_facts(api, now, fleet, make_trip, drive, ho
 
 def test_times_recorded_afterwards_must_be_in_order_and_not_future(
         api, now, fleet, make_trip, drive, travel):
-    trip_id = make_trip()
+    trip_id = make_trip(depart_at=T0 + timedelta(hours=1))
     drive(trip_id, until="dispatched")   # dispatched at T0
     odometer = str(fleet["sedans"][0]["odometer_km"] + 1)
     travel(T0 + timedelta(hours=2))
@@ -85,7 +85,7 @@ def test_times_recorded_afterwards_must_be_in_order_and_not_future(
 
 def test_odometer_may_not_go_backwards(api, now, fleet, make_trip, drive, travel):
     vehicle = fleet["sedans"][0]
-    trip_id = make_trip()
+    trip_id = make_trip(depart_at=T0 + timedelta(hours=1))
     drive(trip_id, until="dispatched")
     back = api.post(f"/trips/{trip_id}/start", as_="demo-driver",
                     json={"odometer_km": str(vehicle["odometer_km"] - 1)})
@@ -137,3 +137,53 @@ def test_repeated_finish_is_409_not_404(api, now, fleet, make_trip, drive, in_db
     with in_db() as s:
         run = s.scalars(select(TripRun).where(TripRun.trip_id == trip_id)).one()
         assert str(run.end_odometer_km) == first["end_odometer_km"]
+
+
+def test_a_start_more_than_two_hours_before_departure_is_refused(api, now, fleet, make_trip,
+                                                                  drive, travel, in_db):
+    trip_id = make_trip(depart_at=T0 + timedelta(hours=4))
+    drive(trip_id, until="dispatched")   # dispatched at T0
+    travel(T0 + timedelta(hours=1, minutes=59))
+    body = {"odometer_km": str(fleet["sedans"][0]["odometer_km"] + 5)}
+    early = api.post(f"/trips/{trip_id}/start", as_="demo-driver", json=body)
+    assert early.status_code == 409 and early.get_json()["code"] == "start_too_early"
+    assert "2小时" in early.get_json()["message"]
+    # nor recorded afterwards with an early time
+    offline = api.post(f"/trips/{trip_id}/start", as_="demo-driver",
+                       json={**body, "at": (T0 + timedelta(hours=1)).isoformat()})
+    assert offline.status_code == 409 and offline.get_json()["code"] == "start_too_early"
+    with in_db() as s:
+        assert s.query(TripRun).filter_by(trip_id=trip_id).count() == 0
+    travel(T0 + timedelta(hours=2))   # exactly two hours before departure
+    assert ok(api.post(f"/trips/{trip_id}/start", as_="demo-driver", json=body))[
+        "trip_state"] == "in_progress"
+
+
+def test_a_reading_faster_than_150_kmh_since_the_last_is_refused(api, now, fleet, make_trip,
+                                                                drive, travel, in_db):
+    vehicle = fleet["sedans"][0]   # last read 12 h before T0 (the fleet fixture)
+    trip_id = make_trip(depart_at=T0 + timedelta(hours=1))
+    drive(trip_id, until="dispatched")
+    travel(T0 + timedelta(hours=1))   # 13 h since the last reading: at most 1950 km more
+
+    def start(km):
+        return api.post(f"/trips/{trip_id}/start", as_="demo-driver", json={"odometer_km": str(km)})
+
+    for km in ("9999999", vehicle["odometer_km"] + Decimal("1950.1")):
+        poisoned = start(km)
+        assert poisoned.status_code == 422, poisoned.get_json()
+        assert poisoned.get_json()["code"] == "odometer_implausible"
+        assert "odometer_km" in poisoned.get_json()["errors"]
+    with in_db() as s:
+        assert s.get(Vehicle, vehicle["id"]).odometer_km == vehicle["odometer_km"]
+    start_km = vehicle["odometer_km"] + 1950
+    ok(start(start_km))
+    travel(T0 + timedelta(hours=3))   # 2 h on the road: at most 300 km
+
+    def finish(km):
+        return api.post(f"/trips/{trip_id}/finish", as_="demo-driver",
+                        json={"odometer_km": str(km)})
+
+    too_far = finish(start_km + Decimal("300.1"))
+    assert too_far.status_code == 422 and too_far.get_json()["code"] == "odometer_implausible"
+    assert ok(finish(start_km + 300))["km"] == "300.0"

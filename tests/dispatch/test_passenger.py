@@ -70,7 +70,8 @@ def test_dispute_keeps_the_trip_completed_and_is_visible_to_dispatch_and_finance
 def test_unconfirmed_trips_are_auto_confirmed_after_72_hours(
         api, now, make_trip, drive, hook_calls, in_db, travel, run_due):
     calls, _ = hook_calls
-    quiet, disputed = make_trip(), make_trip(depart_at=T0 + timedelta(days=2))
+    quiet = make_trip(depart_at=T0 + timedelta(hours=1))
+    disputed = make_trip(depart_at=T0 + timedelta(hours=5))
     drive(quiet)
     finished_at = T0 + timedelta(hours=4)
     drive(disputed)   # finishes 4 h after the first one
@@ -211,3 +212,20 @@ def test_odometer_correction_only_while_it_is_the_vehicles_last_reading(
     assert resp.status_code == 409 and resp.get_json()["code"] == "odometer_superseded"
     assert [d["trip_id"] for d in ok(api.get("/dispatch/disputes?open=true",
                                               as_="demo-dispatcher"))["items"]] == [first]
+
+
+def test_a_corrected_end_reading_is_held_to_150_kmh_over_the_run(api, now, fleet, make_trip,
+                                                                 drive, in_db):
+    from app.dispatch.models import TripRun
+
+    trip_id = make_trip()
+    drive(trip_id)   # a 3 h run: at most 450 km
+    with in_db() as s:
+        start_km = s.query(TripRun).filter_by(trip_id=trip_id).one().start_odometer_km
+    ok(api.post(f"/trips/{trip_id}/dispute", as_="demo-traveler", json={"reason": "里程不对"}),
+       201)
+    resp = api.post(f"/trips/{trip_id}/dispute/resolve", as_="demo-dispatcher", json={
+        "resolution": "更正里程", "odometer_km": str(start_km + Decimal("450.1"))})
+    assert resp.status_code == 422 and resp.get_json()["code"] == "odometer_implausible"
+    ok(api.post(f"/trips/{trip_id}/dispute/resolve", as_="demo-dispatcher",
+                json={"resolution": "更正里程", "odometer_km": str(start_km + 450)}))
