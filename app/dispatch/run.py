@@ -4,7 +4,7 @@ the tariff's inputs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -19,9 +19,8 @@ from app.trips.models import Trip, TripState
 from app.trips.service import can_view
 
 S = TripState
-# Hard limits (SPEC §6.1): no start earlier than this before the approved departure, and
-# no reading implying a higher average speed since the vehicle's last reading.
-EARLIEST_START = timedelta(hours=2)
+# Hard limit (SPEC §6.1): no reading implying a higher average speed since the vehicle's
+# last reading (the earliest start is the trip's: ``Trip.start_window_open``).
 MAX_SPEED_KMH = 150
 
 
@@ -90,7 +89,7 @@ def start_trip(session, *, actor: User, trip_id: int, odometer_km: Decimal,
                                 errors={"state": trip.state.value})
     started_at = _when(at, not_before=_last_state_change(trip),
                        field_message="出车时间不能早于派车时间")
-    if started_at < trip.depart_at - EARLIEST_START:
+    if not trip.start_window_open(started_at):
         raise IllegalTransition("出车时间不能早于行程出发时间前2小时", code="start_too_early",
                                 errors={"at": ["早于出发时间前2小时"]})
     vehicle = assignment.vehicle

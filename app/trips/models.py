@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, and_, or_
@@ -63,6 +63,9 @@ TRANSITIONS: dict[TripState, set[TripState]] = {
     S.CONFIRMED: {S.SETTLED},
 }
 
+
+# Hard limit (SPEC §6.1): no start earlier than this before the approved departure.
+EARLIEST_START = timedelta(hours=2)
 
 # The trip actions of the HTTP API, in the order ``allowed_actions`` lists them.
 TRIP_ACTIONS = ("quote", "submit", "withdraw", "cancel", "assign", "reassign", "unassign",
@@ -185,6 +188,10 @@ class Trip(StateMachine, Base):
     def startable(self) -> bool:
         return self.state == S.DISPATCHED
 
+    def start_window_open(self, at: datetime) -> bool:
+        """A driver sets off at most ``EARLIEST_START`` before the approved departure (SPEC §6.1)."""
+        return at >= self.depart_at - EARLIEST_START
+
     @property
     def finishable(self) -> bool:
         return self.state == S.IN_PROGRESS
@@ -244,7 +251,8 @@ class Trip(StateMachine, Base):
                 and self._oversees(user, Role.DISPATCHER))
 
     def can_start(self, user: User, ctx: "ActionContext") -> bool:
-        return self.startable and ctx.assigned and ctx.driver_user_id == user.id
+        return (self.startable and self.start_window_open(clock.now()) and ctx.assigned
+                and ctx.driver_user_id == user.id)
 
     def can_finish(self, user: User, ctx: "ActionContext") -> bool:
         return self.finishable and ctx.assigned and ctx.driver_user_id == user.id

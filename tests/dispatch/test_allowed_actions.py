@@ -91,3 +91,12 @@ def test_trip_allowed_actions_are_typed_in_the_openapi_document(client):
         assert field["type"] == "array" and field["items"]["enum"] == [
             "quote", "submit", "withdraw", "cancel", "assign", "reassign", "unassign",
             "switch_to_fleet", "start", "finish", "confirm", "dispute", "resolve_dispute"]
+
+
+def test_the_driver_is_offered_start_only_within_two_hours_of_departure(api, now, make_trip,
+                                                                        drive, travel):
+    trip_id = make_trip(depart_at=T0 + timedelta(hours=4))
+    drive(trip_id, until="dispatched")
+    assert driver_actions(api, trip_id) == []  # four hours ahead: too early to set off
+    travel(T0 + timedelta(hours=2))
+    assert driver_actions(api, trip_id) == ["start"]
