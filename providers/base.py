@@ -166,9 +166,12 @@ class SupplyProvider(Protocol):
     def lookup(self, out_order_id: str) -> Order | None:
         """The order placed under our ``out_order_id``; None when the provider has none."""
 
-    def verify_callback(self, payload: Mapping[str, Any], *, nonce_store: Any = None,
+    def verify_callback(self, payload: Mapping[str, Any], headers: Mapping[str, str],
+                        body: bytes, *, nonce_store: Any = None,
                         now: float | None = None) -> None:
-        """Check a callback's signature, time window and nonce; raises SignatureError."""
+        """Check a callback's signature, time window and replay; raises SignatureError.
+        ``payload`` is the parsed ``body``; each scheme checks what it signs (ride-hailing
+        the payload's fields, our own protocol the Standard Webhooks headers and raw body)."""
 
     def parse_callback(self, payload: Mapping[str, Any]) -> Order:
         """The order a verified callback describes; KeyError/TypeError/ValueError if incomplete."""

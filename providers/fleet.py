@@ -83,7 +83,7 @@ class FleetProvider:
         raise ProviderError("fleet orders are tracked by the dispatch module",
                             provider=self.name, code="not_tracked_here")
 
-    def verify_callback(self, payload, *, nonce_store=None, now=None) -> None:
+    def verify_callback(self, payload, headers, body, *, nonce_store=None, now=None) -> None:
         raise ProviderError("the fleet sends no callbacks", provider=self.name,
                             code="not_tracked_here")
 

@@ -2,26 +2,39 @@
 
 Signing (SPEC §3): every request carries ``app_key``, ``timestamp`` (Unix seconds) and
 ``nonce``; ``sign`` is the lowercase hex HMAC-SHA256, keyed by the shared secret, of the
-parameters other than ``sign`` sorted by name and joined as ``k=v&k=v``. Strings are taken
-as they are; every other value as compact JSON with sorted keys (so nested objects of a
-JSON body sign the same on both sides). GET requests sign their query parameters, POST
-requests their top-level JSON body. Responses (``{code, msg, data}``) and callbacks are
-signed the same way, and ``verify`` checks all of them: the signature, a 5-minute
-timestamp window and, given a nonce store, that the nonce was not seen before.
+parameters other than ``sign`` sorted by name and joined as ``k=v&k=v``, each key and value
+percent-encoded (RFC 3986: all but ``A-Z a-z 0-9 - _ . ~``), so that no ``&`` or ``=`` in a
+value can move a boundary (``nonce=n&occurred_at=t`` and ``nonce=n%26occurred_at%3Dt``
+differ). Strings are taken as they are; every other value as compact JSON with sorted keys
+(so nested objects of a JSON body sign the same on both sides). GET requests sign their
+query parameters, POST requests their top-level JSON body. Responses (``{code, msg,
+data}``) and ride-hailing callbacks are signed the same way, and ``verify`` checks all of
+them: the signature, a 5-minute timestamp window and, given a nonce store, that the nonce
+was not seen before.
+
+Callbacks of our own protocol (rental suppliers) follow Standard Webhooks: the JSON body
+goes as it is, and the headers ``webhook-id``, ``webhook-timestamp`` and
+``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` sign it (raw
+bytes; a secret ``whsec_<base64>`` is the base64-decoded key, any other its UTF-8 bytes).
+``verify_webhook`` checks the signature, the same window and, given a nonce store, that
+the ``webhook-id`` was not seen before (a sender keeps the id when it retries a message).
 
 Transport time is the wall clock (``time.time``), not ``app.clock``: signatures are about
 the two machines' real clocks, even while a test freezes the application's time.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import threading
 import time
 from typing import Any, Callable, Mapping, Protocol
+from urllib.parse import quote
 
 import requests
 
@@ -33,6 +46,9 @@ SIGNATURE_WINDOW_SECONDS = 300
 # The code the supply APIs answer when our signature does not hold.
 INVALID_SIGN_CODE = 40101
 AUTH_FIELDS = ("app_key", "timestamp", "nonce", "sign")
+WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+# A webhook id holds no "." (the separator of the signed string) and fits the nonce table.
+WEBHOOK_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 
 def _text(value: Any) -> str:
@@ -41,9 +57,14 @@ def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _escape(text: str) -> str:
+    return quote(text, safe="-_.~")
+
+
 def canonical(params: Mapping[str, Any]) -> str:
-    """The string that is signed: sorted ``k=v`` pairs without ``sign`` and without nulls."""
-    return "&".join(f"{key}={_text(params[key])}" for key in sorted(params)
+    """The string that is signed: sorted, percent-encoded ``k=v`` pairs without ``sign`` and
+    without nulls."""
+    return "&".join(f"{_escape(key)}={_escape(_text(params[key]))}" for key in sorted(params)
                     if key != "sign" and params[key] is not None)
 
 
@@ -82,6 +103,55 @@ class MemoryNonceStore:
                 return False
             self._seen[(key, nonce)] = expires_at
             return True
+
+
+def _webhook_key(secret: str) -> bytes:
+    if secret.startswith("whsec_"):
+        return base64.b64decode(secret.removeprefix("whsec_"))
+    return secret.encode()
+
+
+def webhook_signature(msg_id: str, timestamp: str, body: bytes, secret: str) -> str:
+    """Standard Webhooks' v1 signature: base64 HMAC-SHA256 of ``id.timestamp.body``."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return base64.b64encode(hmac.new(_webhook_key(secret), signed, hashlib.sha256).digest()
+                            ).decode()
+
+
+def sign_webhook(msg_id: str, body: bytes, secret: str, *,
+                 now: float | None = None) -> dict[str, str]:
+    """The Standard Webhooks headers that sign ``body`` as message ``msg_id``."""
+    timestamp = str(int(now if now is not None else time.time()))
+    return {"webhook-id": msg_id, "webhook-timestamp": timestamp,
+            "webhook-signature": "v1," + webhook_signature(msg_id, timestamp, body, secret)}
+
+
+def verify_webhook(headers: Mapping[str, str], body: bytes, secret: str, *, key: str,
+                   nonce_store: NonceStore | None = None, now: float | None = None,
+                   window: int = SIGNATURE_WINDOW_SECONDS) -> None:
+    """Check a Standard Webhooks message; its id is remembered under ``key`` in the store.
+
+    Raises SignatureError like ``verify`` (missing, stale, bad_sign, replayed); the id is
+    recorded only after the signature holds.
+    """
+    missing = [h for h in WEBHOOK_HEADERS if not headers.get(h)]
+    if missing:
+        raise SignatureError(f"missing {', '.join(missing)}", code="missing")
+    msg_id, timestamp = headers["webhook-id"], headers["webhook-timestamp"]
+    if not WEBHOOK_ID.fullmatch(msg_id):
+        raise SignatureError("malformed webhook-id", code="bad_sign")
+    if not timestamp.isascii() or not timestamp.isdigit():
+        raise SignatureError("timestamp is not an integer", code="stale")
+    now = now if now is not None else time.time()
+    if abs(now - int(timestamp)) > window:
+        raise SignatureError("timestamp outside the window", code="stale")
+    expected = webhook_signature(msg_id, timestamp, body, secret)
+    given = [sig.removeprefix("v1,") for sig in headers["webhook-signature"].split()
+             if sig.startswith("v1,")]
+    if not any(hmac.compare_digest(expected.encode(), sig.encode()) for sig in given):
+        raise SignatureError("signature mismatch", code="bad_sign")
+    if nonce_store is not None and not nonce_store.add(key, msg_id, int(timestamp) + window):
+        raise SignatureError("webhook-id replayed", code="replayed")
 
 
 def verify(params: Mapping[str, Any], secret_for: Callable[[str], str | None], *,
@@ -181,6 +251,13 @@ class SignedClient:
         """Check that ``params`` were signed with this provider's key (see ``verify``)."""
         verify(params, lambda key: self.secret if key == self.app_key else None,
                nonce_store=nonce_store, now=now)
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, *,
+                       nonce_store: NonceStore | None = None, now: float | None = None) -> None:
+        """Check a Standard Webhooks message signed with this provider's secret (see
+        ``verify_webhook``); its id is remembered under our ``app_key``."""
+        verify_webhook(headers, body, self.secret, key=self.app_key, nonce_store=nonce_store,
+                       now=now)
 
     def _unwrap(self, resp: requests.Response, what: str) -> Any:
         try:

@@ -2,7 +2,8 @@
 
 One instance per company. Quotes are by class for the trip's time range and estimated
 km; reservations carry our idempotent ``out_order_id``; cancellation is free until the
-company's cut-off; the final bill comes by signed callback (``parse_callback``) or
+company's cut-off; the final bill comes by callback signed as Standard Webhooks (``verify_callback``,
+``parse_callback``) or
 ``status`` (``lookup`` finds a reservation by our ``out_order_id``). Our own
 agreement-ceiling check of every quote lives in app/quotes/policy.py.
 """
@@ -77,9 +78,10 @@ class RentalProvider:
             raise
         return self._order(data)
 
-    def verify_callback(self, payload: Mapping[str, Any], *, nonce_store=None,
-                        now: float | None = None) -> None:
-        self.client.verify(payload, nonce_store=nonce_store, now=now)
+    def verify_callback(self, payload: Mapping[str, Any], headers: Mapping[str, str],
+                        body: bytes, *, nonce_store=None, now: float | None = None) -> None:
+        """Our own protocol: Standard Webhooks (``id.timestamp.body``, replay keyed on the id)."""
+        self.client.verify_webhook(headers, body, nonce_store=nonce_store, now=now)
 
     def parse_callback(self, payload: Mapping[str, Any]) -> Order:
         """The order a (signature-checked) callback describes."""

@@ -94,8 +94,9 @@ class RideHailProvider:
         return DriverPosition(lat=float(data["lat"]), lng=float(data["lng"]),
                               at=datetime.fromisoformat(data["at"]))
 
-    def verify_callback(self, payload: Mapping[str, Any], *, nonce_store=None,
-                        now: float | None = None) -> None:
+    def verify_callback(self, payload: Mapping[str, Any], headers: Mapping[str, str],
+                        body: bytes, *, nonce_store=None, now: float | None = None) -> None:
+        """The platform signs the callback's fields (``sign``, ``nonce`` in the body)."""
         self.client.verify(payload, nonce_store=nonce_store, now=now)
 
     def parse_callback(self, payload: Mapping[str, Any]) -> Order:

@@ -7,6 +7,7 @@ created/assigned/arrived → ``dispatched``, in_trip → ``in_progress``, comple
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime, timezone
 
@@ -32,8 +33,10 @@ TRIP_TARGET = {O.CREATED: S.DISPATCHED, O.ASSIGNED: S.DISPATCHED, O.ARRIVED: S.D
 # --- replay protection ---------------------------------------------------------------------
 
 class DbNonceStore:
-    """``providers.http.NonceStore`` in the database: a nonce is refused in every process
-    once accepted. Runs in the caller's transaction (kept only if the callback is handled)."""
+    """``providers.http.NonceStore`` in the database: a nonce (a ride-hailing ``nonce``, a
+    Standard Webhooks ``webhook-id``) is refused in every process once accepted. Runs in the
+    caller's transaction (kept only if the callback is handled). The table keeps the nonce's
+    SHA-256, so a platform's nonce of any length fits."""
 
     def __init__(self, session):
         self.session = session
@@ -42,7 +45,7 @@ class DbNonceStore:
         try:
             with self.session.begin_nested():
                 self.session.add(WebhookNonce(
-                    provider=key, nonce=nonce,
+                    provider=key, nonce=hashlib.sha256(nonce.encode()).hexdigest(),
                     expires_at=datetime.fromtimestamp(expires_at, timezone.utc)))
         except IntegrityError:
             return False

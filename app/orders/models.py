@@ -95,5 +95,6 @@ class WebhookNonce(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # The key the nonce store is given: the provider's app_key.
     provider: Mapped[str] = mapped_column(String(80))
+    # The SHA-256 (hex) of the ride-hailing nonce or Standard Webhooks id.
     nonce: Mapped[str] = mapped_column(String(80))
     expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,8 +1,10 @@
 """``POST /api/v1/webhooks/{provider}``: the providers' signed status callbacks.
 
 No JWT: the signature is the authentication. The request is checked with the provider's
-configured secret, a 5-minute window against ``app.clock.now()`` and the database nonce
-store (so a replay is refused by every app node); failures are 401 with the usual error
+configured secret in the provider's scheme (rental suppliers: Standard Webhooks headers
+over the raw body; ride-hailing: the signed fields of the body), a 5-minute window against
+``app.clock.now()`` and the database nonce store, keyed on the ``webhook-id`` or the
+``nonce`` (so a replay is refused by every app node); failures are 401 with the usual error
 body, an unknown provider 404. A callback for an order we do not know is answered 200
 ``{"ignored": "unknown_order"}`` and changes nothing: it is not ours to fix, and a non-2xx
 answer would only make the provider retry it for hours. Duplicates and out-of-order events
@@ -35,7 +37,7 @@ SIGNATURE_REFUSALS = {
     "unknown_key": ("unknown_app_key", "回调的应用标识无效"),
     "stale": ("stale_timestamp", "回调时间戳已超过5分钟"),
     "bad_sign": ("bad_signature", "回调签名校验失败"),
-    "replayed": ("replayed_nonce", "回调已处理过（重复的随机数）"),
+    "replayed": ("replayed_nonce", "回调已处理过（重复的消息标识或随机数）"),
 }
 
 
@@ -48,7 +50,7 @@ class WebhookAckSchema(Schema):
 @blp.route("/<provider>", methods=["POST"])
 @blp.response(200, WebhookAckSchema)
 @blp.alt_response(401, schema=ErrorBodySchema, description="Signature missing or wrong, "
-                  "timestamp outside 5 minutes, or nonce replayed (code says which)")
+                  "timestamp outside 5 minutes, or message id or nonce replayed (code says which)")
 @blp.alt_response(404, schema=ErrorBodySchema, description="Unknown provider")
 @blp.alt_response(422, schema=ErrorBodySchema, description="Body not a JSON object or incomplete")
 def callback(provider):
@@ -60,7 +62,8 @@ def callback(provider):
     if not isinstance(payload, dict):
         raise ValidationFailed("回调内容不是JSON对象", code="malformed_callback")
     try:
-        adapter.verify_callback(payload, nonce_store=callbacks.DbNonceStore(db.session()),
+        adapter.verify_callback(payload, request.headers, request.get_data(),
+                                nonce_store=callbacks.DbNonceStore(db.session()),
                                 now=clock.now().timestamp())
     except SignatureError as exc:
         code, message = SIGNATURE_REFUSALS.get(exc.code, ("bad_signature", "回调签名校验失败"))

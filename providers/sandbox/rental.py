@@ -18,8 +18,10 @@ Error codes: 40101 bad signature, 40400 unknown quote or reservation, 40410 quot
 40901 no longer cancellable, 42200 bad parameters.
 ``POST /__sandbox/orders/<reservation_id>/advance {"to"?, "actual_km"?, "hours"?, "tolls"?,
 "parking"?}`` moves reserved → assigned (plate, driver, phone) → in_service → finished (final
-bill) and posts the signed callback ``{event: "reservation.state", order_id, out_order_id,
-state, occurred_at, vehicle?, bill?: {lines, total}}``.
+bill) and posts the callback ``{event: "reservation.state", order_id, out_order_id, state,
+occurred_at, vehicle?, bill?: {lines, total}}``, signed as Standard Webhooks
+(``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64 HMAC-SHA256 of
+"id.timestamp.body">``).
 """
 from __future__ import annotations
 
@@ -73,7 +75,8 @@ def _total(lines: list[dict]) -> str:
 def create_app(app_key: str = "otb-rental", secret: str = "sandbox-rental-secret",
                webhook_url: str | None = None, price_factor: str = "0.80",
                company: str = "常州租车") -> Flask:
-    app, state, sender = create_supplier_app("rental_sandbox", app_key, secret, webhook_url)
+    app, state, sender = create_supplier_app("rental_sandbox", app_key, secret, webhook_url,
+                                             standard_webhooks=True)
     factor = Decimal(price_factor)
     quotes: dict[str, dict] = {}
     reservations: dict[str, dict] = {}

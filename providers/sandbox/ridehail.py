@@ -15,8 +15,8 @@ Error codes: 40101 bad signature, 40400 unknown estimate or order, 40410 estimat
 40901 order can no longer be cancelled, 40902 no driver yet, 42200 bad parameters.
 ``POST /__sandbox/orders/<order_id>/advance {"to"?, "tolls"?, "parking"?, "other"?,
 "actual_km"?, "actual_minutes"?}`` moves an order to its next state (or ``to``) and posts
-the signed callback ``{event: "order.state", order_id, out_order_id, state, occurred_at,
-driver?, fee?}`` to the webhook; ``fee`` (at completion) holds base, distance, time, tolls,
+the callback ``{event: "order.state", order_id, out_order_id, state, occurred_at,
+driver?, fee?}`` to the webhook, signed in its fields like every call; ``fee`` (at completion) holds base, distance, time, tolls,
 parking, other and total as strings.
 """
 from __future__ import annotations

@@ -1,6 +1,12 @@
 """What the supply-provider sandboxes (ride-hailing, rental) share: signed requests and
 answers, a movable business clock, and signed status callbacks retried until answered 2xx.
 
+Callbacks are signed in the sandbox's scheme: ride-hailing signs the body's fields
+(``app_key``, ``timestamp``, ``nonce``, ``sign`` added to it, a fresh nonce per attempt);
+a rental company, speaking our own protocol, sends the bare JSON body with Standard
+Webhooks headers (the same ``webhook-id`` on every attempt of one message, a fresh
+timestamp and signature each time).
+
 Control endpoints (unsigned, loopback only, like the fault endpoints):
 
     POST /__sandbox/config     {"webhook_url": "...", "clock_offset_seconds": 601,
@@ -10,8 +16,10 @@ Control endpoints (unsigned, loopback only, like the fault endpoints):
 """
 from __future__ import annotations
 
+import json
 import logging
 import queue
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,7 +30,8 @@ import requests
 from flask import Flask, g, jsonify, request
 
 from providers.base import SignatureError
-from providers.http import INVALID_SIGN_CODE, MemoryNonceStore, sign_params, verify
+from providers.http import (INVALID_SIGN_CODE, MemoryNonceStore, sign_params, sign_webhook,
+                            verify)
 from providers.sandbox.server import install_faults, json_body
 
 log = logging.getLogger(__name__)
@@ -33,6 +42,8 @@ class SupplierState:
     app_key: str
     secret: str
     webhook_url: str | None = None
+    # Callbacks as Standard Webhooks (our own protocol) rather than signed body fields.
+    standard_webhooks: bool = False
     clock_offset: float = 0.0
     callback_attempts: int = 6
     callback_backoff: float = 0.2
@@ -71,12 +82,22 @@ class CallbackSender:
             payload = self._queue.get()
             self._deliver(payload)
 
+    def _signed(self, msg_id: str, payload: dict) -> tuple[dict[str, str], bytes]:
+        """One attempt's headers and body, signed afresh."""
+        state = self.state
+        headers = {"Content-Type": "application/json"}
+        if state.standard_webhooks:
+            body = json.dumps(payload, ensure_ascii=False).encode()
+            return {**headers, **sign_webhook(msg_id, body, state.secret)}, body
+        return headers, json.dumps(sign_params(payload, state.app_key, state.secret)).encode()
+
     def _deliver(self, payload: dict) -> None:
         state = self.state
+        msg_id = "msg_" + secrets.token_hex(12)
         for attempt in range(1, state.callback_attempts + 1):
-            signed = sign_params(payload, state.app_key, state.secret)
+            headers, body = self._signed(msg_id, payload)
             try:
-                resp = requests.post(state.webhook_url, json=signed, timeout=5)
+                resp = requests.post(state.webhook_url, data=body, headers=headers, timeout=5)
                 status: int | str = resp.status_code
             except requests.RequestException as exc:
                 status = exc.__class__.__name__
@@ -89,11 +110,13 @@ class CallbackSender:
         log.warning("callback for %s (%s) given up", payload["order_id"], payload["state"])
 
 
-def create_supplier_app(name: str, app_key: str, secret: str,
-                        webhook_url: str | None) -> tuple[Flask, SupplierState, CallbackSender]:
+def create_supplier_app(name: str, app_key: str, secret: str, webhook_url: str | None, *,
+                        standard_webhooks: bool = False
+                        ) -> tuple[Flask, SupplierState, CallbackSender]:
     """A Flask app with faults, signature checks on every API call and the control endpoints."""
     app = Flask(name)
-    state = SupplierState(app_key=app_key, secret=secret, webhook_url=webhook_url)
+    state = SupplierState(app_key=app_key, secret=secret, webhook_url=webhook_url,
+                          standard_webhooks=standard_webhooks)
     sender = CallbackSender(state)
     app.extensions["supplier_state"] = state
     install_faults(app)

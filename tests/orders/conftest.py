@@ -2,6 +2,8 @@
 the app on a real loopback server, and a recorder on the ``provider_bill`` hook."""
 from __future__ import annotations
 
+import json
+import secrets
 import time
 
 import pytest
@@ -13,7 +15,7 @@ from app.trips import events
 from app.orders.models import ProviderOrder
 from app.trips.models import Trip
 from app.worker import run_due
-from providers.http import sign_params
+from providers.http import sign_params, sign_webhook
 from providers.registry import DEFAULTS
 from tests import factories
 from tests.factories import ok
@@ -151,6 +153,15 @@ def orders(api, app, sandboxes):
 
 
 def signed(provider: str, payload: dict, *, at: float | None = None) -> dict:
-    """A callback body signed like the provider signs it."""
+    """A ride-hailing callback body signed like the platform signs it (in its fields)."""
     app_key, secret = KEYS[provider]
     return sign_params(payload, app_key, secret, now=at)
+
+
+def webhook(provider: str, payload: dict, *, msg_id: str | None = None,
+            at: float | None = None) -> tuple[dict, bytes]:
+    """A rental company's callback as Standard Webhooks: (headers, raw body)."""
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    headers = sign_webhook(msg_id or "msg_" + secrets.token_hex(12), body, KEYS[provider][1],
+                           now=at)
+    return {"Content-Type": "application/json", **headers}, body

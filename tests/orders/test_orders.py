@@ -14,7 +14,8 @@ from app.audit import AuditEntry
 from app.orders.models import ProviderOrder, WebhookNonce
 from app.worker import run_due
 from tests.factories import ok
-from tests.orders.conftest import signed
+from providers.http import signature
+from tests.orders.conftest import KEYS, signed, webhook
 
 
 def test_ride_hailing_trip_goes_to_completed_through_signed_callbacks(orders, webhooks, bills,
@@ -163,6 +164,72 @@ def test_forged_stale_and_replayed_callbacks_are_refused(orders, live_server, ap
         # Once past their window, the purge job forgets nonces.
         assert run_due(now=clock.now() + timedelta(minutes=10),
                        names=["orders.purge_nonces"]) == {"orders.purge_nonces": 1}
+
+
+def test_a_field_moved_into_the_nonce_is_refused(orders, live_server, app):
+    """The shift attack (issue 12 #6): ``occurred_at`` folded into the nonce once signed the
+    same ``k=v&…`` string, so the re-sent callback passed as new without being re-signed."""
+    trip_id = orders.approved_trip("ridehail")
+    orders.book()
+    url = f"{live_server}/api/v1/webhooks/ridehail"
+    body = signed("ridehail", _callback(orders, trip_id))
+    assert requests.post(url, json=body, timeout=5).json() == {"ok": True, "state": "in_trip"}
+    shifted = {**body, "nonce": f"{body['nonce']}&occurred_at={body['occurred_at']}"}
+    del shifted["occurred_at"]
+    resp = requests.post(url, json=shifted, timeout=5)
+    assert resp.status_code == 401 and resp.json()["code"] == "bad_signature"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(WebhookNonce)) == 1
+
+
+def test_a_long_platform_nonce_is_kept_and_refused_on_replay(orders, live_server):
+    trip_id = orders.approved_trip("ridehail")
+    orders.book()
+    app_key, secret = KEYS["ridehail"]
+    body = {**_callback(orders, trip_id), "app_key": app_key,
+            "timestamp": str(int(clock.now().timestamp())), "nonce": "n" * 120}
+    body["sign"] = signature(body, secret)
+    url = f"{live_server}/api/v1/webhooks/ridehail"
+    assert requests.post(url, json=body, timeout=5).json() == {"ok": True, "state": "in_trip"}
+    resp = requests.post(url, json=body, timeout=5)
+    assert resp.status_code == 401 and resp.json()["code"] == "replayed_nonce"
+
+
+def test_rental_callbacks_are_standard_webhooks(orders, webhooks):
+    """Our own protocol signs ``id.timestamp.body``: the sandbox's callbacks get through; a
+    seen id (even re-signed), a new id on an old signature, a stale timestamp, a changed
+    body and the old field-signed form are refused, and nothing changes."""
+    trip_id = orders.approved_trip("rental", provider="rental-a")
+    orders.book()
+    row = orders.order(trip_id)
+    orders.advance("rental-a", row.order_id, to="assigned")
+    orders.wait_callbacks("rental-a", row.order_id, 1)
+    assert orders.order(trip_id).plate
+
+    url = f"{webhooks}/api/v1/webhooks/rental-a"
+    payload = {"event": "reservation.state", "order_id": row.order_id,
+               "out_order_id": row.out_order_id, "state": "in_service",
+               "occurred_at": clock.now().isoformat()}
+    headers, body = webhook("rental-a", payload, msg_id="msg_first")
+
+    def post(headers, body):
+        resp = requests.post(url, data=body, headers=headers, timeout=5)
+        return resp.status_code, resp.json().get("code")
+
+    assert post({**headers, "webhook-id": "msg_other"}, body) == (401, "bad_signature")
+    assert post(headers, body.replace(b"in_service", b"finished")) == (401, "bad_signature")
+    assert post(*webhook("rental-a", payload, at=clock.now().timestamp() - 301)) == \
+        (401, "stale_timestamp")
+    old_style = signed("rental-a", payload)
+    resp = requests.post(url, json=old_style, timeout=5)
+    assert (resp.status_code, resp.json()["code"]) == (401, "signature_missing")
+    assert orders.trip(trip_id)["state"] == "dispatched"
+
+    assert post(headers, body) == (200, None)
+    assert orders.trip(trip_id)["state"] == "in_progress"
+    assert post(headers, body) == (401, "replayed_nonce")
+    assert post(*webhook("rental-a", payload, msg_id="msg_first",
+                         at=clock.now().timestamp() + 1)) == (401, "replayed_nonce")
 
 
 def test_unknown_provider_and_unknown_order(orders, live_server, app):

@@ -8,7 +8,7 @@ import pytest
 import requests
 from flask import Flask, request
 
-from providers.http import MemoryNonceStore, SignedClient, verify
+from providers.http import MemoryNonceStore, SignedClient, verify, verify_webhook
 from providers.rental import RentalProvider
 from providers.ridehail import RideHailProvider
 from providers.sandbox import rental as rental_sandbox
@@ -59,30 +59,40 @@ def rental(rental_server):
 
 
 class Receiver:
-    """Our side of the callbacks: verifies each one, refuses the first ``fail_first``."""
+    """Our side of the callbacks: refuses the first ``fail_first`` (as if down), verifies
+    the others in the provider's scheme (rental: Standard Webhooks; ride-hailing: signed
+    body fields)."""
 
-    def __init__(self, secrets: dict[str, str]):
-        self.secrets = secrets
+    def __init__(self, keys: dict[str, tuple[str, str]]):
+        self.keys = keys  # hook name -> (app_key, secret)
         self.nonces = MemoryNonceStore()
         self.fail_first = 0
         self.accepted: list[dict] = []
         self.rejected: list[str] = []
+        self.webhook_ids: list[str | None] = []  # every attempt's webhook-id header
         self.arrived = threading.Condition()
         app = Flask("receiver")
         app.post("/hook/<name>")(self._hook)
         self.server = SandboxServer(app).start()
 
     def _hook(self, name):
-        body = request.get_json()
-        try:
-            verify(body, self.secrets.get, nonce_store=self.nonces)
-        except Exception as exc:  # noqa: BLE001 - the test inspects why
-            self.rejected.append(str(exc))
-            return {"ok": False}, 401
+        self.webhook_ids.append(request.headers.get("webhook-id"))
         with self.arrived:
             if self.fail_first > 0:
                 self.fail_first -= 1
                 return {"ok": False}, 503
+        app_key, secret = self.keys[name]
+        body = request.get_json()
+        try:
+            if name.startswith("rental"):
+                verify_webhook(request.headers, request.get_data(), secret, key=app_key,
+                               nonce_store=self.nonces)
+            else:
+                verify(body, {app_key: secret}.get, nonce_store=self.nonces)
+        except Exception as exc:  # noqa: BLE001 - the test inspects why
+            self.rejected.append(str(exc))
+            return {"ok": False}, 401
+        with self.arrived:
             self.accepted.append(body)
             self.arrived.notify_all()
         return {"ok": True}
@@ -98,6 +108,6 @@ class Receiver:
 
 @pytest.fixture
 def receiver():
-    r = Receiver({RIDEHAIL_KEYS[0]: RIDEHAIL_KEYS[1], RENTAL_KEYS[0]: RENTAL_KEYS[1]})
+    r = Receiver({"ridehail": RIDEHAIL_KEYS, "rental-a": RENTAL_KEYS})
     yield r
     r.server.stop()

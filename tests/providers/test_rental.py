@@ -95,6 +95,11 @@ def test_callbacks_carry_vehicle_and_bill(rental, rental_server, receiver):
     control(rental_server, f"/orders/{order.order_id}/advance")
     control(rental_server, f"/orders/{order.order_id}/advance", {"to": "finished"})
     got = receiver.wait_for(2)
+    assert receiver.rejected == []
+    # Standard Webhooks: the bare body; the refused first attempt was re-sent under its id.
+    assert not {"app_key", "nonce", "sign"} & set(got[0])
+    first, retry = receiver.webhook_ids[:2]
+    assert first.startswith("msg_") and retry == first
     assigned, finished = (rental.parse_callback(c) for c in got)
     assert assigned.state == "assigned" and assigned.driver_phone == "13787654321"
     assert finished.state == "completed" and finished.bill.total == Decimal("400.00")
