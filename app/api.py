@@ -14,7 +14,7 @@ from sqlalchemy import Select
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.routing import IntegerConverter
 
-from app import db
+from app import clock, db
 from app.errors import ValidationFailed
 
 MAX_LIMIT = 100
@@ -161,12 +161,16 @@ def allowed_actions_field(actions, compute, description: str) -> fields.Function
 
 class AwareDateTime(fields.AwareDateTime):
     """ISO 8601 with an offset; a time without one is refused rather than guessed, and so
-    is one outside ``EARLIEST``–``LATEST`` (9999-12-31T20:00-12:00 is no day in UTC)."""
+    is one outside ``EARLIEST``–``LATEST`` (9999-12-31T20:00-12:00 is no day in UTC).
+    Answers are in one offset, Beijing time (+08:00), whatever offset a time came in."""
 
     default_error_messages = {"range": "时间应在 2000 年至 2099 年之间"}
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(value and clock.local(value), attr, obj, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)

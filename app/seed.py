@@ -37,6 +37,7 @@ USERS = [
     ("demo-traveler-2", "郑伟", "13800000009", "wujin-market", ["traveler"]),
     ("demo-approver-2", "冯静", "13800000010", "wujin-market", ["approver", "traveler"]),
     ("demo-city-approver", "陈刚", "13800000011", "city", ["approver"]),
+    ("demo-unit-finance", "许琳", "13800000013", "drc", ["finance"]),
 ]
 # Pre-registered but not yet bound: logs in with a phone code for this number.
 UNBOUND_USER = ("刘洋", "13800000012", "tianning-office", ["traveler"])

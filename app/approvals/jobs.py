@@ -76,12 +76,15 @@ def escalate(session, now: datetime) -> int:
 
 def expire(session, now: datetime) -> int:
     """Trips whose departure passed without final approval expire; tasks are cancelled.
+    Not emergency trips (先用后补): dispatchable from submit on, they wait in the dispatch
+    queue past their departure and their approval follows.
 
     Also closes workflows of trips another domain ended (e.g. cancelled) meanwhile.
     """
     flows = _claim(session, select(Workflow).join(Trip).where(
         Workflow.state == WorkflowState.PENDING,
-        ((Trip.state == TripState.PENDING_APPROVAL) & (Trip.depart_at <= now))
+        ((Trip.state == TripState.PENDING_APPROVAL) & (Trip.depart_at <= now)
+         & (Trip.purpose_category != Purpose.EMERGENCY))
         | Trip.state.in_(workflow.CLOSED_TRIP_STATES)).order_by(Workflow.id), Workflow)
     for wf in flows:
         trip = wf.trip

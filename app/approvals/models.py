@@ -46,7 +46,9 @@ class TaskState(enum.StrEnum):
 
 W, St, T = WorkflowState, StepState, TaskState
 # Every legal move; the history of each is its audit entry (approval_workflows, _steps, _tasks).
-WORKFLOW_TRANSITIONS = {W.PENDING: {W.APPROVED, W.REJECTED, W.WITHDRAWN, W.EXPIRED, W.CANCELLED}}
+# An approved workflow reopens when its trip's new price needs a step it did not hold.
+WORKFLOW_TRANSITIONS = {W.PENDING: {W.APPROVED, W.REJECTED, W.WITHDRAWN, W.EXPIRED, W.CANCELLED},
+                        W.APPROVED: {W.PENDING}}
 STEP_TRANSITIONS = {St.WAITING: {St.PENDING, St.CANCELLED},
                     St.PENDING: {St.APPROVED, St.REJECTED, St.CANCELLED}}
 TASK_TRANSITIONS = {T.PENDING: {T.APPROVED, T.REJECTED, T.CANCELLED}}

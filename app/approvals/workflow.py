@@ -123,6 +123,49 @@ def submit_trip(session, *, actor: User, trip: Trip, offer_id: int,
     return wf
 
 
+def reapprove_for_new_price(session, *, actor: User, trip: Trip,
+                            now: datetime | None = None) -> list[str]:
+    """The trip's estimate changed after submit (a provider trip moved to the fleet): route
+    it again under the rules its workflow was submitted with. Steps now required that the
+    workflow does not hold (e.g. the platform step above an amount) are appended to it, so
+    the approvals already given stand and only the new steps are asked. An approved
+    workflow reopens and the trip waits for them (out of the dispatch queue, except an
+    emergency trip, dispatchable throughout); a pending one takes them after its current
+    steps. Returns the keys of the added steps (none: nothing changes)."""
+    now = now or clock.now()
+    wf = workflow_of(session, trip.id)
+    if wf is None:
+        return []
+    wf = lock_workflow(session, wf.id)
+    facts = trip_facts(trip)
+    routing = route(wf.policy_rules, facts, load_calendar(session, [facts.depart_date]))
+    held = {step.key for step in wf.steps}
+    missing = Routing(steps=[p for p in routing.steps if p.key not in held],
+                      calendar_unknown=routing.calendar_unknown)
+    if not missing.steps:
+        return []
+    last = max(step.seq for step in wf.steps)
+    added = [ApprovalStep(seq=last + i, key=plan.key, name=plan.name, approvers=plan.approvers,
+                          mode=plan.mode, reasons=list(plan.reasons),
+                          source_unit_id=unit.id if unit else None)
+             for i, (plan, unit) in enumerate(_staff(session, missing, trip), start=1)]
+    wf.steps.extend(added)
+    keys = [step.key for step in added]
+    detail = {"action": "approval:reopened", "steps": keys, "estimate": str(trip.estimate)}
+    comment = "改派公车后预估费用变化，需补充审批"
+    if wf.state == WorkflowState.PENDING:
+        trip.note(session, "approval:steps_added", actor_id=actor.id, at=now, comment=comment,
+                  data=detail)
+        return keys
+    wf.transition(session, WorkflowState.PENDING, actor_id=actor.id, at=now, comment=comment)
+    wf.decided_at = None
+    trip.transition(session, TripState.PENDING_APPROVAL, actor_id=actor.id, at=now,
+                    comment=comment, data=detail)
+    session.flush()
+    _activate(session, added[0], trip, now)
+    return keys
+
+
 def _staff(session, routing: Routing, trip: Trip):
     """Each planned step with its source unit; refuses when a step would have nobody."""
     staffed = []

@@ -262,9 +262,22 @@ def paid_use_price(vehicle_class: str, request: QuoteRequest) -> tuple[FeeLine, 
 
     Reads in its own short session, because the quote fan-out runs it on a worker thread.
     """
-    facts = engine.ChargeableRun(vehicle_class, request.cross_region, request.depart_at,
-                                 max(request.return_at, request.depart_at),
-                                 Decimal(request.est_km or 0))
     with db.session.session_factory() as session:
-        tariff = tariff_in_force(session, TariffKind.FLEET, request.depart_at)
+        return _fleet_lines(session, vehicle_class, request.cross_region, request.depart_at,
+                            request.return_at, request.est_km)
+
+
+def fleet_estimate(session, trip: Trip) -> Decimal:
+    """What ``trip`` run by the fleet is estimated to cost: the fleet quote's price on the
+    trip's facts as they stand (e.g. a provider trip moved to the fleet)."""
+    lines = _fleet_lines(session, trip.vehicle_class.value, trip.cross_region, trip.depart_at,
+                         trip.return_at, trip.est_distance_km)
+    return sum((line.amount for line in lines), Decimal("0.00"))
+
+
+def _fleet_lines(session, vehicle_class: str, cross_region: bool, depart_at: datetime,
+                 return_at: datetime, est_km) -> tuple[FeeLine, ...]:
+    facts = engine.ChargeableRun(vehicle_class, cross_region, depart_at,
+                                 max(return_at, depart_at), Decimal(est_km or 0))
+    tariff = tariff_in_force(session, TariffKind.FLEET, depart_at)
     return tuple(engine.fleet_charge(tariff, facts).lines)

@@ -10,6 +10,8 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 
 from app import db, supply
+from app.approvals import workflow
+from app.billing import service as billing
 from app.errors import Conflict, IllegalTransition, UpstreamError
 from app.orders.booking import (BATCH, PROVIDER_CHANNELS, audit_order, drop, lock_order,
                                 move)
@@ -126,7 +128,9 @@ SWITCHABLE = (O.FAILED, O.CANCELLED)
 
 def switch_to_fleet(session, *, actor, trip_id: int, reason: str) -> Trip:
     """A provider trip whose booking failed (refused, retries exhausted, or the provider
-    cancelled) becomes a fleet trip, waiting in the queue for a vehicle and a driver."""
+    cancelled) becomes a fleet trip, waiting in the queue for a vehicle and a driver. Its
+    estimate becomes the fleet's; when that price needs an approval step the trip's
+    workflow did not hold, the trip goes back for that step first."""
     trip = get_visible(session, actor, trip_id)
     if trip.channel not in PROVIDER_CHANNELS:
         raise Conflict("该行程已由公车平台派车", code="not_provider_trip")
@@ -138,10 +142,13 @@ def switch_to_fleet(session, *, actor, trip_id: int, reason: str) -> Trip:
         raise Conflict("供应商订单仍在处理中，不能改派公车；请先取消该订单",
                        code="provider_order_live",
                        errors={"order_state": row.state if row else None})
-    channel, issue = trip.channel, trip.dispatch_issue
+    channel, issue, estimate = trip.channel, trip.dispatch_issue, trip.estimate
     trip.channel, trip.dispatch_issue = Channel.FLEET, None
+    trip.estimate = billing.fleet_estimate(session, trip)
     data = {"from_channel": str(channel), "provider": row.provider, "order_state": row.state,
-            "out_order_id": row.out_order_id, "issue": issue}
+            "out_order_id": row.out_order_id, "issue": issue,
+            "estimate_before": str(estimate), "estimate": str(trip.estimate)}
     trip.note(session, "dispatch:switched_to_fleet", actor_id=actor.id, comment=reason, data=data)
     audit_order(session, row, "abandoned", {"reason": reason, "by": actor.id})
+    workflow.reapprove_for_new_price(session, actor=actor, trip=trip)
     return trip

@@ -25,10 +25,11 @@ class SettlementState(enum.StrEnum):
 
 
 S = SettlementState
+# Only an issued statement is confirmed: a draft or a disputed one is issued (again) first.
 TRANSITIONS = {
-    S.DRAFT: {S.PENDING_CONFIRMATION, S.CONFIRMED, S.DISPUTED},
+    S.DRAFT: {S.PENDING_CONFIRMATION, S.DISPUTED},
     S.PENDING_CONFIRMATION: {S.CONFIRMED, S.DISPUTED},
-    S.DISPUTED: {S.PENDING_CONFIRMATION, S.CONFIRMED},
+    S.DISPUTED: {S.PENDING_CONFIRMATION},
     S.CONFIRMED: {S.CLOSED, S.DISPUTED},
 }
 LABELS = {S.DRAFT: "草稿", S.PENDING_CONFIRMATION: "待确认", S.CONFIRMED: "已确认",
@@ -37,7 +38,8 @@ LABELS = {S.DRAFT: "草稿", S.PENDING_CONFIRMATION: "待确认", S.CONFIRMED: "
 ACTION_STATES = {"issue": S.PENDING_CONFIRMATION, "confirm": S.CONFIRMED,
                  "dispute": S.DISPUTED, "close": S.CLOSED}
 ACTIONS = (*ACTION_STATES, "export")
-# Issuing a draft and closing a period are platform finance's; the rest any finance in scope.
+# Issuing a draft and closing a period are platform finance's; confirming is the paying
+# unit's own finance; disputing and exporting any finance in scope.
 PLATFORM_ACTIONS = {"issue", "close"}
 
 
@@ -63,10 +65,22 @@ class Settlement(StateMachine, Base):
     def permits(self, action: str, user: User) -> bool:
         """Whether ``user`` may ever do ``action`` on this statement, whatever its state:
         finance staff whose scope holds its unit; platform finance for issue and close;
-        separation of duties: whoever issued it does not confirm it."""
+        the paying unit's own finance for confirm (platform finance, whose scope holds every
+        unit, confirms only the platform unit's statements); separation of duties: whoever
+        issued it does not confirm it."""
         return (user.has_role(Role.FINANCE) and in_scope(user, self.unit)
                 and (action not in PLATFORM_ACTIONS or is_platform(user))
+                and not (action == "confirm" and not self.paid_by(user))
                 and not (action == "confirm" and self.issued_by(user)))
+
+    def paid_by(self, user: User) -> bool:
+        """Whether ``user`` belongs to the paying unit itself (not a unit above it)."""
+        return user.unit_id == self.unit_id
+
+    def has_disputed_lines(self) -> bool:
+        return object_session(self).scalar(select(
+            select(SettlementLine.id).where(SettlementLine.settlement_id == self.id,
+                                            SettlementLine.disputed.is_(True)).exists())) is True
 
     def issued_by(self, user: User) -> bool:
         """Whether ``user`` issued the statement last (its history is the audit log)."""
@@ -81,7 +95,8 @@ class Settlement(StateMachine, Base):
         return self.can_transition(S.PENDING_CONFIRMATION) and self.permits("issue", user)
 
     def can_confirm(self, user: User) -> bool:
-        return self.can_transition(S.CONFIRMED) and self.permits("confirm", user)
+        return (self.can_transition(S.CONFIRMED) and self.permits("confirm", user)
+                and not self.has_disputed_lines())
 
     def can_dispute(self, user: User) -> bool:
         return self.can_transition(S.DISPUTED) and self.permits("dispute", user)

@@ -12,7 +12,7 @@ from app import audit, clock
 from app.accounts.models import Unit, User
 from app.billing.models import Charge
 from app.money import CENT
-from app.errors import Forbidden, ValidationFailed
+from app.errors import Conflict, Forbidden, ValidationFailed
 from app.settlements.export import ExportResult, write_csv, write_xlsx
 from app.settlements.lines import StatementLine
 from app.settlements.reconcile import Reconciliation, parse_supplier_statement, reconcile
@@ -148,15 +148,20 @@ def _retotal(session, settlement_ids: list[int]) -> None:
 def act(session, *, statement: Settlement, action: str, actor: User,
         reason: str = "") -> Settlement:
     """Issue, confirm, dispute or close a statement (draft → pending_confirmation →
-    confirmed/disputed → closed): the ``can_<action>`` predicate's two halves, the caller's
-    permission (else 403) and the state machine (else 409)."""
+    confirmed/disputed → closed): the ``can_<action>`` predicate's parts, the caller's
+    permission (else 403), the state machine and, to confirm, no disputed line (else 409)."""
     if not statement.permits(action, actor):
         if action in PLATFORM_ACTIONS:
             raise Forbidden("仅平台财务可执行此操作", code="platform_finance_only")
+        if action == "confirm" and not statement.paid_by(actor):
+            raise Forbidden("结算单须由付款单位的财务人员确认", code="paying_unit_finance_only")
         if action == "confirm" and statement.issued_by(actor):
             raise Forbidden("结算单须由出具人以外的财务人员确认", code="separation_of_duties")
         raise Forbidden()
     to = ACTION_STATES[action]
+    if (to == SettlementState.CONFIRMED and statement.can_transition(to)
+            and statement.has_disputed_lines()):
+        raise Conflict("结算单含有异议明细，处理完毕后才能确认", code="disputed_lines")
     statement.transition(session, to, actor_id=actor.id, comment=reason)
     if to == SettlementState.DISPUTED:
         statement.dispute_reason = reason

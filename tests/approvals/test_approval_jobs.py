@@ -64,6 +64,19 @@ def test_departure_passing_without_final_approval_expires_the_trip(flow):
     assert resp.status_code == 409 and resp.get_json()["code"] == "task_closed"
 
 
+def test_an_emergency_trip_waiting_in_the_queue_does_not_expire_at_departure(flow):
+    """Issue 12 #8b: 先用后补 — an emergency trip stays dispatchable after its departure."""
+    trip_id = flow.submitted(purpose="emergency", text="防汛抢险",
+                             depart_at=flow.now + timedelta(hours=2))
+    flow.later(hours=3)
+    assert flow.run("approvals.expire")["approvals.expire"] == 0
+    assert flow.trip(trip_id)["state"] == "pending_approval"
+    queue = flow.api.get("/dispatch/queue", as_="demo-dispatcher").get_json()["items"]
+    assert trip_id in [t["id"] for t in queue]
+    assert flow.api.get(f"/trips/{trip_id}/approval", as_="demo-traveler").get_json()[
+        "dispatchable"] is True
+
+
 def test_emergency_trip_not_approved_within_24_hours_is_flagged(flow):
     trip_id = flow.submitted(purpose="emergency", text="防汛抢险",
                              depart_at=flow.now + timedelta(days=3))

@@ -107,7 +107,8 @@ def test_withdrawing_cancels_open_steps_and_tasks_by_legal_moves(flow):
 
 
 @pytest.mark.parametrize("model, state, to", [
-    (Workflow, WorkflowState.APPROVED, WorkflowState.PENDING),
+    # approved → pending is legal since issue 12 #8b (re-approval of a new price)
+    (Workflow, WorkflowState.REJECTED, WorkflowState.PENDING),
     (ApprovalStep, StepState.WAITING, StepState.APPROVED),
     (ApprovalTask, TaskState.CANCELLED, TaskState.APPROVED),
 ])

@@ -295,25 +295,24 @@ def test_finance_caps_a_held_bill_and_the_open_statement_follows(api, now, make_
     assert {"held:cap", "line_updated"} <= actions
 
 
-def test_a_bill_decided_after_its_statement_closed_is_adjusted_next_month(
-        api, make_trip, in_db, travel, drc_finance):
+def test_a_held_bill_keeps_its_statement_unconfirmed_until_decided(
+        api, make_trip, in_db, drc_finance):
+    """Issue 12 #8b: a statement holding a disputed line was confirmed (and the decision then
+    came as an adjustment next month); now the decision comes first, on the open statement."""
     trip_id = _held_rental(api, make_trip, in_db)
     ok(api.post(f"/trips/{trip_id}/confirm", as_="demo-traveler"))
     ok(api.post("/settlements", as_="demo-finance", json={"period": "2026-12"}))
     statement, _ = _statement_of(api, "2026-12")
     ok(api.post(f"/settlements/{statement['id']}/issue", as_="demo-finance"))
-    ok(api.post(f"/settlements/{statement['id']}/confirm", as_=drc_finance))
+    refused = api.post(f"/settlements/{statement['id']}/confirm", as_=drc_finance)
+    assert refused.status_code == 409 and refused.get_json()["code"] == "disputed_lines"
     charge = ok(api.post(f"/trips/{trip_id}/charge/release", as_="demo-finance",
                          json={"decision": "cap", "reason": "按协议上限结算"}))
     assert charge["total"] == "425.00"
-    statement, (line,) = _statement_of(api, "2026-12")   # confirmed: left as it was
-    assert (statement["total"], line["amount"]) == ("500.00", "500.00")
-    travel(datetime(2027, 1, 5, 9, 0, tzinfo=T0.tzinfo))
-    ok(api.post("/settlements", as_="demo-finance", json={"period": "2027-01"}))
-    january, (adjustment,) = _statement_of(api, "2027-01")
-    assert (adjustment["kind"], adjustment["amount"], adjustment["order_id"]) == (
-        "adjustment", "-75.00", f"RN-{trip_id}")
-    assert january["total"] == "-75.00"
+    statement, (line,) = _statement_of(api, "2026-12")   # still open: the line follows
+    assert (statement["total"], line["amount"], line["disputed"]) == ("425.00", "425.00", False)
+    assert ok(api.post(f"/settlements/{statement['id']}/confirm", as_=drc_finance))[
+        "state"] == "confirmed"
 
 
 def test_accepting_a_held_bill_pays_it_as_billed(api, now, make_trip, in_db):

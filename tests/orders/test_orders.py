@@ -10,9 +10,12 @@ import requests
 from sqlalchemy import func, select
 
 from app import clock, db
+from app.accounts.models import User
+from app.approvals.admin import publish_policy
 from app.audit import AuditEntry
 from app.orders.models import ProviderOrder, WebhookNonce
 from app.worker import run_due
+from tests import factories
 from tests.factories import ok
 from providers.http import signature
 from tests.orders.conftest import KEYS, signed, webhook
@@ -420,3 +423,61 @@ def test_an_order_made_after_all_is_cancelled_with_the_provider(
     assert after["state"] == "cancelled"
     trip = orders.trip(trip_id)
     assert (trip["state"], trip["channel"]) == expected
+
+
+def test_a_trip_moved_to_the_fleet_is_priced_by_the_fleet_and_reapproved_above_a_threshold(
+        orders, faults, frozen_clock, api, app):
+    """Issue 12 #8b: a ride-hailing trip switched to the fleet kept the ride-hailing estimate
+    and skipped the platform step its fleet price needs. The fleet's estimate replaces it,
+    and the step the approved workflow did not hold is asked for before dispatch."""
+    trip_id = factories.new_trip(api)
+    offers = ok(api.post(f"/trips/{trip_id}/quotes", "demo-traveler"))["offers"]
+    ride = next(o for o in offers if o["channel"] == "ridehail" and o["compliant"])
+    fleet = next(o for o in offers
+                 if o["channel"] == "fleet" and o["vehicle_class"] == ride["vehicle_class"])
+    assert Decimal(fleet["price"]) > Decimal(ride["price"])
+    # the platform step from the fleet's price on: the ride-hailing price stays below it
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.openid == "demo-admin"))
+        publish_policy(db.session, actor=admin, effective_from=clock.now() - timedelta(minutes=1),
+                       rules={"steps": [
+                           {"key": "unit", "name": "单位审批", "approvers": "unit", "mode": "any",
+                            "when": []},
+                           {"key": "platform", "name": "平台审批", "approvers": "platform",
+                            "mode": "any", "when": [{"type": "estimate_at_least",
+                                                     "amount": fleet["price"]}]}]})
+        db.session.commit()
+        db.session.remove()
+    ok(api.post(f"/trips/{trip_id}/submit", "demo-traveler", json={"offer_id": ride["id"]}))
+    orders.approve(trip_id)
+    steps = ok(api.get(f"/trips/{trip_id}/approval", "demo-traveler"))["steps"]
+    assert [s["key"] for s in steps] == ["unit"]
+    now = frozen_clock(clock.now())
+    faults("ridehail", fault="5xx", path="/v1/orders")
+    for attempt in range(5):
+        orders.book(now + timedelta(hours=attempt))
+    assert orders.order(trip_id).state == "failed"
+
+    trip = ok(api.post(f"/trips/{trip_id}/switch-to-fleet", "demo-dispatcher",
+                       json={"reason": "网约车下单失败，改派公车"}))
+    assert (trip["channel"], trip["estimate"], trip["state"]) == (
+        "fleet", fleet["price"], "pending_approval")
+    switched = next(d for _, _, d in orders.events(trip_id)
+                    if d.get("action") == "dispatch:switched_to_fleet")
+    assert (switched["estimate_before"], switched["estimate"]) == (ride["price"], fleet["price"])
+    assert trip["history"][-1]["state"] == "pending_approval"
+    queue = ok(api.get("/dispatch/queue", "demo-dispatcher"))["items"]
+    assert trip_id not in [t["id"] for t in queue]
+    approval = ok(api.get(f"/trips/{trip_id}/approval", "demo-traveler"))
+    assert [(s["key"], s["state"]) for s in approval["steps"]] == [
+        ("unit", "approved"), ("platform", "pending")]
+    assert approval["state"] == "pending"
+    assert not [t for t in ok(api.get("/approvals?state=pending", "demo-approver"))["items"]
+                if t["trip_id"] == trip_id]   # the unit's approval stands
+    (task,) = [t for t in ok(api.get("/approvals?state=pending", "demo-platform-approver"))[
+        "items"] if t["trip_id"] == trip_id]
+    ok(api.post(f"/approvals/{task['id']}/approve", "demo-platform-approver",
+                json={"comment": "同意"}))
+    assert orders.trip(trip_id)["state"] == "approved"
+    queue = ok(api.get("/dispatch/queue", "demo-dispatcher"))["items"]
+    assert next(t for t in queue if t["id"] == trip_id)["channel"] == "fleet"

@@ -188,8 +188,8 @@ def test_totals_always_equal_sum_of_lines_over_generated_data(api, app, demo):
 
 def test_allowed_actions_follow_state_and_caller(api, app, month, drc_finance):
     items = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"}).get_json()["items"]
-    assert {tuple(i["allowed_actions"]) for i in items} == {("issue", "confirm", "dispute",
-                                                             "export")}
+    # a draft is issued before anyone confirms it (issue 12 #8b)
+    assert {tuple(i["allowed_actions"]) for i in items} == {("issue", "dispute", "export")}
     sid = next(i["id"] for i in items if i["supplier"] == "fleet"
                and i["unit_name"].startswith("常州市发展"))
 
@@ -199,7 +199,7 @@ def test_allowed_actions_follow_state_and_caller(api, app, month, drc_finance):
         assert next(i for i in listed if i["id"] == sid)["allowed_actions"] == detail
         return detail
 
-    assert actions(drc_finance) == ["confirm", "dispute", "export"]
+    assert actions(drc_finance) == ["dispute", "export"]
     resp = api.post(f"/settlements/{sid}/issue", as_=drc_finance)
     assert resp.status_code == 403 and resp.get_json()["code"] == "platform_finance_only"
     issued = api.post(f"/settlements/{sid}/issue", as_="demo-finance").get_json()
@@ -308,24 +308,94 @@ def test_racing_first_generations_of_a_period_409_or_the_same_statements(live_se
                       ("武进区市场监督管理局", "fleet"): "515.50"}
 
 
-def test_whoever_issued_a_statement_does_not_confirm_it(api, month, drc_finance):
-    """Issue 12 #8, separation of duties: platform finance issued and confirmed one statement."""
+def test_whoever_issued_a_statement_does_not_confirm_it(api, app, demo):
+    """Issue 12 #8, separation of duties: platform finance issued and confirmed one statement.
+    Since #8b only the paying unit's finance confirms, so this bites on the statements of the
+    platform's own unit, which platform finance confirms."""
+    with app.app_context():
+        trip = factories.trip(db.session, applicant_id=demo["users"]["demo-city-approver"],
+                              unit_id=demo["units"]["常州市"], state="confirmed",
+                              depart_at=datetime(2026, 10, 12, 9, tzinfo=SH))
+        factories.charge(db.session, trip=trip, total="80.00")
+        db.session.commit()
+        db.session.remove()
     items = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"}).get_json()["items"]
-    sid = next(i["id"] for i in items if i["supplier"] == "fleet"
-               and i["unit_name"].startswith("常州市发展"))
+    sid = next(i["id"] for i in items if i["unit_name"] == "常州市")
     assert api.post(f"/settlements/{sid}/issue", as_="demo-finance").status_code == 200
     resp = api.post(f"/settlements/{sid}/confirm", as_="demo-finance")
     assert resp.status_code == 403 and resp.get_json()["code"] == "separation_of_duties"
     assert api.get(f"/settlements/{sid}", as_="demo-finance").get_json()["state"] == \
         "pending_confirmation"
     # disputed and issued again by someone else: then the first issuer may confirm
-    factories.ok(api.post(f"/settlements/{sid}/dispute", as_=drc_finance, json={"reason": "核对"}))
+    factories.ok(api.post(f"/settlements/{sid}/dispute", as_="demo-finance", json={"reason": "核对"}))
     factories.ok(api.post("/admin/users", as_="demo-admin", json={
         "name": "平台财务二", "phone": "13700000004", "roles": ["finance"],
-        "unit_id": month["常州市"]}), 201)
+        "unit_id": demo["units"]["常州市"]}), 201)
     api.bind("platform-finance-2", "13700000004")
     factories.ok(api.post(f"/settlements/{sid}/issue", as_="platform-finance-2"))
     assert api.get(f"/settlements/{sid}", as_="platform-finance-2").get_json()[
         "allowed_actions"] == ["dispute", "export"]
     assert factories.ok(api.post(f"/settlements/{sid}/confirm", as_="demo-finance"))[
         "state"] == "confirmed"
+
+
+def _drc_fleet(api):
+    items = api.post("/settlements", as_="demo-finance", json={"period": "2026-10"}).get_json()["items"]
+    return next(i["id"] for i in items if i["supplier"] == "fleet"
+                and i["unit_name"].startswith("常州市发展"))
+
+
+def test_only_an_issued_statement_is_confirmed(api, month):
+    """Issue 12 #8b: a draft, or a disputed statement not issued again, was confirmable."""
+    sid = _drc_fleet(api)
+    resp = api.post(f"/settlements/{sid}/confirm", as_="demo-unit-finance")
+    assert resp.status_code == 409 and resp.get_json()["code"] == "illegal_transition"
+    assert api.get(f"/settlements/{sid}", as_="demo-unit-finance").get_json()["state"] == "draft"
+    factories.ok(api.post(f"/settlements/{sid}/issue", as_="demo-finance"))
+    factories.ok(api.post(f"/settlements/{sid}/dispute", as_="demo-unit-finance",
+                          json={"reason": "金额有误"}))
+    detail = api.get(f"/settlements/{sid}", as_="demo-unit-finance").get_json()
+    assert "confirm" not in detail["allowed_actions"]
+    resp = api.post(f"/settlements/{sid}/confirm", as_="demo-unit-finance")
+    assert resp.status_code == 409 and resp.get_json()["code"] == "illegal_transition"
+    factories.ok(api.post(f"/settlements/{sid}/issue", as_="demo-finance"))
+    assert factories.ok(api.post(f"/settlements/{sid}/confirm", as_="demo-unit-finance"))[
+        "state"] == "confirmed"
+
+
+def test_only_the_paying_units_finance_confirms(api, app, month):
+    """Issue 12 #8b: platform finance (and finance of a unit above the payer) do not confirm."""
+    sid = _drc_fleet(api)
+    factories.ok(api.post(f"/settlements/{sid}/issue", as_="demo-finance"))
+    factories.ok(api.post("/admin/users", as_="demo-admin", json={
+        "name": "平台财务二", "phone": "13700000004", "roles": ["finance"],
+        "unit_id": month["常州市"]}), 201)
+    api.bind("platform-finance-2", "13700000004")
+    for who in ("demo-finance", "platform-finance-2"):
+        assert "confirm" not in api.get(f"/settlements/{sid}", as_=who).get_json()["allowed_actions"]
+        resp = api.post(f"/settlements/{sid}/confirm", as_=who)
+        assert resp.status_code == 403 and resp.get_json()["code"] == "paying_unit_finance_only"
+        assert resp.get_json()["message"] == "结算单须由付款单位的财务人员确认"
+    assert "confirm" in api.get(f"/settlements/{sid}", as_="demo-unit-finance").get_json()[
+        "allowed_actions"]
+    assert factories.ok(api.post(f"/settlements/{sid}/confirm", as_="demo-unit-finance"))[
+        "state"] == "confirmed"
+
+
+def test_a_statement_holding_a_disputed_line_is_not_confirmed(api, app, demo):
+    """Issue 12 #8b: a held (disputed) charge's statement could be confirmed."""
+    with app.app_context():
+        trip = factories.trip(db.session, applicant_id=demo["users"]["demo-traveler"],
+                              unit_id=demo["units"]["常州市发展和改革委员会"], state="confirmed",
+                              depart_at=datetime(2026, 10, 12, 9, tzinfo=SH))
+        factories.charge(db.session, trip=trip, total="80.00", held=True)
+        db.session.commit()
+        db.session.remove()
+    sid = _drc_fleet(api)
+    factories.ok(api.post(f"/settlements/{sid}/issue", as_="demo-finance"))
+    detail = api.get(f"/settlements/{sid}", as_="demo-unit-finance").get_json()
+    assert detail["allowed_actions"] == ["dispute", "export"]
+    resp = api.post(f"/settlements/{sid}/confirm", as_="demo-unit-finance")
+    assert resp.status_code == 409 and resp.get_json()["code"] == "disputed_lines"
+    assert api.get(f"/settlements/{sid}", as_="demo-unit-finance").get_json()["state"] == \
+        "pending_confirmation"
