@@ -1,0 +1,694 @@
+"""Attack the running product as an outsider would (issue 12) and print the figures.
+
+Production shape on PostgreSQL: a fresh ``attack`` database on the server of
+``ATTACK_DATABASE_URL`` (default the shared local cluster), migrated and seeded with the
+demo and its last-month history; the sandboxes; ``gunicorn -w 4 wsgi:app`` on a free
+loopback port; two ``python -m app.worker``. Then, each attack counting outcomes:
+
+- 5xx: concurrent races over HTTP (assign, start, cancel, unassign, approve, re-quote,
+  first settlement generation of a period) and a burst of bad input;
+- duplicates after kill -9: approval messages queued, one worker killed while it sends, the
+  other finishes after the lease (simulated by ending the lease in the database);
+- stuck keys: slow quotes with Idempotency-Key, gunicorn workers killed mid-request; keys
+  left ``pending``, and how many a retry takes over once the lease has passed (simulated by
+  backdating ``created_at`` by more than ``app.idempotency.PENDING_LEASE``);
+- accepted forgeries: forged, expired and alg-none JWTs; forged, stale, shifted, tampered
+  and replayed webhooks;
+- escalations: a unit admin granting platform roles, unit users reaching other units' objects;
+- rate limit: 200 bad login codes from one client.
+
+Nothing is asserted: the table at the end is the result. Quote rounds are rate-limited per
+user and gunicorn worker; the setup raises that limit (``OTB_RATELIMIT_QUOTES``) so that
+the attacks can build their trips; sign-in keeps the production default. Every process
+started here is stopped at the end; the database is left for inspection and dropped by
+the next run.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import jwt
+import requests
+from sqlalchemy import create_engine, make_url, text
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:54329"
+DATABASE = "attack"
+STOPS = [{"name": "市民广场", "lat": 31.81, "lng": 119.97},
+         {"name": "天宁区政府", "lat": 31.78, "lng": 119.98}]
+APPROVERS = ("demo-approver", "demo-city-approver", "demo-platform-approver")
+LOGINS = ("demo-traveler", *APPROVERS, "demo-dispatcher", "demo-driver", "demo-finance",
+          "demo-admin", "demo-traveler-2", "demo-approver-2")
+TIMEOUT = 20
+
+
+# --- the product, as production runs it ---------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_database() -> str:
+    server = make_url(os.environ.get("ATTACK_DATABASE_URL", DEFAULT_SERVER))
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {DATABASE}"))
+    admin.dispose()
+    return server.set(database=DATABASE).render_as_string(hide_password=False)
+
+
+def seed(url: str, settings: dict) -> str:
+    """Migrate and load the demo with last month's history; returns that month (YYYY-MM)."""
+    from app import clock, create_app, db, demo_history
+    from app.migrate import upgrade
+
+    upgrade(url)
+    app = create_app({"DATABASE_URL": url, "SANDBOX_MODE": True, **settings})
+    with app.app_context():
+        demo_history.seed_demo_with_history(db.session)
+        db.session.commit()
+        period = demo_history.period_label(clock.now())
+        db.session.remove()
+        db.engine.dispose()
+    return period
+
+
+class Product:
+    """gunicorn -w 4 and two workers on the sandboxes; stopped by ``stop``."""
+
+    def __init__(self, url: str, logs: Path):
+        from providers.sandbox import runner
+
+        self.logs = logs
+        self.sandboxes = runner.start_all(0)
+        settings = runner.settings_for(self.sandboxes)
+        self.period = seed(url, settings)
+        self.env = {**os.environ, "DATABASE_URL": url, "OTB_SANDBOX_MODE": "1",
+                    "OTB_JWT_SECRET": secrets.token_urlsafe(48),
+                    "OTB_WECHAT_BASE_URL": settings["WECHAT_BASE_URL"],
+                    "OTB_PROVIDERS_JSON": settings["PROVIDERS_JSON"],
+                    "OTB_RATELIMIT_QUOTES": "100000 per minute"}
+        port = _free_port()
+        self.base = f"http://127.0.0.1:{port}/api/v1"
+        self.gunicorn = self._start("gunicorn", [sys.executable, "-m", "gunicorn", "-w", "4",
+                                                 "-b", f"127.0.0.1:{port}", "wsgi:app"])
+        self.workers = [self._start(f"worker-{i}", [sys.executable, "-m", "app.worker"])
+                        for i in (1, 2)]
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{self.base}/openapi.json", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline or self.gunicorn.poll() is not None:
+                raise RuntimeError(f"gunicorn did not start; see {logs}")
+            time.sleep(0.2)
+
+    def _start(self, name: str, argv: list[str]) -> subprocess.Popen:
+        out = open(self.logs / f"{name}.log", "w")
+        return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+    def gunicorn_workers(self) -> list[int]:
+        pid = self.gunicorn.pid
+        try:
+            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
+
+    def sandbox(self, name: str) -> str:
+        return self.sandboxes[name].url
+
+    def stop(self) -> None:
+        for proc in [*self.workers, self.gunicorn]:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.terminate()
+        for proc in [*self.workers, self.gunicorn]:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for server in self.sandboxes.values():
+            server.stop()
+
+
+# --- a client that tallies every answer -----------------------------------------------------
+
+class Client:
+    def __init__(self, base: str):
+        self.base = base
+        self.tokens: dict[str, str] = {}
+        self.statuses: Counter = Counter()
+        self.server_errors: list[str] = []
+        self._lock = threading.Lock()
+
+    def login(self, openid: str) -> str:
+        resp = self.request("POST", "/auth/wechat-login", json={"code": f"sandbox:{openid}"})
+        if resp.status_code != 200:
+            raise RuntimeError(f"login {openid}: {resp.status_code} {resp.text[:200]}")
+        self.tokens[openid] = resp.json()["access_token"]
+        return self.tokens[openid]
+
+    def request(self, method: str, path: str, who: str | None = None, *, key: str | None = None,
+                token: str | None = None, headers: dict | None = None, **kwargs):
+        headers = dict(headers or {})
+        token = token or (self.tokens[who] if who else None)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if key:
+            headers["Idempotency-Key"] = key
+        resp = requests.request(method, f"{self.base}{path}", headers=headers,
+                                timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
+        with self._lock:
+            self.statuses[resp.status_code] += 1
+            if resp.status_code >= 500:
+                self.server_errors.append(f"{resp.status_code} {method} {path[:60]}: "
+                                          f"{resp.text[:120]}")
+        return resp
+
+    def ok(self, method: str, path: str, who: str, expect: int = 200, **kwargs) -> dict:
+        resp = self.request(method, path, who, **kwargs)
+        if resp.status_code != expect:
+            raise RuntimeError(f"{method} {path} as {who}: {resp.status_code} {resp.text[:300]}")
+        return resp.json() if resp.content else {}
+
+    def race(self, n: int, method: str, path: str, who: str, **kwargs) -> Counter:
+        """``n`` identical requests at once; their statuses."""
+        barrier = threading.Barrier(n)
+
+        def one(_):
+            barrier.wait()
+            try:
+                return self.request(method, path, who, **kwargs).status_code
+            except requests.RequestException as exc:
+                return type(exc).__name__
+
+        with ThreadPoolExecutor(n) as pool:
+            return Counter(pool.map(one, range(n)))
+
+
+def trip_body(depart_in: timedelta, hours: float = 1.0, **over) -> dict:
+    depart = datetime.now(timezone.utc) + depart_in
+    return {"purpose": {"category": "meeting", "text": "市政府专题会议"},
+            "passengers": [{"name": "张明"}], "stops": STOPS, "depart_at": depart.isoformat(),
+            "return_at": (depart + timedelta(hours=hours)).isoformat(), "vehicle_class": "sedan",
+            **over}
+
+
+class Trips:
+    def __init__(self, c: Client):
+        self.c = c
+        self.n = 0
+
+    def draft(self, who: str = "demo-traveler", depart_in=timedelta(days=2), hours=1.0) -> int:
+        return self.c.ok("POST", "/trips", who, 201, json=trip_body(depart_in, hours))["id"]
+
+    def submitted(self, who: str = "demo-traveler", **kw) -> int:
+        trip_id = self.draft(who, **kw)
+        offers = self.c.ok("POST", f"/trips/{trip_id}/quotes", who)["offers"]
+        offer = next(o for o in offers if o["channel"] == "fleet" and o["compliant"])
+        self.c.ok("POST", f"/trips/{trip_id}/submit", who, json={"offer_id": offer["id"]})
+        return trip_id
+
+    def approved(self, who: str = "demo-traveler", **kw) -> int:
+        trip_id = self.submitted(who, **kw)
+        for _ in range(3):
+            for task in self.tasks(trip_id):
+                self.c.ok("POST", f"/approvals/{task['id']}/approve", task["_who"],
+                          json={"comment": "同意"})
+        return trip_id
+
+    def tasks(self, trip_id: int) -> list[dict]:
+        found = []
+        for approver in APPROVERS + ("demo-approver-2",):
+            for task in self.c.ok("GET", "/approvals?state=pending", approver)["items"]:
+                if task["trip_id"] == trip_id:
+                    found.append({**task, "_who": approver})
+        return found
+
+    def assigned(self, depart_in=timedelta(days=2), **body) -> tuple[int, dict]:
+        trip_id = self.approved(depart_in=depart_in)
+        return trip_id, self.c.ok("POST", f"/trips/{trip_id}/assign", "demo-dispatcher",
+                                  json=body)
+
+
+# --- the attacks ------------------------------------------------------------------------------
+
+def races(c: Client, trips: Trips, period: str) -> dict[str, Counter]:
+    drivers = c.ok("GET", "/admin/drivers?limit=100", "demo-admin")["items"]
+    me = c.ok("GET", "/me", "demo-driver")
+    own = next(d["id"] for d in drivers if d.get("user_id") == me["id"])
+    out = {}
+    start_trip, assignment = trips.assigned(depart_in=timedelta(minutes=60), driver_id=own)
+    odometer = str(assignment["vehicle"]["odometer_km"])
+    out["start ×8"] = c.race(8, "POST", f"/trips/{start_trip}/start", "demo-driver",
+                             json={"odometer_km": odometer})
+    out["assign ×8"] = c.race(8, "POST", f"/trips/{trips.approved()}/assign",
+                              "demo-dispatcher", json={})
+    trip_id, _ = trips.assigned(depart_in=timedelta(days=3))
+    out["cancel ×8"] = c.race(8, "POST", f"/trips/{trip_id}/cancel", "demo-traveler",
+                              json={"reason": "会议取消"})
+    trip_id, _ = trips.assigned(depart_in=timedelta(days=4))
+    out["unassign ×8"] = c.race(8, "POST", f"/trips/{trip_id}/unassign", "demo-dispatcher",
+                                json={"reason": "车辆调整"})
+    task = trips.tasks(trips.submitted())[0]
+    out["approve ×8"] = c.race(8, "POST", f"/approvals/{task['id']}/approve", task["_who"],
+                               json={"comment": "同意"})
+    out["re-quote ×8"] = c.race(8, "POST", f"/trips/{trips.draft()}/quotes", "demo-traveler")
+    out[f"settle {period} ×8"] = c.race(8, "POST", "/settlements", "demo-finance",
+                                        json={"period": period})
+    return out
+
+
+def bad_input(c: Client, trips: Trips) -> Counter:
+    huge = "99999999999999999999"
+    trip_id = trips.draft()
+    driver_user = c.ok("GET", "/me", "demo-driver")
+    deep = "[" * 100_000 + "]" * 100_000
+    body = json.dumps(trip_body(timedelta(days=1)))
+    cases = [
+        ("GET", f"/trips/{huge}", "demo-traveler", {}),
+        ("GET", "/trips/9223372036854775808", "demo-traveler", {}),
+        ("GET", f"/trips?cursor={huge}", "demo-traveler", {}),
+        ("GET", f"/trips?limit={huge}", "demo-traveler", {}),
+        ("GET", "/trips?cursor=%F0%9F%98%80%00", "demo-traveler", {}),
+        ("GET", f"/admin/users/{huge}", "demo-admin", {}),
+        ("GET", f"/settlements?unit_id={huge}", "demo-finance", {}),
+        ("GET", "/settlements?period=0000-01", "demo-finance", {}),
+        ("POST", f"/trips/{trip_id}/submit", "demo-traveler", {"json": {"offer_id": int(huge)}}),
+        ("POST", "/trips", "demo-traveler",
+         {"data": body.replace("市政府专题会议", "\\ud800"),
+          "headers": {"Content-Type": "application/json"}}),
+        ("POST", "/trips", "demo-traveler",
+         {"data": deep, "headers": {"Content-Type": "application/json"}}),
+        ("POST", "/trips", "demo-traveler",
+         {"data": '{"a":' * 50_000 + "1" + "}" * 50_000,
+          "headers": {"Content-Type": "application/json"}}),
+        ("POST", "/webhooks/ridehail", None,
+         {"data": deep, "headers": {"Content-Type": "application/json"}}),
+        ("POST", "/trips", "demo-traveler",
+         {"json": trip_body(timedelta(days=1), depart_at="9999-12-31T20:00-12:00")}),
+        ("POST", "/trips", "demo-traveler",
+         {"json": trip_body(timedelta(days=1), depart_at="0001-01-01T00:00:00+14:00")}),
+        ("POST", "/trips", "demo-traveler", {"json": trip_body(timedelta(days=1), hours=87600)}),
+        ("POST", "/trips", "demo-traveler",
+         {"json": trip_body(timedelta(days=1), passengers=[{"name": "x" * 50}] * 100_000)}),
+        ("POST", "/settlements", "demo-finance", {"json": {"period": "0000-01"}}),
+        ("POST", "/settlements", "demo-finance", {"json": {"period": "9999-13"}}),
+        ("POST", "/admin/drivers", "demo-admin",
+         {"json": {"name": "钱进", "phone": "13900000001", "unit_id": driver_user["unit"]["id"]
+                   if isinstance(driver_user.get("unit"), dict) else 1,
+                   "user_id": driver_user["id"], "license_class": "B1"}}),
+        ("POST", "/billing/preview", "demo-finance", {"json": {"km": "1e400"}}),
+        ("POST", f"/trips/{trip_id}/cancel", "demo-traveler", {"json": {"reason": "\x00" * 10}}),
+    ]
+    statuses = Counter()
+    for method, path, who, kwargs in cases:
+        try:
+            statuses[c.request(method, path, who, **kwargs).status_code] += 1
+        except requests.RequestException as exc:
+            statuses[type(exc).__name__] += 1
+    return statuses
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def forged_tokens(c: Client) -> Counter:
+    from app.config import PUBLIC_JWT_SECRET
+
+    real = c.env_secret
+    now = int(time.time())
+    outcomes = Counter()
+    for sub in (c.ok("GET", "/me", "demo-admin")["id"], c.ok("GET", "/me", "demo-traveler")["id"]):
+        claims = {"sub": str(sub), "iss": "otb-backend", "aud": "otb-miniprogram",
+                  "iat": now, "exp": now + 3600, "jti": secrets.token_hex(8)}
+        tokens = {
+            "public default secret": jwt.encode(claims, PUBLIC_JWT_SECRET, algorithm="HS256"),
+            "random secret": jwt.encode(claims, secrets.token_hex(32), algorithm="HS256"),
+            "empty secret": jwt.encode(claims, "", algorithm="HS256"),
+            "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
+            "alg None signed": f"{_b64({'alg': 'None', 'typ': 'JWT'})}.{_b64(claims)}.xx",
+            "HS512 real secret": jwt.encode(claims, real, algorithm="HS512"),
+            "expired": jwt.encode({**claims, "iat": now - 7200, "exp": now - 60}, real,
+                                  algorithm="HS256"),
+            "no exp": jwt.encode({k: v for k, v in claims.items() if k != "exp"}, real,
+                                 algorithm="HS256"),
+            "wrong audience (bind ticket)": jwt.encode({**claims, "aud": "otb-miniprogram:bind"},
+                                                       real, algorithm="HS256"),
+            "wrong issuer": jwt.encode({**claims, "iss": "evil"}, real, algorithm="HS256"),
+        }
+        genuine = c.tokens["demo-traveler"]
+        head, _, sig = genuine.split(".")
+        tokens["payload swapped, signature kept"] = f"{head}.{_b64(claims)}.{sig}"
+        for name, token in tokens.items():
+            resp = c.request("GET", "/me", token=token)
+            outcomes["accepted" if resp.status_code < 300 else resp.status_code] += 1
+            if resp.status_code < 300:
+                outcomes[f"accepted: {name}"] += 1
+    return outcomes
+
+
+def forged_webhooks(c: Client) -> tuple[Counter, Counter]:
+    """(forgeries' outcomes, genuine controls' outcomes)."""
+    from providers import registry
+    from providers.http import sign_params, sign_webhook
+
+    keys = {cfg.name: cfg for cfg in registry.DEFAULTS}
+    ride, rental = keys["ridehail"], keys["rental-a"]
+    forged, genuine = Counter(), Counter()
+
+    def post(path, attack, **kwargs):
+        resp = c.request("POST", f"/webhooks/{path}", **kwargs)
+        bucket = genuine if attack is None else forged
+        bucket["accepted" if resp.status_code < 300 else resp.status_code] += 1
+        if attack and resp.status_code < 300:
+            forged[f"accepted: {attack}"] += 1
+        return resp
+
+    occurred = datetime.now(timezone.utc).isoformat()
+    base = {"order_id": f"RH-{secrets.token_hex(4)}", "out_order_id": "OTB-attack",
+            "state": "completed", "occurred_at": occurred}
+    post("ridehail", "ridehail: wrong secret", json=sign_params(base, ride.app_key, "x" * 24))
+    post("ridehail", "ridehail: unknown app_key",
+         json=sign_params(base, "evil-app", ride.secret))
+    post("ridehail", "ridehail: stale timestamp",
+         json=sign_params(base, ride.app_key, ride.secret, now=time.time() - 600))
+    signed = sign_params(base, ride.app_key, ride.secret)
+    post("ridehail", "ridehail: tampered state", json={**signed, "state": "cancelled"})
+    shifted = {k: v for k, v in signed.items() if k != "occurred_at"}
+    shifted["nonce"] = f"{signed['nonce']}&occurred_at={signed['occurred_at']}"
+    post("ridehail", "ridehail: occurred_at shifted into nonce", json=shifted)
+    post("ridehail", None, json=signed)
+    post("ridehail", "ridehail: replay", json=signed)
+
+    body = json.dumps({"order_id": f"RA-{secrets.token_hex(4)}", "out_order_id": "OTB-attack",
+                       "state": "completed", "occurred_at": occurred}).encode()
+    json_headers = {"Content-Type": "application/json"}
+    msg = f"msg_{secrets.token_hex(6)}"
+    post("rental-a", "rental: wrong secret", data=body,
+         headers={**json_headers, **sign_webhook(msg, body, "y" * 24)})
+    post("rental-a", "rental: stale timestamp", data=body,
+         headers={**json_headers, **sign_webhook(msg, body, rental.secret,
+                                                 now=time.time() - 600)})
+    good = sign_webhook(msg, body, rental.secret)
+    post("rental-a", "rental: tampered body", data=body.replace(b"completed", b"cancelled"),
+         headers={**json_headers, **good})
+    shifted_id = {**good, "webhook-id": f"{msg}.{good['webhook-timestamp']}"}
+    post("rental-a", "rental: id shifted", data=body, headers={**json_headers, **shifted_id})
+    post("rental-a", "rental: other provider's secret", data=body,
+         headers={**json_headers, **sign_webhook(msg, body, keys["rental-b"].secret)})
+    post("rental-a", None, data=body, headers={**json_headers, **good})
+    post("rental-a", "rental: replay", data=body, headers={**json_headers, **good})
+    post("rental-a", "rental: replay re-timestamped", data=body,
+         headers={**json_headers, **sign_webhook(msg, body, rental.secret,
+                                                 now=time.time() + 5)})
+    post("rental-a", "rental: no signature", data=body, headers=json_headers)
+    return forged, genuine
+
+
+def escalations(c: Client, trips: Trips) -> Counter:
+    units = c.ok("GET", "/admin/units?limit=100", "demo-admin")["items"]
+    wujin = next(u["id"] for u in units if u["name"] == "武进区")
+    root = next(u["id"] for u in units if u.get("parent_id") is None)
+    users = c.ok("GET", "/admin/users?limit=100", "demo-admin")["items"]
+    traveler2 = next(u["id"] for u in users if u["phone"] == "13800000009")
+    traveler = next(u["id"] for u in users if u["phone"] == "13800000001")
+    admin = next(u["id"] for u in users if u["phone"] == "13800000008")
+    phone = f"137{secrets.randbelow(10**8):08d}"
+    unit_admin = c.ok("POST", "/admin/users", "demo-admin", 201,
+                      json={"name": "武进管理员", "phone": phone, "unit_id": wujin,
+                            "roles": ["admin"]})
+    ticket = c.request("POST", "/auth/wechat-login",
+                       json={"code": "sandbox:attack-wujin-admin"}).json()["ticket"]
+    c.tokens["unit-admin"] = c.ok("POST", "/auth/bind", None, json={
+        "ticket": ticket, "phone_code": f"sandbox-phone:{phone}"})["access_token"]
+
+    def fresh(roles, unit=wujin):
+        return {"name": "新用户", "phone": f"136{secrets.randbelow(10**8):08d}",
+                "unit_id": unit, "roles": roles}
+
+    attempts = [
+        ("POST", "/admin/users", {"json": fresh(["platform_approver"])}),
+        ("POST", "/admin/users", {"json": fresh(["supervisor"])}),
+        ("POST", "/admin/users", {"json": fresh(["traveler", "platform_approver"])}),
+        ("POST", "/admin/users", {"json": fresh(["traveler"], unit=root)}),
+        ("POST", "/admin/users", {"json": fresh(["admin"], unit=root)}),
+        ("PATCH", f"/admin/users/{traveler2}", {"json": {"roles": ["platform_approver"]}}),
+        ("PATCH", f"/admin/users/{traveler2}", {"json": {"roles": ["supervisor"]}}),
+        ("PATCH", f"/admin/users/{traveler2}", {"json": {"unit_id": root}}),
+        ("PATCH", f"/admin/users/{unit_admin['id']}",
+         {"json": {"roles": ["admin", "platform_approver"]}}),
+        ("PATCH", f"/admin/users/{unit_admin['id']}", {"json": {"roles": ["admin", "supervisor"]}}),
+        ("PATCH", f"/admin/users/{unit_admin['id']}", {"json": {"unit_id": root}}),
+        ("PATCH", f"/admin/users/{traveler}", {"json": {"roles": ["admin"]}}),
+        ("GET", f"/admin/users/{admin}", {}),
+        ("DELETE", f"/admin/users/{traveler}", {}),
+        ("POST", "/admin/tariffs", {"json": {}}),
+        ("POST", "/admin/calendar", {"json": {"day": "2030-01-02", "kind": "holiday",
+                                              "name": "假"}}),
+    ]
+    outcomes = Counter()
+
+    def count(label, resp):
+        outcomes["accepted" if resp.status_code < 300 else resp.status_code] += 1
+        if resp.status_code < 300:
+            outcomes[f"accepted: {label}"] += 1
+
+    for method, path, kwargs in attempts:
+        count(f"unit admin {method} {path}", c.request(method, path, "unit-admin", **kwargs))
+
+    # Unit users on the other unit's objects, by id.
+    drc_trip = trips.submitted("demo-traveler")
+    drc_task = trips.tasks(drc_trip)[0]["id"]
+    wujin_trip = trips.submitted("demo-traveler-2")
+    settlements = c.ok("GET", "/settlements?limit=100", "demo-finance")["items"]
+    for who, trip_id in (("demo-traveler-2", drc_trip), ("demo-approver-2", drc_trip),
+                         ("demo-traveler", wujin_trip), ("demo-approver", wujin_trip)):
+        for sub in ("", "/quotes", "/approval", "/dispatch", "/charge"):
+            count(f"{who} GET /trips/{trip_id}{sub}", c.request("GET", f"/trips/{trip_id}{sub}", who))
+        for action, body in (("cancel", {"reason": "越权"}), ("withdraw", {"reason": "越权"}),
+                             ("quotes", None), ("confirm", None),
+                             ("dispute", {"reason": "越权"})):
+            count(f"{who} POST {action}",
+                  c.request("POST", f"/trips/{trip_id}/{action}", who, json=body))
+    for who in ("demo-approver-2", "demo-traveler-2"):
+        count(f"{who} GET task", c.request("GET", f"/approvals/{drc_task}", who))
+        count(f"{who} approve task", c.request("POST", f"/approvals/{drc_task}/approve", who,
+                                               json={"comment": "越权"}))
+    for item in settlements[:6]:
+        for who in ("demo-traveler-2", "demo-approver-2", "unit-admin"):
+            count(f"{who} GET settlement", c.request("GET", f"/settlements/{item['id']}", who))
+            count(f"{who} confirm settlement",
+                  c.request("POST", f"/settlements/{item['id']}/confirm", who))
+    return outcomes
+
+
+def duplicates_after_kill(c: Client, trips: Trips, product: Product, db) -> dict:
+    """Queue approval messages with the workers paused, let one send slowly, kill -9 it,
+    end its lease in the database and let the other worker finish."""
+    first, second = product.workers
+    wechat = product.sandbox("wechat")
+    for proc in product.workers:
+        proc.send_signal(signal.SIGSTOP)
+    with db.connect() as conn:
+        last_id = conn.execute(text("SELECT coalesce(max(id), 0) FROM outbox_messages")).scalar()
+    sent_before = len(requests.get(f"{wechat}/__sandbox/messages", timeout=5).json()["items"])
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: trips.submitted(), range(24)))
+    with db.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM outbox_messages WHERE id > :i"),
+                            {"i": last_id}).scalar()
+    requests.post(f"{wechat}/__sandbox/faults", timeout=5,
+                  json={"latency_ms": 250, "path": "/cgi-bin/message/subscribe/send"})
+
+    def sent() -> int:
+        return len(requests.get(f"{wechat}/__sandbox/messages", timeout=5).json()["items"]) - sent_before
+
+    first.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 30
+    while sent() < rows // 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    sent_at_kill = sent()
+    with db.begin() as conn:  # the lease has passed
+        stranded = conn.execute(text(
+            "UPDATE outbox_messages SET claimed_until = created_at "
+            "WHERE id > :i AND state = 'sending'"), {"i": last_id}).rowcount
+    requests.delete(f"{wechat}/__sandbox/faults", timeout=5)
+    second.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        with db.connect() as conn:
+            left = conn.execute(text("SELECT count(*) FROM outbox_messages WHERE id > :i "
+                                     "AND state IN ('pending', 'sending')"), {"i": last_id}).scalar()
+        if not left:
+            break
+        time.sleep(0.3)
+    with db.connect() as conn:
+        states = dict(conn.execute(text("SELECT state, count(*) FROM outbox_messages "
+                                        "WHERE id > :i GROUP BY state"), {"i": last_id}).all())
+    total = sent()
+    return {"outbox rows": rows, "sent when killed": sent_at_kill,
+            "rows stranded by the kill": stranded, "messages received": total,
+            "row states": states, "duplicates": total - states.get("sent", 0)}
+
+
+def stuck_keys(c: Client, trips: Trips, product: Product, db) -> dict:
+    """Slow quotes with Idempotency-Key; two gunicorn workers killed mid-request."""
+    ids = [trips.draft() for _ in range(8)]
+    keys = {trip_id: f"attack-stuck-{secrets.token_hex(4)}-{trip_id}" for trip_id in ids}
+    slow = [product.sandbox(name) for name in ("ridehail", "rental-a", "rental-b")]
+    for url in slow:
+        requests.post(f"{url}/__sandbox/faults", json={"latency_ms": 3000}, timeout=5)
+
+    def quote(trip_id):
+        try:
+            return c.request("POST", f"/trips/{trip_id}/quotes", "demo-traveler",
+                             key=keys[trip_id]).status_code
+        except requests.RequestException as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(len(ids)) as pool:
+        futures = [pool.submit(quote, trip_id) for trip_id in ids]
+        time.sleep(0.7)
+        victims = product.gunicorn_workers()[:2]
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        first = Counter(f.result() for f in futures)
+    for url in slow:
+        requests.delete(f"{url}/__sandbox/faults", timeout=5)
+    where = "key LIKE 'attack-stuck-%' AND state = 'pending'"
+    with db.connect() as conn:
+        pending = conn.execute(text(f"SELECT count(*) FROM idempotency_keys WHERE {where}")).scalar()
+    time.sleep(2)  # gunicorn replaces the killed workers
+    before_lease = Counter(quote(trip_id) for trip_id in ids)
+    with db.begin() as conn:  # more than PENDING_LEASE (2 min) passes
+        conn.execute(text("UPDATE idempotency_keys SET created_at = created_at - "
+                          f"interval '3 minutes' WHERE {where}"))
+    after = Counter()
+    for trip_id in ids:
+        resp = c.request("POST", f"/trips/{trip_id}/quotes", "demo-traveler", key=keys[trip_id])
+        replayed = resp.headers.get("Idempotent-Replayed") == "true"
+        after["replayed" if replayed else resp.status_code] += 1
+    with db.connect() as conn:
+        still = conn.execute(text(f"SELECT count(*) FROM idempotency_keys WHERE {where}")).scalar()
+    return {"first attempts": dict(first), "workers killed": len(victims),
+            "keys pending after the kill": pending, "retry within the lease": dict(before_lease),
+            "retry after the lease": dict(after), "keys still pending": still}
+
+
+def rate_limit(c: Client) -> Counter:
+    def one(i):
+        return c.request("POST", "/auth/wechat-login",
+                         json={"code": f"attack-bad-code-{i}"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        return Counter(pool.map(one, range(200)))
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+def _fmt(value) -> str:
+    if isinstance(value, Counter):
+        value = dict(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0])))
+    return str(value)
+
+
+def main() -> int:
+    started = time.monotonic()
+    logs = Path(tempfile.mkdtemp(prefix="otb-attack-"))
+    url = fresh_database()
+    print(f"database {make_url(url).database}, logs in {logs}", flush=True)
+    product = Product(url, logs)
+    db = create_engine(url)
+    c = Client(product.base)
+    c.env_secret = product.env["OTB_JWT_SECRET"]
+    trips = Trips(c)
+    figures: list[tuple[str, str, str]] = []
+    try:
+        for openid in LOGINS:
+            c.login(openid)
+        print(f"up in {time.monotonic() - started:.0f} s: gunicorn -w 4 "
+              f"(workers {product.gunicorn_workers()}), 2 app.worker", flush=True)
+
+        race = races(c, trips, product.period)
+        for name, outcome in race.items():
+            figures.append(("race", name, _fmt(outcome)))
+        race_5xx = sum(n for outcome in race.values() for s, n in outcome.items()
+                       if isinstance(s, int) and s >= 500)
+        bad = bad_input(c, trips)
+        figures.append(("bad input", f"{sum(bad.values())} requests", _fmt(bad)))
+        bad_5xx = sum(n for s, n in bad.items() if isinstance(s, int) and s >= 500)
+        print("races and bad input done", flush=True)
+
+        tokens = forged_tokens(c)
+        hooks, controls = forged_webhooks(c)
+        figures.append(("forgery", "JWTs", _fmt(tokens)))
+        figures.append(("forgery", "webhooks", _fmt(hooks)))
+        figures.append(("control", "genuine webhooks", _fmt(controls)))
+        esc = escalations(c, trips)
+        figures.append(("escalation", f"{sum(v for k, v in esc.items() if ':' not in str(k))} "
+                        "attempts", _fmt(esc)))
+        print("forgeries and escalations done", flush=True)
+
+        dup = duplicates_after_kill(c, trips, product, db)
+        figures.append(("kill -9 worker", "outbox", _fmt(dup)))
+        stuck = stuck_keys(c, trips, product, db)
+        figures.append(("kill -9 gunicorn", "idempotency keys", _fmt(stuck)))
+        print("kill -9 attacks done", flush=True)
+        limited = rate_limit(c)
+        figures.append(("rate limit", "200 bad login codes", _fmt(limited)))
+    finally:
+        product.stop()
+        db.dispose()
+
+    print("\n| attack | case | outcome |\n|---|---|---|")
+    for row in figures:
+        print("| " + " | ".join(row) + " |")
+    other_5xx = sum(n for s, n in c.statuses.items() if s >= 500) - race_5xx - bad_5xx
+    print("\n| figure | value |\n|---|---|")
+    print(f"| 5xx in races | {race_5xx} |")
+    print(f"| 5xx in bad input | {bad_5xx} |")
+    print(f"| 5xx elsewhere in the run | {other_5xx} |")
+    print(f"| duplicates after kill -9 (worker) | {dup['duplicates']} of {dup['outbox rows']} |")
+    print(f"| stuck keys after kill -9 (gunicorn), pending / left after the lease | "
+          f"{stuck['keys pending after the kill']} / {stuck['keys still pending']} |")
+    print(f"| accepted forgeries (JWT + webhook) | {tokens['accepted']} + {hooks['accepted']} "
+          f"of {sum(v for k, v in tokens.items() if ':' not in str(k))} + "
+          f"{sum(v for k, v in hooks.items() if ':' not in str(k))} |")
+    print(f"| escalations accepted | {esc['accepted']} |")
+    print(f"| 429 of 200 bad logins | {limited[429]} |")
+    print(f"| requests, by status | {_fmt(c.statuses)} |")
+    print(f"| run time | {time.monotonic() - started:.0f} s |")
+    for line in c.server_errors[:20]:
+        print("5xx:", line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
