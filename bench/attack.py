@@ -48,6 +48,8 @@ import jwt
 import requests
 from sqlalchemy import create_engine, make_url, text
 
+from providers.sandbox import runner
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:54329"
 DATABASE = "attack"
@@ -94,18 +96,10 @@ def seed(url: str, settings: dict) -> str:
     return period
 
 
-def runner_settings(sandboxes) -> dict:
-    from providers.sandbox import runner
-
-    return runner.settings_for(sandboxes)
-
-
 class Product:
     """gunicorn -w 4 and two workers on the sandboxes; stopped by ``stop``."""
 
     def __init__(self, url: str, logs: Path):
-        from providers.sandbox import runner
-
         self.logs = logs
         self.workers: list[subprocess.Popen] = []
         self.gunicorn = None
@@ -117,7 +111,7 @@ class Product:
             raise
 
     def _start_all(self, url: str) -> None:
-        settings = runner_settings(self.sandboxes)
+        settings = runner.settings_for(self.sandboxes)
         self.period = seed(url, settings)
         self.env = {**os.environ, "DATABASE_URL": url, "OTB_SANDBOX_MODE": "1",
                     "OTB_JWT_SECRET": secrets.token_urlsafe(48),
@@ -175,8 +169,9 @@ class Product:
 # --- a client that tallies every answer -----------------------------------------------------
 
 class Client:
-    def __init__(self, base: str):
+    def __init__(self, base: str, jwt_secret: str):
         self.base = base
+        self.jwt_secret = jwt_secret  # the API's, to sign expired and misaddressed tokens
         self.tokens: dict[str, str] = {}
         self.statuses: Counter = Counter()
         self.server_errors: list[str] = []
@@ -203,7 +198,7 @@ class Client:
             self.statuses[resp.status_code] += 1
             if resp.status_code >= 500:
                 self.server_errors.append(f"{resp.status_code} {method} {path[:60]}: "
-                                          f"{resp.text[:120]}")
+                                          f"{resp.text[:120].strip()}")
         return resp
 
     def ok(self, method: str, path: str, who: str, expect: int = 200, **kwargs) -> dict:
@@ -238,7 +233,6 @@ def trip_body(depart_in: timedelta, hours: float = 1.0, **over) -> dict:
 class Trips:
     def __init__(self, c: Client):
         self.c = c
-        self.n = 0
 
     def draft(self, who: str = "demo-traveler", depart_in=timedelta(days=2), hours=1.0) -> int:
         return self.c.ok("POST", "/trips", who, 201, json=trip_body(depart_in, hours))["id"]
@@ -377,7 +371,7 @@ def _hs256_empty_key(claims: dict) -> str:
 def forged_tokens(c: Client) -> Counter:
     from app.config import PUBLIC_JWT_SECRET
 
-    real = c.env_secret
+    real = c.jwt_secret
     now = int(time.time())
     outcomes = Counter()
     for sub in (c.ok("GET", "/me", "demo-admin")["id"], c.ok("GET", "/me", "demo-traveler")["id"]):
@@ -527,7 +521,8 @@ def escalations(c: Client, trips: Trips) -> Counter:
     for who, trip_id in (("demo-traveler-2", drc_trip), ("demo-approver-2", drc_trip),
                          ("demo-traveler", wujin_trip), ("demo-approver", wujin_trip)):
         for sub in ("", "/quotes", "/approval", "/dispatch", "/charge"):
-            count(f"{who} GET /trips/{trip_id}{sub}", c.request("GET", f"/trips/{trip_id}{sub}", who))
+            path = f"/trips/{trip_id}{sub}"
+            count(f"{who} GET {path}", c.request("GET", path, who))
         for action, body in (("cancel", {"reason": "越权"}), ("withdraw", {"reason": "越权"}),
                              ("quotes", None), ("confirm", None),
                              ("dispute", {"reason": "越权"})):
@@ -565,7 +560,8 @@ def duplicates_after_kill(c: Client, trips: Trips, product: Product, db) -> dict
                   json={"latency_ms": 250, "path": "/cgi-bin/message/subscribe/send"})
 
     def sent() -> int:
-        return len(requests.get(f"{wechat}/__sandbox/messages", timeout=5).json()["items"]) - sent_before
+        items = requests.get(f"{wechat}/__sandbox/messages", timeout=5).json()["items"]
+        return len(items) - sent_before
 
     first.send_signal(signal.SIGCONT)
     deadline = time.monotonic() + 30
@@ -633,7 +629,8 @@ def stuck_keys(c: Client, trips: Trips, product: Product, db) -> dict:
         requests.delete(f"{url}/__sandbox/faults", timeout=5)
     where = "key LIKE 'attack-stuck-%' AND state = 'pending'"
     with db.connect() as conn:
-        pending = conn.execute(text(f"SELECT count(*) FROM idempotency_keys WHERE {where}")).scalar()
+        pending = conn.execute(text(f"SELECT count(*) FROM idempotency_keys WHERE {where}")
+                               ).scalar()
     time.sleep(2)  # gunicorn replaces the killed workers
     before_lease = Counter(quote(trip_id) for trip_id in ids)
     with db.begin() as conn:  # more than PENDING_LEASE (2 min) passes
@@ -670,6 +667,66 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _5xx(statuses) -> int:
+    return sum(n for s, n in statuses.items() if isinstance(s, int) and s >= 500)
+
+
+def _accepted(counts: Counter) -> str:
+    return f"{counts['accepted']} of {sum(v for k, v in counts.items() if ':' not in str(k))}"
+
+
+def report_races(c, trips, product, db):
+    race = races(c, trips, product.period)
+    rows = [("race", name, _fmt(outcome)) for name, outcome in race.items()]
+    return rows, [("5xx in races", sum(_5xx(o) for o in race.values()))]
+
+
+def report_bad_input(c, trips, product, db):
+    bad = bad_input(c, trips)
+    return ([("bad input", label, str(status)) for label, status in bad.items()],
+            [("5xx in bad input", f"{_5xx(Counter(bad.values()))} of {len(bad)}")])
+
+
+def report_forgeries(c, trips, product, db):
+    tokens = forged_tokens(c)
+    hooks, controls = forged_webhooks(c)
+    rows = [("forged JWT", "11 kinds × 2 users", _fmt(tokens))]
+    rows += [("forged webhook", label, str(status)) for label, status in hooks.items()]
+    rows += [("genuine webhook (control)", label, str(status))
+             for label, status in controls.items()]
+    accepted = sum(1 for status in hooks.values() if status < 300)
+    return rows, [("accepted forged JWTs", _accepted(tokens)),
+                  ("accepted forged webhooks", f"{accepted} of {len(hooks)}")]
+
+
+def report_escalations(c, trips, product, db):
+    esc = escalations(c, trips)
+    return [("escalation", "attempts", _fmt(esc))], [("escalations accepted", _accepted(esc))]
+
+
+def report_duplicates(c, trips, product, db):
+    dup = duplicates_after_kill(c, trips, product, db)
+    return ([("kill -9 worker", "outbox", _fmt(dup))],
+            [("duplicates after kill -9 (worker)", f"{dup['duplicates']} of {dup['outbox rows']}")])
+
+
+def report_stuck_keys(c, trips, product, db):
+    stuck = stuck_keys(c, trips, product, db)
+    return ([("kill -9 gunicorn", "idempotency keys", _fmt(stuck))],
+            [("stuck keys after kill -9 (gunicorn): pending / left after the lease",
+              f"{stuck['keys pending after the kill']} / {stuck['keys still pending']}")])
+
+
+def report_rate_limit(c, trips, product, db):
+    limited = rate_limit(c)
+    return ([("rate limit", "200 bad login codes", _fmt(limited))],
+            [("429 of 200 bad logins", limited[429])])
+
+
+ATTACKS = (report_races, report_bad_input, report_forgeries, report_escalations,
+           report_duplicates, report_stuck_keys, report_rate_limit)  # sign-in limit last
+
+
 def main() -> int:
     started = time.monotonic()
     logs = Path(tempfile.mkdtemp(prefix="otb-attack-"))
@@ -677,66 +734,36 @@ def main() -> int:
     print(f"database {make_url(url).database}, logs in {logs}", flush=True)
     product = Product(url, logs)
     db = create_engine(url)
-    c = Client(product.base)
-    c.env_secret = product.env["OTB_JWT_SECRET"]
+    c = Client(product.base, product.env["OTB_JWT_SECRET"])
     trips = Trips(c)
-    figures: list[tuple[str, str, str]] = []
+    rows: list[tuple] = []
+    summary: list[tuple] = []
     try:
         for openid in LOGINS:
             c.login(openid)
         print(f"up in {time.monotonic() - started:.0f} s: gunicorn -w 4 "
               f"(workers {product.gunicorn_workers()}), 2 app.worker", flush=True)
-
-        race = races(c, trips, product.period)
-        for name, outcome in race.items():
-            figures.append(("race", name, _fmt(outcome)))
-        race_5xx = sum(n for outcome in race.values() for s, n in outcome.items()
-                       if isinstance(s, int) and s >= 500)
-        bad = bad_input(c, trips)
-        for label, status in bad.items():
-            figures.append(("bad input", label, str(status)))
-        bad_5xx = sum(1 for s in bad.values() if isinstance(s, int) and s >= 500)
-        print("races and bad input done", flush=True)
-
-        tokens = forged_tokens(c)
-        hooks, controls = forged_webhooks(c)
-        figures.append(("forgery", "JWTs", _fmt(tokens)))
-        for label, status in hooks.items():
-            figures.append(("forged webhook", label, str(status)))
-        for label, status in controls.items():
-            figures.append(("genuine webhook (control)", label, str(status)))
-        esc = escalations(c, trips)
-        figures.append(("escalation", f"{sum(v for k, v in esc.items() if ':' not in str(k))} "
-                        "attempts", _fmt(esc)))
-        print("forgeries and escalations done", flush=True)
-
-        dup = duplicates_after_kill(c, trips, product, db)
-        figures.append(("kill -9 worker", "outbox", _fmt(dup)))
-        stuck = stuck_keys(c, trips, product, db)
-        figures.append(("kill -9 gunicorn", "idempotency keys", _fmt(stuck)))
-        print("kill -9 attacks done", flush=True)
-        limited = rate_limit(c)
-        figures.append(("rate limit", "200 bad login codes", _fmt(limited)))
+        for attack in ATTACKS:
+            name = attack.__name__.removeprefix("report_")
+            try:
+                more_rows, more_summary = attack(c, trips, product, db)
+            except Exception as exc:  # one attack failing must not hide the others' figures
+                more_rows = [("error", name, repr(exc)[:300])]
+                more_summary = [(name, "not measured")]
+            rows += more_rows
+            summary += more_summary
+            print(f"{name} done ({time.monotonic() - started:.0f} s)", flush=True)
     finally:
         product.stop()
         db.dispose()
 
     print("\n| attack | case | outcome |\n|---|---|---|")
-    for row in figures:
+    for row in rows:
         print("| " + " | ".join(row) + " |")
-    other_5xx = sum(n for s, n in c.statuses.items() if s >= 500) - race_5xx - bad_5xx
     print("\n| figure | value |\n|---|---|")
-    print(f"| 5xx in races | {race_5xx} |")
-    print(f"| 5xx in bad input | {bad_5xx} |")
-    print(f"| 5xx elsewhere in the run | {other_5xx} |")
-    print(f"| duplicates after kill -9 (worker) | {dup['duplicates']} of {dup['outbox rows']} |")
-    print(f"| stuck keys after kill -9 (gunicorn), pending / left after the lease | "
-          f"{stuck['keys pending after the kill']} / {stuck['keys still pending']} |")
-    hooks_accepted = sum(1 for s in hooks.values() if s < 300)
-    print(f"| accepted forgeries (JWT + webhook) | {tokens['accepted']} + {hooks_accepted} "
-          f"of {sum(v for k, v in tokens.items() if ':' not in str(k))} + {len(hooks)} |")
-    print(f"| escalations accepted | {esc['accepted']} |")
-    print(f"| 429 of 200 bad logins | {limited[429]} |")
+    for figure, value in summary:
+        print(f"| {figure} | {value} |")
+    print(f"| 5xx over the whole run | {_5xx(c.statuses)} |")
     print(f"| requests, by status | {_fmt(c.statuses)} |")
     print(f"| run time | {time.monotonic() - started:.0f} s |")
     for line in c.server_errors[:20]:
