@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := miniprogram_stub/node_modules/.installed
 
-.PHONY: run test test-python test-miniprogram bench worker clean
+.PHONY: run test test-python test-miniprogram bench attack worker clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test-miniprogram: $(STAMP) $(NODE_STAMP)
 
 bench: $(STAMP)  ## benchmark figures (ratios), printed
 	$(PY) -m bench
+
+attack: $(STAMP)  ## attack the product on PostgreSQL (gunicorn -w 4, two workers); figures printed
+	$(PY) -m bench.attack
 
 worker: $(STAMP)  ## a stand-alone worker process (production runs several)
 	$(PY) -m app.worker
