@@ -79,8 +79,9 @@ ID = validate.Range(min=1, max=MAX_ID, error="编号无效")
 # --- the wire: JSON bodies, ids in paths ----------------------------------------------------
 
 class JSONProvider(DefaultJSONProvider):
-    """The app's JSON: Chinese unescaped; a body nested too deep for the parser or holding
-    a lone UTF-16 surrogate (``"\\ud800"``, which no text column can store) is malformed."""
+    """The app's JSON: Chinese unescaped; a body nested too deep for the parser, or holding
+    a lone UTF-16 surrogate (``"\\ud800"``) or a NUL character (``"\\u0000"``), which no
+    text column can store (PostgreSQL refuses NUL in text), is malformed."""
 
     ensure_ascii = False
 
@@ -92,7 +93,19 @@ class JSONProvider(DefaultJSONProvider):
             raise _malformed("nested too deeply", s) from None
         except UnicodeEncodeError:
             raise _malformed("lone surrogate", s) from None
+        if _holds_nul(data):
+            raise _malformed("NUL character", s)
         return data
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def _malformed(reason: str, s: str | bytes) -> json.JSONDecodeError:

@@ -51,6 +51,20 @@ def test_a_lone_surrogate_in_json_is_400(api):
     _refused(resp, 400)
 
 
+@pytest.mark.parametrize("where", ["purpose", "cancel reason"])
+def test_a_nul_character_in_free_text_is_400(api, where):
+    """PostgreSQL cannot store NUL in text: the attack re-run got a 500 for both."""
+    if where == "purpose":
+        body = json.dumps(trip_request(text="会议"), ensure_ascii=False).replace("会议", "会\\u0000议")
+        resp = api.call("POST", "/trips", as_="demo-traveler", data=body,
+                        content_type="application/json")
+    else:
+        trip_id = api.post("/trips", as_="demo-traveler", json=trip_request()).get_json()["id"]
+        resp = api.call("POST", f"/trips/{trip_id}/cancel", as_="demo-traveler",
+                        data='{"reason": "\\u0000"}', content_type="application/json")
+    _refused(resp, 400)
+
+
 def test_json_nested_100000_deep_is_400(api):
     deep = "[" * 100_000 + "]" * 100_000
     resp = api.call("POST", "/trips", as_="demo-traveler",
