@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 import flask_smorest
@@ -141,11 +142,40 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+# Every operation takes the JWT from /auth/wechat-login or /auth/bind, except those two and
+# the providers' signed webhooks, which say so with ``@blp.doc(security=[])``.
+BEARER_JWT = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
 def init_app(app: Flask) -> None:
-    """The app's HTTP contract: strict JSON, bounded ids in paths, the flask-smorest Api."""
+    """The app's HTTP contract: strict JSON, bounded ids in paths, the flask-smorest Api
+    whose document states the bearer JWT and how decimals travel."""
     app.json = JSONProvider(app)
     app.url_map.converters["int"] = IdConverter
-    app.extensions[API_EXTENSION] = flask_smorest.Api(app)
+    app.config.setdefault("API_SPEC_OPTIONS", {"security": [{"bearerAuth": []}]})
+    api = Api(app)
+    api.spec.components.security_scheme("bearerAuth", BEARER_JWT)
+    api.ma_plugin.converter.add_attribute_function(decimal_on_the_wire)
+    app.extensions[API_EXTENSION] = api
+
+
+def decimal_on_the_wire(converter, field: fields.Field, ret: dict, **kwargs) -> dict:
+    """apispec attribute function: a ``Decimal`` travels as a string of digits (the JSON
+    provider writes every Decimal as one), so it is documented as such. Its limits, which
+    bound no string, become ``x-minimum``/``x-maximum`` (apispec's names for limits of
+    non-numeric types) as JSON numbers rather than serialized strings."""
+    if not isinstance(field, fields.Decimal):
+        return {}
+    limits = {f"x-{key}": _json_number(ret.pop(key)) for key in ("minimum", "maximum")
+              if key in ret}
+    sign = "" if limits.get("x-minimum", -1) >= 0 else "-?"
+    return {"type": "string", "format": "decimal", "pattern": rf"^{sign}\d+(\.\d+)?$",
+            **limits}
+
+
+def _json_number(value: Decimal | str) -> int | float:
+    value = Decimal(value)
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
@@ -215,7 +245,17 @@ class ErrorBodySchema(Schema):
     code = fields.String(metadata={"example": "bad_signature"})
     message = fields.String(metadata={"example": "回调签名校验失败"})
     status = fields.Integer(metadata={"example": 401})
-    errors = fields.Dict()
+    errors = fields.Raw(metadata={
+        "description": "Field errors as {field: [messages]} (nested like the body), or a "
+                       "list of messages about the body as a whole (malformed JSON)",
+        "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "string"}}],
+        "example": {"phone": ["长度不能超过 20"]}})
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api, documenting our error body for every error it lists."""
+
+    ERROR_SCHEMA = ErrorBodySchema
 
 
 def page_schema(item_schema: type[Schema]) -> type[Schema]:

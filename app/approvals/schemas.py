@@ -167,6 +167,12 @@ class PolicySchema(Schema):
     in_force = fields.Boolean(dump_only=True)
 
 
+class CurrentPolicySchema(PolicySchema):
+    """The rules in force now; whence they apply is not stated here (see the versions)."""
+
+    effective_from = AwareDateTime(allow_none=True)
+
+
 class CalendarDaySchema(Schema):
     date = fields.Date(required=True, attribute="day", data_key="date")
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in DayKind]))

@@ -14,9 +14,10 @@ from app.approvals import admin, delegation, workflow
 from app.approvals.calendar import load_calendar
 from app.approvals.models import ApprovalPolicy, ApprovalTask, CalendarDay, Delegation
 from app.approvals.schemas import (ApproveSchema, CalendarArgs, CalendarDaySchema,
-                                   DayVerdictSchema, DelegationSchema, InboxArgs, PolicyRulesSchema,
-                                   PolicySchema, RejectSchema, SubmitSchema, SubmittedTripSchema,
-                                   TaskSchema, WithdrawSchema, WorkflowSchema)
+                                   CurrentPolicySchema, DayVerdictSchema, DelegationSchema,
+                                   InboxArgs, PolicyRulesSchema, PolicySchema, RejectSchema,
+                                   SubmitSchema, SubmittedTripSchema, TaskSchema,
+                                   WithdrawSchema, WorkflowSchema)
 from app.errors import NotFound
 from app.security import current_user, platform_admin, roles_required
 from app.trips import service as trips
@@ -164,7 +165,7 @@ class Policies(MethodView):
 
 @admin_blp.route("/policies/current")
 @roles_required(Role.ADMIN)
-@admin_blp.response(200, PolicySchema)
+@admin_blp.response(200, CurrentPolicySchema)
 def current_policy():
     """The rules in force now (version 0 is the built-in default)."""
     version, rules = admin.policy_in_force(db.session, clock.now())

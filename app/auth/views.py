@@ -34,6 +34,7 @@ def _token_response(user):
 
 
 @blp.route("/auth/wechat-login", methods=["POST"])
+@blp.doc(security=[])
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
 @defer_write_lock
@@ -45,6 +46,7 @@ def wechat_login(data):
 
 
 @blp.route("/auth/bind", methods=["POST"])
+@blp.doc(security=[])
 @blp.arguments(BindSchema)
 @blp.response(200, TokenSchema)
 @defer_write_lock

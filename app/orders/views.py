@@ -48,6 +48,7 @@ class WebhookAckSchema(Schema):
 
 
 @blp.route("/<provider>", methods=["POST"])
+@blp.doc(security=[])
 @blp.response(200, WebhookAckSchema)
 @blp.alt_response(401, schema=ErrorBodySchema, description="Signature missing or wrong, "
                   "timestamp outside 5 minutes, or message id or nonce replayed (code says which)")
