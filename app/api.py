@@ -55,22 +55,6 @@ _FIELD_MESSAGES = {
 }
 for _field, _messages in _FIELD_MESSAGES.items():
     _field.default_error_messages = _messages
-
-
-# No text of the API may hold a NUL character: PostgreSQL cannot store one in a text column
-# (the attack re-run got a 500 for a trip's purpose and a cancel reason). Refused as a field
-# error of whichever string field carries it, like the names' control characters.
-_string_deserialize = fields.String._deserialize
-
-
-def _deserialize_without_nul(self, value, attr, data, **kwargs):
-    text = _string_deserialize(self, value, attr, data, **kwargs)
-    if "\x00" in text:
-        raise self.make_error("nul")
-    return text
-
-
-fields.String._deserialize = _deserialize_without_nul
 Schema._default_error_messages = {"type": "应为对象", "unknown": "未知字段"}
 validate.Length.message_min = "长度不能少于 {min}"
 validate.Length.message_max = "长度不能超过 {max}"
@@ -90,6 +74,22 @@ validate.Equal.default_message = "应等于 {other}"
 validate.Predicate.default_message = "取值无效"
 validate.Email.default_message = "应为邮箱地址"
 validate.URL.default_message = "应为网址"
+
+
+# No text of the API may hold a NUL character: PostgreSQL cannot store one in a text column
+# (the attack re-run got a 500 for a trip's purpose and a cancel reason). Refused as a field
+# error of whichever string field carries it, like the names' control characters.
+_string_deserialize = fields.String._deserialize
+
+
+def _deserialize_without_nul(self, value, attr, data, **kwargs):
+    text = _string_deserialize(self, value, attr, data, **kwargs)
+    if "\x00" in text:
+        raise self.make_error("nul")
+    return text
+
+
+fields.String._deserialize = _deserialize_without_nul
 
 ID = validate.Range(min=1, max=MAX_ID, error="编号无效")
 
