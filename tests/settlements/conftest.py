@@ -9,8 +9,4 @@ def drc_finance(api, demo):
         "name": "发改委财务", "phone": "13700000003", "roles": ["finance"],
         "unit_id": demo["units"]["常州市发展和改革委员会"]})
     assert resp.status_code == 201
-    ticket = api.client.post("/api/v1/auth/wechat-login",
-                             json={"code": "sandbox:drc-finance"}).get_json()["ticket"]
-    api.tokens["drc-finance"] = api.client.post("/api/v1/auth/bind", json={
-        "ticket": ticket, "phone_code": "sandbox-phone:13700000003"}).get_json()["access_token"]
-    return "drc-finance"
+    return api.bind("drc-finance", "13700000003")

@@ -142,10 +142,7 @@ def test_only_platform_finance_generates_and_scope_applies(api, app, demo, month
         "name": "武进财务", "phone": "13700000002", "roles": ["finance"],
         "unit_id": demo["units"]["武进区市场监督管理局"]})
     assert resp.status_code == 201
-    ticket = api.client.post("/api/v1/auth/wechat-login",
-                             json={"code": "sandbox:wujin-finance"}).get_json()["ticket"]
-    api.tokens["wujin-finance"] = api.client.post("/api/v1/auth/bind", json={
-        "ticket": ticket, "phone_code": "sandbox-phone:13700000002"}).get_json()["access_token"]
+    api.bind("wujin-finance", "13700000002")
     assert api.post("/settlements", as_="wujin-finance",
                     json={"period": "2026-10"}).status_code == 403
     items = api.post("/settlements", as_="demo-finance",
