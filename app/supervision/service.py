@@ -229,9 +229,8 @@ def run_rules(session, *, scope: Scope, now: datetime | None = None) -> dict[str
 
 
 def sweep(session, *, now: datetime | None = None) -> dict[str, dict[str, int]]:
-    """The daily sweep over everything (idempotent); SQLite's single writer first, so two
-    sweeps at once queue instead of failing."""
-    db.begin_write(session)
+    """The daily sweep over everything (idempotent). Callers take SQLite's single-writer
+    lock first (``db.begin_write``), so two sweeps at once queue instead of failing."""
     counts = run_rules(session, scope=Scope(), now=now)
     log.info("supervision sweep: %s", counts)
     return counts
@@ -239,6 +238,7 @@ def sweep(session, *, now: datetime | None = None) -> dict[str, dict[str, int]]:
 
 def sweep_job(session, now: datetime) -> int:
     """Worker job: the daily sweep; returns the number of new cases."""
+    db.begin_write(session)
     return sum(c["new"] for c in sweep(session, now=now).values())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from decimal import Decimal
 
+from marshmallow import RAISE
 from sqlalchemy import select
 
 from app import db
@@ -23,7 +24,8 @@ admin_blp = blueprint("violation-rules", "/admin", "Violation rules as versioned
 
 
 @blp.route("/violations")
-@blp.arguments(ViolationListArgs, location="query")
+# A misspelt filter is an error, not a silently wider list.
+@blp.arguments(ViolationListArgs, location="query", unknown=RAISE)
 @blp.response(200, page_schema(ViolationSchema))
 def list_violations(args):
     """Cases newest first: supervisors see all, unit approvers and admins their subtree's;
@@ -79,6 +81,7 @@ def close(data, violation_id):
 @blp.response(200, SweepResultSchema)
 def sweep():
     """Run the daily sweep now; idempotent (a re-run finds the same and adds nothing)."""
+    db.begin_write()
     counts = service.sweep(db.session)
     return {"rules": counts, "new": sum(c["new"] for c in counts.values())}
 
