@@ -17,8 +17,6 @@ from app.violations import Finding, RuleSpec, Scope
 
 BATCH = 5000
 RUN_RULES = ("off_hours", "outside_window", "distance_overrun", "odometer_gap", "implausible_run")
-# Trips carry ``one_way`` once the estimates work lands; until then every trip returns.
-_ONE_WAY = getattr(Trip, "one_way", None)
 
 
 def _scoped(stmt, scope: Scope, trip_col, vehicle_col=None):
@@ -31,10 +29,9 @@ def _scoped(stmt, scope: Scope, trip_col, vehicle_col=None):
 
 def finished_runs(session, scope: Scope, *where) -> Iterator[rules.RunFacts]:
     """Every finished fleet run (in ``scope``) with its trip's plan."""
-    one_way = _ONE_WAY if _ONE_WAY is not None else false()
     stmt = (select(TripRun.trip_id, Trip.unit_id, TripRun.vehicle_id, Trip.purpose_category,
                    Trip.depart_at, Trip.return_at, TripRun.started_at, TripRun.finished_at,
-                   TripRun.km, TripRun.odometer_gap_km, Trip.est_distance_km, one_way)
+                   TripRun.km, TripRun.odometer_gap_km, Trip.est_distance_km)
             .join(Trip, Trip.id == TripRun.trip_id)
             .where(TripRun.finished_at.is_not(None), *where))
     stmt = _scoped(stmt, scope, TripRun.trip_id, TripRun.vehicle_id)
@@ -42,7 +39,7 @@ def finished_runs(session, scope: Scope, *where) -> Iterator[rules.RunFacts]:
         yield rules.RunFacts(
             trip_id=row[0], unit_id=row[1], vehicle_id=row[2], purpose=str(row[3]),
             depart_at=row[4], return_at=row[5], started_at=row[6], finished_at=row[7],
-            km=row[8], odometer_gap_km=row[9] or 0, est_km=row[10], one_way=bool(row[11]))
+            km=row[8], odometer_gap_km=row[9] or 0, est_km=row[10])
 
 
 def _run_finding(code: str, run: rules.RunFacts, facts: dict) -> Finding:
