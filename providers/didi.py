@@ -60,23 +60,26 @@ DEFAULT_FEE_KINDS = {"start_price": "base", "normal_fee": "distance", "time_fee"
 
 @dataclass(frozen=True)
 class Product:
-    """What a ``require_level`` is in our terms."""
+    """What a ``require_level`` is in our terms: vehicle class, seats, new-energy, and the
+    ride-hailing tier the travel policy allows or not (economy, comfort, business, luxury)."""
 
     name: str
     vehicle_class: str
     seats: int
+    tier: str
     nev: bool = False
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any]) -> "Product":
         return cls(name=str(data["name"]), vehicle_class=str(data["vehicle_class"]),
-                   seats=int(data["seats"]), nev=bool(data.get("nev", False)))
+                   seats=int(data["seats"]), tier=str(data["tier"]),
+                   nev=bool(data.get("nev", False)))
 
 
-DEFAULT_PRODUCTS = {"600": Product("快车", "sedan", 4, True),
-                    "900": Product("优享", "sedan", 4, True),
-                    "100": Product("专车", "sedan", 4),
-                    "400": Product("六座商务", "mpv", 6)}
+DEFAULT_PRODUCTS = {"600": Product("快车", "sedan", 4, "economy", True),
+                    "900": Product("优享", "sedan", 4, "comfort", True),
+                    "100": Product("专车", "sedan", 4, "luxury"),
+                    "400": Product("六座商务", "mpv", 6, "business")}
 
 
 def didi_time(moment: datetime) -> str:
@@ -136,7 +139,7 @@ class DidiRideHailProvider:
                 price=price, breakdown=self._lines(e.get("fee_detail") or {}, price),
                 expires_at=expires_at,
                 extra={"estimate_id": e["estimate_id"], "require_level": str(e["require_level"]),
-                       "tier": str(e["require_level"]), "distance_m": int(e["dist"]),
+                       "tier": product.tier, "distance_m": int(e["dist"]),
                        "duration_s": int(e["time"]) * 60}))
         if not offers:
             raise NotApplicable("乘车人数超出网约车车型座位数")
@@ -229,8 +232,9 @@ class DidiRideHailProvider:
             state = STATES[status]
         else:
             raise ValueError(f"unknown DiDi order status {status}")
+        product = self.products.get(str(data.get("require_level")))
         extra: dict[str, Any] = {"require_level": data.get("require_level"),
-                                 "tier": data.get("require_level"), "status": status}
+                                 "tier": product.tier if product else None, "status": status}
         if data.get("pre_order_id"):
             extra["previous_order_ids"] = [str(data["pre_order_id"])]
         if data.get("cancel_fee") is not None:

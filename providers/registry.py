@@ -14,9 +14,10 @@ A ride-hailing entry may name its wire protocol (``providers.protocol``): ``"pro
 "didi"`` (or a mapping overriding one, e.g. another signer recipe) builds the
 DiDi-Enterprise-shaped adapter, with ``app_key`` as its client_id, ``secret`` as its
 client_secret and ``sign_key`` the signing key; ``products`` maps its require_levels to our
-vehicle classes (``{"600": {"name": "快车", "vehicle_class": "sedan", "seats": 4, "nev":
-true}}``) and ``fee_kinds`` its fee items to our fee kinds. The default ``didi`` entry is
-disabled (the demo enables it): enabling it adds its offers to every quote.
+vehicle class, seats, tier and new-energy flag (``{"600": {"name": "快车", "vehicle_class":
+"sedan", "seats": 4, "tier": "economy", "nev": true}}``) and ``fee_kinds`` its fee items
+to our fee kinds. The default ``didi`` entry is disabled (the demo enables it): enabling it
+adds its offers to every quote.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ class ProviderConfig:
     sandbox_factor: str = ""  # the rental sandbox's price factor (sandboxes only)
     protocol: Any = ""  # a providers.protocol name or override mapping; "" is ours
     sign_key: str = ""  # the signing key of a protocol that signs with one (DiDi)
-    products: Any = None  # require_level -> {name, vehicle_class, seats, nev}
+    products: Any = None  # require_level -> {name, vehicle_class, seats, tier, nev}
     fee_kinds: Any = None  # provider fee item -> our fee kind
 
 

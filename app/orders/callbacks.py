@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from app.orders.booking import (PROVIDER_CHANNELS, absorb, dispatched, event_data, lock_order,
-                                move)
+from app.orders.booking import (PROVIDER_CHANNELS, absorb, audit_order, dispatched, event_data,
+                                lock_order, move)
 from app.orders.models import ORDER_RANK, OrderState, ProviderOrder, WebhookNonce
 from app.trips import events
 from app.trips.models import Trip, TripState
@@ -74,7 +74,7 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime, *,
     rank = ORDER_RANK.get(order.state)
     if rank is None or rank <= ORDER_RANK[row.state]:
         changed = _driver_changed(session, row, order, now, source) or changed
-        changed = _cancel_fee_changed(session, row, order, source) or changed
+        changed = _cancel_fee_changed(session, row, order, now, source) or changed
         if changed:
             return {"ok": True, "state": row.state}
         return {"ignored": "stale_event", "state": row.state}
@@ -150,19 +150,25 @@ def _driver_changed(session, row: ProviderOrder, order: base.Order, now: datetim
     return True
 
 
-def _cancel_fee_changed(session, row: ProviderOrder, order: base.Order, source: str) -> bool:
+def _cancel_fee_changed(session, row: ProviderOrder, order: base.Order, now: datetime,
+                        source: str) -> bool:
     """The fee a provider finally decides for a cancelled order (it arrives with the order's
-    detail after the cancellation) replaces the one its fee rule gave, audited."""
+    detail after the cancellation) replaces the one its fee rule gave on the order, audited
+    and noted on the trip. The trip's charge (final at cancellation) is not recomputed: a
+    difference is for finance to settle with the provider (the note says both amounts)."""
     fee = order.extra.get("cancel_fee")
     if row.state != O.CANCELLED or order.state != O.CANCELLED or fee is None:
         return False
     fee = base.money(fee)
     if row.cancel_fee is not None and base.money(row.cancel_fee) == fee:
         return False
-    audit_order(session, row, "cancel_fee_decided",
-                {"before": None if row.cancel_fee is None else str(row.cancel_fee),
-                 "fee": str(fee), "source": source})
+    data = {"before": None if row.cancel_fee is None else str(row.cancel_fee),
+            "fee": str(fee), "source": source}
+    audit_order(session, row, "cancel_fee_decided", data)
     row.cancel_fee = fee
+    trip = session.get(Trip, row.trip_id)
+    trip.note(session, "provider:cancel_fee_decided", actor_id=None, at=now,
+              data={"provider": row.provider, "order_id": row.order_id, **data})
     return True
 
 

@@ -43,6 +43,7 @@ Control endpoints (unsigned, loopback only):
     POST /__sandbox/orders/<order_id>/advance  {"to"?: "assigned"…"paid", "highway_fee"?,
          "park_fee"?, "extra_fees"?: {"night_fee": 500}} (fen) — move on and notify
     POST /__sandbox/orders/<order_id>/reassign — a new order id takes over, notified
+    POST /__sandbox/orders/<order_id>/cancel_fee {"cost": 800} — the fee finally decided
     POST /__sandbox/callbacks/send {"order_id", "sign"?} — one notify (a bad sign if given)
     GET  /__sandbox/orders, /__sandbox/callbacks, /__sandbox/requests (the last calls' params)
 """
@@ -396,6 +397,17 @@ def create_app(client_id: str = "otb-didi-client", client_secret: str = "sandbox
             state.by_ref[old["callback_info"]] = new_id
             notifier.send(new_id, 3, f"订单已改派，原订单号{order_id}")
             return jsonify(public(state.orders[new_id]))
+
+    @app.post("/__sandbox/orders/<order_id>/cancel_fee")
+    def decide_cancel_fee(order_id):
+        """The fee DiDi finally decides for a cancelled order (fen), notified."""
+        with state.lock:
+            order = state.orders.get(order_id)
+            if order is None or order["_state"] != "cancelled":
+                return {"error": "no such cancelled order"}, 404
+            order["cancel_fee"] = int(json_body()["cost"])
+            notifier.send(order_id, 2, "取消费已确定")
+            return jsonify(public(order))
 
     @app.post("/__sandbox/callbacks/send")
     def send_callback():

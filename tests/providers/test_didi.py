@@ -141,13 +141,15 @@ def test_estimates_in_fen_become_exact_yuan_with_products_mapped_by_configuratio
     assert fast.price == sum(line.amount for line in fast.breakdown)
     assert [line.kind for line in fast.breakdown] == ["base", "distance", "time"]
     assert fast.breakdown[0].amount == Decimal(raw["600"]["fee_detail"]["start_price"]) / 100
-    assert (fast.vehicle_class, fast.seats, fast.nev, fast.product) == \
-        ("sedan", 4, True, "滴滴企业版·快车")
+    assert (fast.vehicle_class, fast.seats, fast.nev, fast.product, fast.extra["tier"]) == \
+        ("sedan", 4, True, "滴滴企业版·快车", "economy")
     mapped = DidiRideHailProvider("didi", didi.client, products={
-        "400": {"name": "商务七座", "vehicle_class": "mpv", "seats": 6}})
+        "400": {"name": "商务七座", "vehicle_class": "mpv", "seats": 6, "tier": "business"}})
     [mpv] = mapped.quote(quote_request(passengers=5))
-    assert (mpv.extra["require_level"], mpv.vehicle_class, mpv.seats, mpv.nev) == \
-        ("400", "mpv", 6, False)
+    assert (mpv.extra["require_level"], mpv.extra["tier"], mpv.vehicle_class, mpv.seats,
+            mpv.nev, mpv.product) == ("400", "business", "mpv", 6, False, "滴滴企业版·商务七座")
+    assert {o.extra["tier"] for o in offers.values()} == {"economy", "comfort", "luxury",
+                                                          "business"}
 
 
 def seen_params_for(didi, didi_server) -> dict:
