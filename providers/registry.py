@@ -75,6 +75,8 @@ DEFAULTS = (
                    sign_key="sandbox-didi-sign-key"),
 )
 _FIELDS = {f.name for f in fields(ProviderConfig)}
+# Disabled by default, enabled in the demo (``make run``).
+DEMO_ENABLED = ("didi",)
 
 
 def _entry(data: dict[str, Any], base: ProviderConfig | None = None) -> ProviderConfig:
@@ -165,11 +167,16 @@ def settings_for_sandboxes(servers: dict[str, Any]) -> dict[str, str]:
 
 
 def sandbox_settings(servers: dict[str, Any], webhook_base: str) -> dict[str, str]:
-    """As ``settings_for_sandboxes``, and make each sandbox call back ``<webhook_base>/<name>``."""
+    """As ``settings_for_sandboxes``, make each sandbox call back ``<webhook_base>/<name>``,
+    and enable the providers the demo adds (``DEMO_ENABLED``: the DiDi-shaped one)."""
     import requests
 
     for name in sandbox_apps():
         if name in servers:
             requests.post(f"{servers[name].url}/__sandbox/config",
                           json={"webhook_url": f"{webhook_base}/{name}"}, timeout=5)
-    return settings_for_sandboxes(servers)
+    settings = json.loads(settings_for_sandboxes(servers)["PROVIDERS_JSON"])
+    for name in DEMO_ENABLED:
+        if name in settings:
+            settings[name]["enabled"] = True
+    return {"PROVIDERS_JSON": json.dumps(settings)}
