@@ -1,6 +1,10 @@
 """The one signed HTTP client for supply providers, and the signature rules both ways.
 
-Signing (SPEC §3): every request carries ``app_key``, ``timestamp`` (Unix seconds) and
+``SignedClient`` speaks any provider's wire protocol given as configuration
+(``providers.protocol.WireProtocol``: signer recipe, envelope and success rule, content
+type, signed calls or an access token, money unit); the default is ours, described here.
+
+Signing (ours, SPEC §3): every request carries ``app_key``, ``timestamp`` (Unix seconds) and
 ``nonce``; ``sign`` is the lowercase hex HMAC-SHA256, keyed by the shared secret, of the
 parameters other than ``sign`` sorted by name and joined as ``k=v&k=v``, each key and value
 percent-encoded (RFC 3986: all but ``A-Z a-z 0-9 - _ . ~``), so that no ``&`` or ``=`` in a
@@ -227,7 +231,10 @@ class SignedClient:
             except _TokenRefused:
                 # The provider no longer takes our token: a new one, and the call once more.
                 self._forget_token()
-                return self._once(method, path, payload, retry_token=False)
+                try:
+                    return self._once(method, path, payload, retry_token=False)
+                except _Transient as exc:
+                    raise exc.as_provider_error() from None
             except (ProviderTimeout, _Transient) as exc:
                 if attempt + 1 == attempts:
                     raise exc.as_provider_error() if isinstance(exc, _Transient) else exc
