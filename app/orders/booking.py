@@ -202,6 +202,9 @@ def _set_issue(session, trip: Trip, reason: str, row: ProviderOrder, now: dateti
 
 
 def absorb(row: ProviderOrder, order: base.Order) -> None:
+    if order.order_id and row.order_id and order.order_id != row.order_id:
+        # The provider reassigned the order under a new id: keep the old one findable.
+        row.order_id_history = [*(row.order_id_history or []), row.order_id]
     row.order_id = order.order_id or row.order_id
     row.plate = order.plate or row.plate
     row.driver_name = order.driver_name or row.driver_name
