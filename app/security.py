@@ -9,6 +9,7 @@ import jwt
 from flask import current_app, g, request
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app import clock, db
 from app.accounts.models import Role, Unit, User
@@ -84,7 +85,9 @@ def current_user() -> User:
         user_id = bearer_user_id()
         if user_id is None:
             raise Unauthorized()
-        user = db.session.get(User, user_id)
+        # One statement: the user with its unit and roles (joined), not one per relation.
+        user = db.session.scalars(select(User).options(joinedload(User.role_rows))
+                                  .where(User.id == user_id)).unique().one_or_none()
         if user is None or not user.active:
             raise Unauthorized("账号不可用，请联系管理员", code="account_disabled")
         g.user = user

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app import db
 from app.accounts.models import Role
@@ -21,7 +22,7 @@ class Trips(MethodView):
     def get(self, args):
         """Trips the caller may see: their own, plus their unit subtree for overseeing roles."""
         user = current_user()
-        stmt = select(Trip).where(service.visible_filter(user))
+        stmt = select(Trip).where(service.visible_filter(user)).options(selectinload(Trip.events))
         if args.get("mine"):
             stmt = stmt.where(Trip.applicant_id == user.id)
         if args.get("state"):
