@@ -279,6 +279,20 @@ def _decode_cursor(cursor: str) -> int:
     return last_id
 
 
+def cursor_id(cursor: str | None) -> int | None:
+    """The last id a cursor names (``None`` for the first page); 422 when it is not ours."""
+    return _decode_cursor(cursor) if cursor else None
+
+
+def page_of(rows: list, limit: int) -> dict[str, Any]:
+    """A page from up to ``limit + 1`` rows, newest first: the extra row says there is more."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (base64.urlsafe_b64encode(str(rows[-1].id).encode()).decode()
+                   if more and rows else None)
+    return {"items": rows, "next_cursor": next_cursor}
+
+
 def paginate(stmt: Select, id_column, *, limit: int, cursor: str | None) -> dict[str, Any]:
     """Newest first by id; the cursor is the last id seen, opaque to clients."""
     if cursor:

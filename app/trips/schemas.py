@@ -1,14 +1,14 @@
 from datetime import timedelta
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from app import clock, db
 from app.accounts.models import VehicleClass
 from app.accounts.schemas import name_field
-from app.api import AwareDateTime, List, MoneyField, PageArgs, allowed_actions_field
+from app.api import ID, AwareDateTime, List, MoneyField, PageArgs, allowed_actions_field
 from app.security import current_user
 from app.trips import lifecycle
-from app.trips.models import TRIP_ACTIONS, Purpose, TripState
+from app.trips.models import TRIP_ACTIONS, Channel, Purpose, TripState
 
 
 # A trip departs at most a year ahead and lasts at most 30 days (longer travel is several
@@ -91,8 +91,26 @@ class TripSchema(Schema):
 
 
 class TripListArgs(PageArgs):
+    """The list's filters; a parameter it does not know is refused (422), not ignored."""
+
+    class Meta:
+        unknown = RAISE
+
     state = fields.String(validate=validate.OneOf([s.value for s in TripState]))
     mine = fields.Boolean(load_default=False)
+    channel = fields.String(validate=validate.OneOf([c.value for c in Channel]))
+    unit_id = fields.Integer(validate=ID, metadata={"description": "Trips of this unit only"})
+    depart_from = AwareDateTime(metadata={"description": "Departing at or after this time"})
+    depart_to = AwareDateTime(metadata={"description": "Departing before this time"})
+    plate = fields.String(validate=validate.Length(min=1, max=20),
+                          metadata={"description": "Trips driven by the vehicle with this "
+                                                   "plate (fleet or provider)"})
+
+    @validates_schema
+    def _range(self, data, **kwargs):
+        if (data.get("depart_from") and data.get("depart_to")
+                and data["depart_to"] <= data["depart_from"]):
+            raise ValidationError("结束时间须晚于开始时间", "depart_to")
 
 
 class TripBriefSchema(TripSchema):

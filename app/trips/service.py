@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import or_
+from sqlalchemy import false, or_, select, union, union_all
 
 from app import audit, clock
-from app.accounts.models import Role, User
+from app.accounts.models import Role, Unit, User
+from app.api import cursor_id, page_of
 from app.errors import Forbidden, IllegalTransition, NotFound, ValidationFailed
 from app.security import in_scope, scope_filter
 from app.trips import events
@@ -45,6 +46,80 @@ def visible_filter(user: User):
     if user.has_role(*OVERSEEING_ROLES):
         return or_(Trip.applicant_id == user.id, scope_filter(user, Trip.unit_id))
     return Trip.applicant_id == user.id
+
+
+# --- the trip list: keyset pages over indexed scans ------------------------------------------
+# ``visible_filter`` as one WHERE defeats every index (an OR of the applicant and the unit
+# subtree), so a page is read as a UNION of index scans instead, each over ``(…, id)`` in id
+# order and cut at the page size: the caller's own trips (``ix_trips_applicant_id_id``) and,
+# for overseeing roles, each unit of their subtree (``ix_trips_unit_id_id``). Staff at the
+# root of the unit tree see every trip: no scope condition at all, the primary key's order.
+
+# Above this many units in a subtree one ``unit_id IN (…)`` scan replaces a branch per unit
+# (SQLite allows 500 terms in a compound SELECT).
+MAX_UNIT_BRANCHES = 64
+PLATE_FILTERS = "otb.trip_plate_filters"
+
+
+def provide_plate_filter(app, fn) -> None:
+    """Register ``fn(plate) -> SELECT of trip ids`` driven by a vehicle with that plate
+    (the fleet's assignments, the providers' orders); the trip list filters on their union."""
+    filters = app.extensions.setdefault(PLATE_FILTERS, [])
+    if fn not in filters:
+        filters.append(fn)
+
+
+def list_conditions(args: dict, user: User) -> list:
+    """The console's filters of ``GET /trips`` as SQL conditions."""
+    conditions = []
+    if args.get("mine"):
+        conditions.append(Trip.applicant_id == user.id)
+    if args.get("state"):
+        conditions.append(Trip.state == args["state"])
+    if args.get("channel"):
+        conditions.append(Trip.channel == args["channel"])
+    if args.get("unit_id") is not None:
+        conditions.append(Trip.unit_id == args["unit_id"])
+    if args.get("depart_from") is not None:
+        conditions.append(Trip.depart_at >= args["depart_from"])
+    if args.get("depart_to") is not None:
+        conditions.append(Trip.depart_at < args["depart_to"])
+    if args.get("plate"):
+        selects = [fn(args["plate"]) for fn in current_app.extensions.get(PLATE_FILTERS, [])]
+        conditions.append(Trip.id.in_(union_all(*selects)) if selects else false())
+    return conditions
+
+
+def _scope_branches(session, user: User) -> list | None:
+    """The conditions whose union is what ``user`` may see; ``None`` for everything."""
+    own = Trip.applicant_id == user.id
+    if not user.has_role(*OVERSEEING_ROLES):
+        return [own]
+    if user.unit.parent_id is None:  # the city root: every unit descends from it
+        return None
+    units = list(session.scalars(select(Unit.id).where(Unit.path.startswith(user.unit.path))
+                                 .order_by(Unit.id)))
+    if len(units) > MAX_UNIT_BRANCHES:
+        return [own, Trip.unit_id.in_(units)]
+    return [own, *(Trip.unit_id == unit_id for unit_id in units)]
+
+
+def visible_page(session, user: User, conditions: list, *, limit: int, cursor: str | None,
+                 options=()) -> dict:
+    """A page of the trips ``user`` may see that meet ``conditions``, newest first."""
+    last_id = cursor_id(cursor)
+    keyset = [Trip.id < last_id] if last_id is not None else []
+    branches = _scope_branches(session, user)
+    stmt = select(Trip).options(*options).order_by(Trip.id.desc()).limit(limit + 1)
+    if branches is None:
+        stmt = stmt.where(*conditions, *keyset)
+    else:
+        ids = union(*(select(Trip.id).where(branch, *conditions, *keyset)
+                          .order_by(Trip.id.desc()).limit(limit + 1).subquery().select()
+                          for branch in branches)).subquery()
+        stmt = stmt.join(ids, ids.c.id == Trip.id)  # UNION: a trip in two branches once
+    rows = list(session.scalars(stmt).unique())
+    return page_of(rows, limit)
 
 
 def can_view(user: User, trip: Trip) -> bool:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app import db
@@ -22,12 +21,9 @@ class Trips(MethodView):
     def get(self, args):
         """Trips the caller may see: their own, plus their unit subtree for overseeing roles."""
         user = current_user()
-        stmt = select(Trip).where(service.visible_filter(user)).options(selectinload(Trip.events))
-        if args.get("mine"):
-            stmt = stmt.where(Trip.applicant_id == user.id)
-        if args.get("state"):
-            stmt = stmt.where(Trip.state == args["state"])
-        page = paginate(stmt, Trip.id, limit=args["limit"], cursor=args["cursor"])
+        page = service.visible_page(db.session, user, service.list_conditions(args, user),
+                                    limit=args["limit"], cursor=args["cursor"],
+                                    options=[selectinload(Trip.events)])
         lifecycle.annotate(db.session, page["items"], user)
         return page
 
