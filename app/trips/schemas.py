@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app import clock, db
 from app.accounts.models import VehicleClass
@@ -91,10 +91,8 @@ class TripSchema(Schema):
 
 
 class TripListArgs(PageArgs):
-    """The list's filters; a parameter it does not know is refused (422), not ignored."""
-
-    class Meta:
-        unknown = RAISE
+    """The list's filters; a parameter it does not know is refused (422, the view loads it
+    with ``unknown=RAISE``), not ignored."""
 
     state = fields.String(validate=validate.OneOf([s.value for s in TripState]))
     mine = fields.Boolean(load_default=False)

@@ -114,9 +114,10 @@ def visible_page(session, user: User, conditions: list, *, limit: int, cursor: s
     if branches is None:
         stmt = stmt.where(*conditions, *keyset)
     else:
-        ids = union(*(select(Trip.id).where(branch, *conditions, *keyset)
-                          .order_by(Trip.id.desc()).limit(limit + 1).subquery().select()
-                          for branch in branches)).subquery()
+        scans = [select(Trip.id).where(branch, *conditions, *keyset)
+                 .order_by(Trip.id.desc()).limit(limit + 1).subquery(f"scan{n}")
+                 for n, branch in enumerate(branches)]
+        ids = union(*(select(scan.c.id) for scan in scans)).subquery("visible")
         stmt = stmt.join(ids, ids.c.id == Trip.id)  # UNION: a trip in two branches once
     rows = list(session.scalars(stmt).unique())
     return page_of(rows, limit)

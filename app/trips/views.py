@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
+from marshmallow import RAISE
 from sqlalchemy.orm import selectinload
 
 from app import db
@@ -16,7 +17,7 @@ blp = blueprint("trips", "/trips", "Trip requests and their history")
 
 @blp.route("")
 class Trips(MethodView):
-    @blp.arguments(TripListArgs, location="query")
+    @blp.arguments(TripListArgs, location="query", unknown=RAISE)
     @blp.response(200, page_schema(TripSchema))
     def get(self, args):
         """Trips the caller may see: their own, plus their unit subtree for overseeing roles."""
