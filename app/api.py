@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import flask_smorest
+import orjson
 from flask import Flask, current_app
 from flask.json.provider import DefaultJSONProvider
 from marshmallow import Schema, ValidationError, fields, missing, validate
@@ -96,11 +97,30 @@ ID = validate.Range(min=1, max=MAX_ID, error="编号无效")
 
 # --- the wire: JSON bodies, ids in paths ----------------------------------------------------
 
+# Flask's output exactly: sorted keys, non-string keys written as strings, dates through
+# Flask's default (HTTP dates) rather than orjson's RFC 3339.
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 class JSONProvider(DefaultJSONProvider):
     """The app's JSON: Chinese unescaped; a body nested too deep for the parser or holding
     a lone UTF-16 surrogate (``"\\ud800"``, which no text column can store) is malformed."""
 
     ensure_ascii = False
+
+    def response(self, *args, **kwargs):
+        """Answers are written by orjson (a page of 20 trips several times faster than the
+        standard library), with the same output: sorted keys, compact, UTF-8 unescaped,
+        anything else (Decimal → string) through Flask's default; the standard library
+        writes what orjson refuses (integers beyond 64 bits) and the debug mode's indent."""
+        if (self.compact is None and self._app.debug) or self.compact is False:
+            return super().response(*args, **kwargs)
+        obj = self._prepare_response_obj(args, kwargs)
+        try:
+            body = orjson.dumps(obj, default=self.default, option=_ORJSON_OPTIONS)
+        except orjson.JSONEncodeError:
+            return super().response(*args, **kwargs)
+        return self._app.response_class(body + b"\n", mimetype=self.mimetype)
 
     def loads(self, s, **kwargs):
         try:

@@ -146,8 +146,9 @@ class Writer:
         self.conn = self.engine.raw_connection()
         self.cur = self.conn.cursor()
         if not self.pg:
-            self.cur.execute("PRAGMA journal_mode=WAL")
+            self.cur.execute("PRAGMA journal_mode=OFF")  # a bulk load: no rollback journal
             self.cur.execute("PRAGMA synchronous=OFF")
+            self.cur.execute("PRAGMA cache_size=-262144")
             self.cur.execute("PRAGMA foreign_keys=OFF")
 
     def rows(self, sql: str, params=()) -> tuple[list[str], list[tuple]]:
@@ -219,7 +220,7 @@ class Writer:
         else:
             self.cur.execute("ANALYZE")
             self.conn.commit()
-            self.cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.cur.execute("PRAGMA journal_mode=WAL")
         self.conn.close()
         self.engine.dispose()
 
