@@ -139,3 +139,20 @@ def test_me_reads_the_user_its_roles_and_unit_in_one_statement(probe):
     body, statements = probe("/me", "demo-approver")
     assert body["roles"] == ["approver", "traveler"] and body["unit"]["name"]
     assert len(statements) == 1, "\n".join(statements)
+
+
+LEAN = LISTS + [("/dispatch/disputes", "demo-dispatcher"), ("/settlements?limit=5", "demo-unit-finance")]
+
+
+@pytest.mark.parametrize("path,as_", LEAN, ids=[f"{p} as {u}" for p, u in LEAN])
+def test_pages_dump_leanly_to_exactly_what_marshmallow_dumps(api, isolated_engine, frozen_clock,
+                                                             monkeypatch, path, as_):
+    from app import api as wire
+
+    frozen_clock(NOW)
+    lean = api.get(path, as_)
+    monkeypatch.setattr(wire, "LEAN_PAGES", False)
+    plain = api.get(path, as_)
+    assert lean.status_code == plain.status_code == 200
+    assert lean.get_json()["items"], "nothing to compare"
+    assert lean.get_data() == plain.get_data()
