@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import false, or_, select, union, union_all
+from sqlalchemy import false, func, or_, select, union, union_all
 
 from app import audit, clock
 from app.accounts.models import Role, Unit, User
@@ -52,8 +52,8 @@ def visible_filter(user: User):
 # ``visible_filter`` as one WHERE defeats every index (an OR of the applicant and the unit
 # subtree), so a page is read as a UNION of index scans instead, each over ``(…, id)`` in id
 # order and cut at the page size: the caller's own trips (``ix_trips_applicant_id_id``) and,
-# for overseeing roles, each unit of their subtree (``ix_trips_unit_id_id``). Staff at the
-# root of the unit tree see every trip: no scope condition at all, the primary key's order.
+# for overseeing roles, each unit of their subtree (``ix_trips_unit_id_id``). Staff whose
+# subtree holds every unit (the city root) need no scope condition: the primary key's order.
 
 # Above this many units in a subtree one ``unit_id IN (…)`` scan replaces a branch per unit
 # (SQLite allows 500 terms in a compound SELECT).
@@ -95,10 +95,14 @@ def _scope_branches(session, user: User) -> list | None:
     own = Trip.applicant_id == user.id
     if not user.has_role(*OVERSEEING_ROLES):
         return [own]
-    if user.unit.parent_id is None:  # the city root: every unit descends from it
+    # The subtree's units, and how many units there are: a subtree holding every unit
+    # (the city root's, unless an admin made a second root) needs no condition at all.
+    found = session.execute(select(Unit.id, select(func.count(Unit.id)).scalar_subquery())
+                            .where(Unit.path.startswith(user.unit.path))
+                            .order_by(Unit.id)).all()
+    units = [unit_id for unit_id, _ in found]
+    if found and len(units) == found[0][1]:
         return None
-    units = list(session.scalars(select(Unit.id).where(Unit.path.startswith(user.unit.path))
-                                 .order_by(Unit.id)))
     if len(units) > MAX_UNIT_BRANCHES:
         return [own, Trip.unit_id.in_(units)]
     return [own, *(Trip.unit_id == unit_id for unit_id in units)]

@@ -129,3 +129,21 @@ def test_a_foreign_cursor_is_refused(api):
     bad = base64.urlsafe_b64encode(b"drop table").decode()
     resp = api.get(f"/trips?cursor={bad}", "demo-traveler")
     assert resp.status_code == 422 and resp.get_json()["code"] == "invalid_cursor"
+
+
+def test_a_second_root_unit_stays_outside_the_city_roots_scope(app, api, trips, demo):
+    """An admin may make another root unit: the city's supervisor does not see its trips."""
+    from app.accounts.models import Unit, UnitLevel
+
+    with app.app_context():
+        other = Unit(name="另一城市", level=UnitLevel.CITY, region_code="320500")
+        db.session.add(other)
+        db.session.flush()
+        other.path = f"/{other.id}/"
+        outside = factories.trip(db.session, applicant_id=demo["users"]["demo-traveler-2"],
+                                 unit_id=other.id).id
+        db.session.commit()
+        db.session.remove()
+    everything = trips["drc"] + trips["wujin"] + [trips["moved"]]
+    assert _all(api, "demo-supervisor") == sorted(everything, reverse=True)
+    assert outside in _all(api, "demo-traveler-2")
