@@ -129,7 +129,9 @@ def _seed(url: str) -> None:
                                                  actor_id=traveler.id, comment="", data={}))
                     trip.state = to
             session.commit()
+            engine = db.session.get_bind()
             db.session.remove()
+            engine.dispose()  # the bulk load switches SQLite's journal: no other connection
     finally:
         clock.set_now(None)
 
@@ -418,13 +420,14 @@ def _free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, target: str, env: dict):
+    def __init__(self, target: str, env: dict, root: Path = ROOT):
         self.port = _free_port()
         self.log = open(CACHE / f"gunicorn-{target.replace(':', '_')}.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "--backlog", "256",
              "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", target],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=root, env={**env, "PYTHONPATH": str(root)}, stdout=self.log,
+            stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
         while True:
@@ -523,7 +526,8 @@ def run_size(size: str, url: str, label: str, seconds: int) -> list[str]:
         bare.stop()
     lines.append(f"[{label} {size}] bare endpoint {bare_fig['rps']:8.0f} req/s  "
                  f"p99 {bare_fig['p99']:6.1f} ms   (load {load:.1f})")
-    app = Gunicorn("wsgi:app", env)
+    # BENCH_APP_ROOT: serve another checkout's app on the same database (before/after figures).
+    app = Gunicorn("wsgi:app", env, Path(os.environ.get("BENCH_APP_ROOT", ROOT)))
     try:
         for name, path, who in routes(tokens):
             token = tokens[who][0]
