@@ -324,6 +324,12 @@ def _lean_getter(schema: Schema, name: str, field: fields.Field):
     attribute = field.attribute or name
     if "." in attribute or field.dump_default is not missing:
         return slow
+    if type(field).get_value is not fields.Field.get_value:  # the field reads on its own
+        def read(obj):
+            return field.get_value(obj, name, accessor=schema.get_attribute)
+    else:
+        def read(obj):
+            return getattr(obj, attribute, missing)
     nested = None
     if isinstance(field, fields.Nested) and not field.many and not field.schema.many:
         nested, many = lean_dumper(field.schema), False
@@ -332,7 +338,7 @@ def _lean_getter(schema: Schema, name: str, field: fields.Field):
         nested, many = lean_dumper(field.inner.schema), True
     if nested is not None:
         def get_nested(obj):
-            value = getattr(obj, attribute, missing)
+            value = read(obj)
             if value is missing:
                 return slow(obj)
             if value is None:
@@ -343,7 +349,7 @@ def _lean_getter(schema: Schema, name: str, field: fields.Field):
     serialize = field._serialize
 
     def get(obj):
-        value = getattr(obj, attribute, missing)
+        value = read(obj)
         if value is missing:
             return slow(obj)
         return serialize(value, name, obj)

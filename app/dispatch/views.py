@@ -3,7 +3,6 @@ passenger confirmation and disputes, cancellation."""
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from app import db
 from app.accounts.models import Role
@@ -35,9 +34,9 @@ dispatcher_only = roles_required(Role.DISPATCHER)
 def queue(args):
     """Fleet trips waiting for a vehicle, and provider trips whose booking failed (with why)."""
     user = current_user()
-    stmt = (select(Trip).where(assignment.queue_condition(), scope_filter(user, Trip.unit_id))
-            .options(selectinload(Trip.events)))
+    stmt = select(Trip).where(assignment.queue_condition(), scope_filter(user, Trip.unit_id))
     page = paginate(stmt, Trip.id, limit=args["limit"], cursor=args["cursor"])
+    trips.attach_histories(db.session, page["items"])
     lifecycle.annotate(db.session, page["items"], user)
     return page
 

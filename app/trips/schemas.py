@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
 from app import clock, db
 from app.accounts.models import VehicleClass
@@ -64,6 +64,15 @@ class TripEventSchema(Schema):
     action = fields.Function(lambda e: e.data.get("action"))
 
 
+class History(fields.List):
+    """A trip's history: the rows a list page read for it (``service.attach_histories``),
+    else its ``events``."""
+
+    def get_value(self, obj, attr, accessor=None, default=missing):
+        rows = getattr(obj, "__dict__", {}).get("_history_rows")
+        return rows if rows is not None else super().get_value(obj, attr, accessor, default)
+
+
 class TripSchema(Schema):
     id = fields.Integer()
     state = fields.Function(lambda t: str(t.state))
@@ -84,7 +93,7 @@ class TripSchema(Schema):
     channel = fields.Function(lambda t: str(t.channel) if t.channel else None)
     estimate = MoneyField(allow_none=True)
     created_at = AwareDateTime()
-    history = fields.List(fields.Nested(TripEventSchema), attribute="events")
+    history = History(fields.Nested(TripEventSchema), attribute="events")
     allowed_actions = allowed_actions_field(
         TRIP_ACTIONS, lambda trip: lifecycle.allowed_actions(db.session, trip, current_user()),
         "What the caller may do with the trip now, from its state and the caller's part in it")

@@ -11,7 +11,7 @@ from app.errors import Forbidden, IllegalTransition, NotFound, ValidationFailed
 from app.security import in_scope, scope_filter
 from app.trips import events
 from app.trips.geo import CityBounds, is_cross_region
-from app.trips.models import Trip, TripState
+from app.trips.models import Trip, TripEvent, TripState
 
 # Roles that see every trip of their unit subtree, not only their own.
 OVERSEEING_ROLES = (Role.APPROVER, Role.PLATFORM_APPROVER, Role.DISPATCHER, Role.FINANCE,
@@ -169,3 +169,35 @@ def cancel(session, *, actor: User, trip_id: int, reason: str) -> Trip:
         event.data = {**event.data, "cancellation_fee": str(fee.amount), "provider": fee.provider}
         events.publish(session, events.CANCELLATION_FEE, trip=trip, fee=fee, at=event.at)
     return trip
+
+
+# --- a page's histories without ORM objects ----------------------------------------------------
+
+class HistoryRow:
+    """One line of a trip's history as a list shows it: the ``TripEvent`` columns, read
+    without building an ORM object (a page of 20 trips carries about 160 of them)."""
+
+    __slots__ = ("id", "trip_id", "from_state", "to_state", "at", "actor_id", "on_behalf_of_id",
+                 "comment", "data")
+
+    def __init__(self, row):
+        for name, value in zip(self.__slots__, row):
+            setattr(self, name, value)
+
+
+_HISTORY_COLUMNS = [getattr(TripEvent, name) for name in HistoryRow.__slots__]
+
+
+def attach_histories(session, trips) -> None:
+    """Read the histories of a page of trips in one statement; ``TripSchema`` shows them
+    (``trip.events`` stays unloaded: nothing on a list page changes a trip)."""
+    trips = list(trips)
+    if not trips:
+        return
+    by_trip: dict[int, list[HistoryRow]] = {trip.id: [] for trip in trips}
+    rows = session.execute(select(*_HISTORY_COLUMNS).where(TripEvent.trip_id.in_(list(by_trip)))
+                           .order_by(TripEvent.id))
+    for row in rows:
+        by_trip[row[1]].append(HistoryRow(row))
+    for trip in trips:
+        trip.__dict__["_history_rows"] = by_trip[trip.id]

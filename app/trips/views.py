@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from marshmallow import RAISE
-from sqlalchemy.orm import selectinload
 
 from app import db
 from app.accounts.models import Role
@@ -23,8 +22,8 @@ class Trips(MethodView):
         """Trips the caller may see: their own, plus their unit subtree for overseeing roles."""
         user = current_user()
         page = service.visible_page(db.session, user, service.list_conditions(args, user),
-                                    limit=args["limit"], cursor=args["cursor"],
-                                    options=[selectinload(Trip.events)])
+                                    limit=args["limit"], cursor=args["cursor"])
+        service.attach_histories(db.session, page["items"])
         lifecycle.annotate(db.session, page["items"], user)
         return page
 
