@@ -223,3 +223,9 @@ def drop(session, row: ProviderOrder, trip: Trip) -> None:
     to = O.FAILED if placed else O.CANCELLED
     if row.state != to:
         move(session, row, to, "dropped", {"trip_state": trip.state.value, "placed": placed})
+
+
+def trips_with_plate(plate: str):
+    """SELECT of the ids of trips whose provider order names a car with ``plate`` (the trip
+    list's plate filter)."""
+    return select(ProviderOrder.trip_id).where(ProviderOrder.plate == plate)

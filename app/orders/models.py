@@ -74,7 +74,7 @@ class ProviderOrder(StateMachine, Base):
     order_id_history: Mapped[list | None] = mapped_column(JSON)
     state: Mapped[OrderState] = mapped_column(enum_column(OrderState, "order_state"),
                                               default=O.PENDING, index=True)
-    plate: Mapped[str | None] = mapped_column(String(20))
+    plate: Mapped[str | None] = mapped_column(String(20), index=True)  # the trips' plate filter
     driver_name: Mapped[str | None] = mapped_column(String(40))
     driver_phone: Mapped[str | None] = mapped_column(String(20))
     bill: Mapped[list | None] = mapped_column(JSON)

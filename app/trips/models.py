@@ -94,11 +94,16 @@ STATE_LABELS = {
 
 class Trip(StateMachine, Base):
     __tablename__ = "trips"
-    __table_args__ = (Index("ix_trips_state_depart", "state", "depart_at"),)
+    # Lists read newest first by id (keyset pages): the applicant's and each unit's trips
+    # in id order are index range scans; a departure range is one too.
+    __table_args__ = (Index("ix_trips_state_depart", "state", "depart_at"),
+                      Index("ix_trips_unit_id_id", "unit_id", "id"),
+                      Index("ix_trips_applicant_id_id", "applicant_id", "id"),
+                      Index("ix_trips_depart_at", "depart_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     state: Mapped[TripState] = mapped_column(enum_column(TripState, "trip_state"), default=S.DRAFT)
     purpose_category: Mapped[Purpose] = mapped_column(enum_column(Purpose, "purpose"))
     purpose_text: Mapped[str] = mapped_column(String(200), default="")
