@@ -10,7 +10,8 @@ a lost answer, a crashed worker (its lease runs out) or a second run never make 
 provider order. Transient failures (timeout, unreachable, 5xx, malformed) are retried with
 exponential backoff up to ``MAX_ATTEMPTS``; a refusal fails at once. Either way the trip's
 ``dispatch_issue`` says why in Chinese, so the dispatcher queue shows it. When the approved
-offer's price lock has expired, the call step re-quotes first (``app.orders.requote``).
+offer's price lock has expired (by our clock, or the provider refuses the offer as expired),
+the call step re-quotes (``app.orders.requote``).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ RETRY_BASE = timedelta(seconds=30)
 LEASE = timedelta(minutes=2)
 BATCH = 20
 PROVIDER_CHANNELS = (Channel.RENTAL, Channel.RIDEHAIL)
-REFUSALS = {40400: "供应商找不到所选报价", 40410: "所选报价已过期，供应商拒绝下单",
+REFUSALS = {40400: "供应商找不到所选报价，拒绝下单", 40410: "所选报价已过期，供应商拒绝下单",
             42200: "供应商认为下单信息不完整"}
 ENDED = (S.CANCELLED, S.REJECTED, S.WITHDRAWN, S.EXPIRED)
 
@@ -71,7 +72,8 @@ class Claimed:
     order_pk: int
     provider: str
     request: base.OrderRequest
-    # Set when the approved offer's price lock has expired: re-quote before booking.
+    # How to re-quote if the approved offer's price lock has expired (``requote.due``:
+    # it has by our clock, so ask again before booking).
     requote: requote.Terms | None = None
 
 
@@ -141,9 +143,15 @@ def place(claim: Claimed) -> Outcome:
     """The network calls, outside any transaction; failures come back as values."""
     provider = supply.ordering(claim.provider)
     try:
-        if claim.requote is not None:
+        if claim.requote is not None and claim.requote.due:
             return requote.requote_and_book(provider, claim.request, claim.requote)
-        return provider.book(claim.request)
+        try:
+            return provider.book(claim.request)
+        except base.ProviderError as exc:
+            # The provider's clock says the lock ran out although ours did not.
+            if claim.requote is None or exc.code not in requote.EXPIRED_CODES:
+                raise
+            return requote.requote_and_book(provider, claim.request, claim.requote)
     except base.ProviderError as exc:
         return exc
 

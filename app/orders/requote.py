@@ -2,8 +2,9 @@
 
 A provider's price is locked for minutes (ride-hailing 10, rental 30) and approvals take
 hours. When the approved offer's lock has run out (or runs out within ``LOCK_MARGIN``) by
-the time the booking worker claims the order, the worker asks the same provider again for
-the same product (same provider, product and class) and:
+the time the booking worker claims the order — or the provider refuses the order because
+it has by its clock (``EXPIRED_CODES``) — the worker asks the same provider again for the
+same product (same provider, product and class) and:
 
 - books the new offer when its price is within the policy's tolerance of the approved
   estimate (``app.approvals.policy.requote_tolerance``: default at most +10 % AND at most
@@ -46,6 +47,9 @@ from providers import base
 S = TripState
 # A lock ending this soon is as good as gone: the order would reach the provider too late.
 LOCK_MARGIN = timedelta(seconds=30)
+# A provider refusing an order because the offer's lock expired (its clock may run ahead
+# of ours): re-quote as well.
+EXPIRED_CODES = frozenset({40410})
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class Terms:
     tolerance: RequoteTolerance
     old: base.ProviderOffer  # the approved offer: the product to ask for again
     force: bool  # emergency trips book whatever the new price
+    due: bool  # the lock has run out by our clock: ask again before booking
 
 
 @dataclass(frozen=True)
@@ -68,14 +73,13 @@ class Requoted:
     outcome: base.Order | base.ProviderError | None = None
 
 
-def terms_for(session, trip: Trip, offer: Offer, now: datetime) -> Terms | None:
-    """Terms when the offer's lock has run out (or nearly), else None (book as approved)."""
-    if offer.expires_at > now + LOCK_MARGIN:
-        return None
+def terms_for(session, trip: Trip, offer: Offer, now: datetime) -> Terms:
+    """How to re-quote the trip's approved offer; ``due`` when its lock has run out (or
+    nearly) by our clock."""
     _, rules = policy_in_force(session, now)
     return Terms(approved=trip.estimate if trip.estimate is not None else offer.price,
                  tolerance=requote_tolerance(rules), old=provider_offer(offer),
-                 force=trip.emergency)
+                 force=trip.emergency, due=offer.expires_at <= now + LOCK_MARGIN)
 
 
 def same_product(offers: list[base.ProviderOffer],

@@ -339,3 +339,17 @@ def _workday_morning(now: datetime) -> datetime:
     while day.weekday() not in (1, 2, 3):
         day += timedelta(days=1)
     return datetime(day.year, day.month, day.day, 9, tzinfo=clock.SHANGHAI)
+
+
+def test_a_provider_whose_clock_says_the_lock_passed_is_asked_again(rq):
+    """Our clock says the offer is still locked, the provider's says not (40410): that is no
+    refusal for the dispatch queue but a re-quote like any other."""
+    trip_id, offer = rq.submitted("rental-a")
+    rq.at(rq.t0 + timedelta(minutes=5))
+    rq.orders.approve(trip_id)
+    rq.market("rental-a", later=timedelta(hours=2))
+    assert rq.offer_row(offer["id"]).expires_at > rq.now
+    rq.orders.book(rq.now)
+    trip = rq.trip(trip_id)
+    assert trip["state"] == "dispatched" and trip["selected_offer_id"] != offer["id"]
+    assert rq.orders.order(trip_id).state == "created"
