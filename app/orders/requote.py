@@ -205,7 +205,7 @@ def expire_unanswered(session, now: datetime) -> int:
     """Trips still waiting on the traveler's answer at their departure expire."""
     trips = session.scalars(select(Trip).where(Trip.state == S.PRICE_CHANGED,
                                                Trip.depart_at <= now)
-                            .order_by(Trip.id).with_for_update(skip_locked=True)).all()
+                            .order_by(Trip.id).with_for_update(skip_locked=True, of=Trip)).all()
     for trip in trips:
         trip.transition(session, S.EXPIRED, actor_id=None, at=now,
                         comment="出发时间已过，新价格未确认", data={"action": "orders:price_expired"})
