@@ -16,3 +16,4 @@ def init_app(app) -> None:
     register_job(app, "orders.cancel_unwanted", jobs.cancel_unwanted, every=30)
     register_job(app, "orders.reconcile", jobs.reconcile, every=60)
     register_job(app, "orders.purge_nonces", jobs.purge_nonces, every=3600)
+    register_job(app, "orders.expire_price_changes", jobs.expire_price_changes, every=60)

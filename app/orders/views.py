@@ -25,9 +25,10 @@ from app.api import ErrorBodySchema, blueprint
 from app.dispatch.models import Assignment, TripDispute, TripRun
 from app.dispatch.schemas import DispatchedTripSchema, ReasonBodySchema, TripDispatchSchema
 from app.errors import NotFound, Unauthorized, UpstreamError, ValidationFailed
-from app.orders import callbacks, cancellation
+from app.orders import callbacks, cancellation, requote
 from app.orders.models import ProviderOrder
 from app.security import current_user, roles_required
+from app.trips.schemas import TripSchema
 from app.trips.service import get_visible
 from providers.base import ProviderError, SignatureError
 
@@ -100,6 +101,20 @@ def callback(provider):
 def switch_to_fleet(data, trip_id):
     """A provider trip whose booking failed goes to the fleet queue (then assign it)."""
     return cancellation.switch_to_fleet(db.session, actor=current_user(), trip_id=trip_id, **data)
+
+
+@trip_blp.route("/<int:trip_id>/accept-price", methods=["POST"])
+@roles_required(Role.TRAVELER)
+@trip_blp.response(200, TripSchema)
+@trip_blp.alt_response(409, schema=ErrorBodySchema,
+                       description="The trip is not waiting on a new price (code no_price_change)")
+def accept_price(trip_id):
+    """The traveler accepts the provider's new price of a ``price_changed`` trip (its
+    locked price expired before booking and the new one is beyond the policy's tolerance):
+    the trip is approved again at the new price, after the approval steps the policy now
+    requires, and booking resumes. To decline, cancel the trip."""
+    return requote.accept_price(db.session, actor=current_user(), trip_id=trip_id,
+                                now=clock.now())
 
 
 @trip_blp.route("/<int:trip_id>/dispatch")

@@ -19,7 +19,7 @@ from app.quotes.route import full_estimate
 from app.trips.models import Channel, Offer, Trip, TripState
 from app.trips.service import get_own
 from providers import base
-from providers.route import RouteEstimator
+from providers.route import RouteEstimate, RouteEstimator
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,12 @@ class QuoteResult:
 
 
 def quote_request_for(trip: Trip, route: RouteEstimator,
-                      rules: policy.QuotePolicy = policy.DEFAULT_POLICY) -> base.QuoteRequest:
-    """The provider-neutral facts of ``trip`` (plain data, safe to hand to other threads)."""
+                      rules: policy.QuotePolicy = policy.DEFAULT_POLICY, *,
+                      estimate: RouteEstimate | None = None) -> base.QuoteRequest:
+    """The provider-neutral facts of ``trip`` (plain data, safe to hand to other threads);
+    ``estimate`` is the trip's full route when already known, else asked of ``route``."""
     stops = tuple(base.Stop(s["name"], float(s["lat"]), float(s["lng"])) for s in trip.stops)
-    estimate = full_estimate(trip, route)
+    estimate = estimate or full_estimate(trip, route)
     requested = trip.vehicle_class.value if trip.vehicle_class else None
     return base.QuoteRequest(
         trip_ref=str(trip.id), stops=stops, depart_at=trip.depart_at, return_at=trip.return_at,
@@ -182,8 +184,10 @@ def latest_quotes(session, *, actor: User, trip_id: int) -> QuoteResult:
                                  .order_by(QuoteRound.round.desc()).limit(1))
     if quote_round is None:
         raise NotFound("该行程尚未询价", code="not_quoted")
+    # Rank 0: an offer re-quoted at booking (app.orders.requote), not part of the round.
     rows = session.scalars(select(Offer).where(Offer.trip_id == trip.id,
-                                               Offer.quote_round == quote_round.round)
+                                               Offer.quote_round == quote_round.round,
+                                               Offer.rank >= 1)
                            .order_by(Offer.rank)).all()
     return QuoteResult(trip, quote_round, list(rows), quote_round.providers)
 

@@ -97,6 +97,11 @@ class TripSchema(Schema):
     selected_offer_id = fields.Integer(allow_none=True)
     channel = fields.Function(lambda t: str(t.channel) if t.channel else None)
     estimate = MoneyField(allow_none=True)
+    price_change = fields.Function(lambda t: t.price_change(), metadata={
+        "type": "object", "nullable": True,
+        "description": "In state price_changed: the approved estimate, the provider's new "
+                       "price (null: the product is no longer offered), the new offer's id, "
+                       "the provider and why the trip came back (Chinese)"})
     created_at = AwareDateTime()
     history = History(fields.Nested(TripEventSchema), attribute="events")
     allowed_actions = allowed_actions_field(
