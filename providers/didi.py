@@ -94,6 +94,8 @@ def _coords(prefix: str, lat: float, lng: float) -> dict[str, str]:
 class DidiRideHailProvider:
     channel = "ridehail"
     takes_orders = True
+    # The fee of a cancelled order is decided after the cancel: the poller keeps asking.
+    cancel_fee_decided_later = True
 
     def __init__(self, name: str, client: SignedClient, *, label: str = "滴滴企业版",
                  products: Mapping[str, Any] | None = None,

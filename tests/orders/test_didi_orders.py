@@ -137,3 +137,19 @@ def test_cancelling_charges_the_fee_rule_and_a_fee_decided_later_is_recorded(ord
     decided = [data for _, _, data in orders.events(trip_id)
                if data.get("fee") == "8.00" and data.get("before") == "5.00"]
     assert decided
+
+
+def test_a_cancel_fee_decided_after_the_cancel_reaches_the_order_without_a_notify(orders, didi,
+                                                                                  app, api):
+    trip_id, order_id = didi_trip(orders)  # no webhook: DiDi notifies no one
+    orders.advance("didi", order_id, to="assigned")
+    ok(api.post(f"/trips/{trip_id}/cancel", "demo-traveler", json={"reason": "会议取消"}))
+    assert orders.order(trip_id).cancel_fee == Decimal("5.00")  # the fee rule, asked first
+    sandbox_post({"didi": didi}, "didi", f"/orders/{order_id}/cancel_fee", {"cost": 1200})
+    with app.app_context():
+        assert run_due(now=clock.now() + timedelta(minutes=6),
+                       names=["orders.reconcile"]) == {"orders.reconcile": 1}
+    assert orders.order(trip_id).cancel_fee == Decimal("12.00")
+    with app.app_context():  # and not after the window
+        assert run_due(now=clock.now() + timedelta(days=4),
+                       names=["orders.reconcile"]) == {"orders.reconcile": 0}
