@@ -45,7 +45,8 @@ class Due:
 def claim_stale(session, now: datetime) -> list[Due]:
     """Live orders untouched for ``STALE_AFTER``, and sent-then-failed orders we never heard
     of, of enabled providers; touched so that they are not asked again before it passes."""
-    enabled = [name for name, provider in supply.providers().items() if provider.takes_orders]
+    enabled = [name for name, provider in {**supply.providers(), **supply.dynamic()}.items()
+               if provider.takes_orders]
     never_heard = ((ProviderOrder.state == O.FAILED) & (ProviderOrder.attempts > 0)
                    & ProviderOrder.order_id.is_(None) & ProviderOrder.last_event_at.is_(None))
     rows = session.scalars(select(ProviderOrder).where(

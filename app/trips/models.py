@@ -46,6 +46,7 @@ class Channel(enum.StrEnum):
     FLEET = "fleet"
     RENTAL = "rental"
     RIDEHAIL = "ridehail"
+    PARTNER = "partner"  # a partner city's fleet (SPEC §7)
 
 
 S = TripState
