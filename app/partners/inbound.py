@@ -229,7 +229,10 @@ def _vehicle(session, trip: Trip) -> dict | None:
 # --- the lifecycle's events → the partner's callbacks ---------------------------------------
 
 def _order_of(session, trip: Trip) -> PartnerOrder | None:
-    return session.scalar(select(PartnerOrder).where(PartnerOrder.trip_id == trip.id))
+    """The partner order behind ``trip``, looked up without flushing the caller's pending
+    changes (the trip's version is checked at the request's commit, as for any trip)."""
+    with session.no_autoflush:
+        return session.scalar(select(PartnerOrder).where(PartnerOrder.trip_id == trip.id))
 
 
 def _move(session, order: PartnerOrder, to: P, at: datetime, data: dict | None = None) -> None:
