@@ -164,6 +164,8 @@ def place(session, partner: Partner, data: dict) -> tuple[PartnerOrder, bool]:
     except IntegrityError:
         raise Conflict("同一订单号的请求正在处理，请稍后查询", code="order_in_progress") from None
     trip.selected_offer_id, trip.channel, trip.estimate = row.id, Channel.FLEET, offer.price
+    trip.partner = {"code": partner.code, "name": partner.name, "order_id": order.public_id,
+                    "order_ref": order.order_ref, "approval_ref": order.approval_ref}
     facts = {"partner": partner.code, "partner_order": order.public_id,
              "order_ref": order.order_ref, "approval_ref": order.approval_ref}
     audit.record(session, entity="trips", entity_id=trip.id, action="created",

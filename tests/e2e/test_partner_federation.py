@@ -156,6 +156,9 @@ def test_changzhou_traveler_rides_a_fuzhou_vehicle_and_both_statements_agree(two
     assert order.startswith("PO")
     queue = fz.call("GET", "/dispatch/queue", "fz-dispatcher")["items"]
     fz_trip = next(t for t in queue if t["stops"][0]["name"] == "福州火车站")
+    assert fz_trip["partner"]["code"] == "changzhou" and fz_trip["partner"]["order_id"] == order
+    assert fz_trip["partner"]["approval_ref"] == f"trip-{trip['id']}"
+    assert fz_trip["unit_id"] == changzhou["unit_id"]
     fz_detail = fz.call("GET", f"/trips/{fz_trip['id']}", "fz-dispatcher")
     assert fz_detail["state"] == "approved" and fz_detail["channel"] == "fleet"
     assert any("审批单号" in (e["comment"] or "") for e in fz_detail["history"])

@@ -101,7 +101,11 @@ def test_a_partner_order_is_an_approved_trip_in_the_dispatch_queue_once(api, rea
         trip_id = trips[0].id
         assert any("FZ-APPROVAL-7" in event.comment for event in trips[0].events)
     queue = api.get("/dispatch/queue", "demo-dispatcher").get_json()["items"]
-    assert trip_id in [t["id"] for t in queue]
+    item = next(t for t in queue if t["id"] == trip_id)
+    assert item["partner"] == {"code": "fuzhou", "name": "福州市公务用车平台",
+                               "order_id": order["id"], "order_ref": "FZ-1",
+                               "approval_ref": "FZ-APPROVAL-7"}
+    assert item["state"] == "approved" and item["channel"] == "fleet"
 
     status = signed(api, "GET", f"/orders/{order['id']}")
     assert status.status_code == 200 and status.get_json()["order_ref"] == "FZ-1"
