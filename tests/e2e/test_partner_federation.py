@@ -250,3 +250,30 @@ def test_forged_and_replayed_partner_requests_are_refused(two_cities):
                          headers={"Content-Type": "application/json",
                                   **sign_webhook("msg_forged", raw, "wrong-key-wrong-key-wrong")})
     assert resp.status_code == 401
+
+
+def test_a_partner_booking_cancelled_in_changzhou_is_cancelled_in_fuzhou(two_cities):
+    cz, fz = two_cities
+    depart = datetime.now(timezone.utc) + timedelta(hours=5)
+    trip = cz.call("POST", "/trips", "demo-traveler", {
+        "purpose": {"category": "inspection", "text": "对口调研"}, "passengers": [{"name": "张明"}],
+        "stops": FUZHOU_STOPS, "depart_at": depart.isoformat(),
+        "return_at": (depart + timedelta(hours=3)).isoformat(), "vehicle_class": "sedan"},
+        expect=201)
+    quotes = cz.call("POST", f"/trips/{trip['id']}/quotes", "demo-traveler", {})
+    offer = next(o for o in quotes["offers"] if o["channel"] == "partner")
+    cz.call("POST", f"/trips/{trip['id']}/submit", "demo-traveler", {"offer_id": offer["id"]})
+    _approve_all(cz, trip["id"])
+    order = cz.wait_for("the booking", lambda: (cz.call(
+        "GET", f"/trips/{trip['id']}/dispatch", "demo-traveler")["provider_order"] or {}
+    ).get("order_id"))
+    fz_trip = next(t for t in fz.call("GET", "/dispatch/queue", "fz-dispatcher")["items"]
+                   if (t.get("partner") or {}).get("order_id") == order)
+
+    cz.call("POST", f"/trips/{trip['id']}/cancel", "demo-traveler", {"reason": "行程取消"})
+    assert fz.call("GET", f"/trips/{fz_trip['id']}", "fz-dispatcher")["state"] == "cancelled"
+    assert fz_trip["id"] not in [t["id"] for t in
+                                 fz.call("GET", "/dispatch/queue", "fz-dispatcher")["items"]]
+    dispatch = cz.call("GET", f"/trips/{trip['id']}/dispatch", "demo-traveler")
+    assert dispatch["provider_order"]["state"] == "cancelled"
+    assert dispatch["cancellation_fee"] in (None, "0.00")
