@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app import db, supply
 from app.audit import AuditEntry
-from app.partners.models import CallbackState, Partner, PartnerCallback
+from app.partners.models import CallbackState, Partner, PartnerCallback, PartnerOrder
 from app.trips.models import Trip
 from providers.base import Stop
 from providers.partner import sign_request
@@ -167,3 +167,15 @@ def test_the_fan_out_asks_a_partner_only_where_its_area_holds_the_destination(ap
                                               Stop("常州站", 31.78, 119.97)))
         assert "partner-fuzhou" not in supply.quoting(back)
         db.session.remove()
+
+
+def test_the_same_order_placed_twice_at_once_makes_one_trip(api, read):
+    register(api)
+    with factories.inserted_meanwhile(PartnerOrder):
+        lost = signed(api, "POST", "/orders", order_body())
+    assert lost.status_code == 409 and lost.get_json()["code"] == "order_in_progress"
+    with read() as session:  # nothing of the losing request was kept
+        assert session.scalars(select(PartnerOrder)).all() == []
+        unit_id = session.scalar(select(Partner.unit_id))
+        assert session.scalars(select(Trip).where(Trip.unit_id == unit_id)).all() == []
+    assert signed(api, "POST", "/orders", order_body()).status_code == 201
