@@ -38,7 +38,7 @@ RETRY_BASE = timedelta(seconds=30)
 # A worker that claimed a booking and vanished gives it up after this long.
 LEASE = timedelta(minutes=2)
 BATCH = 20
-PROVIDER_CHANNELS = (Channel.RENTAL, Channel.RIDEHAIL)
+PROVIDER_CHANNELS = (Channel.RENTAL, Channel.RIDEHAIL, Channel.PARTNER)
 REFUSALS = {40400: "供应商找不到所选报价，拒绝下单", 40410: "所选报价已过期，供应商拒绝下单",
             42200: "供应商认为下单信息不完整"}
 ENDED = (S.CANCELLED, S.REJECTED, S.WITHDRAWN, S.EXPIRED)

@@ -50,8 +50,9 @@ class Due:
 def claim_stale(session, now: datetime) -> list[Due]:
     """Live orders untouched for ``STALE_AFTER``, and sent-then-failed orders we never heard
     of, of enabled providers; touched so that they are not asked again before it passes."""
-    enabled = [name for name, provider in supply.providers().items() if provider.takes_orders]
-    decided_later = [name for name, provider in supply.providers().items()
+    every = {**supply.providers(), **supply.dynamic()}
+    enabled = [name for name, provider in every.items() if provider.takes_orders]
+    decided_later = [name for name, provider in every.items()
                      if provider.takes_orders and getattr(provider, "cancel_fee_decided_later",
                                                           False)]
     never_heard = ((ProviderOrder.state == O.FAILED) & (ProviderOrder.attempts > 0)

@@ -6,7 +6,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 from sqlalchemy import func, select
 
@@ -125,7 +125,9 @@ def _facts(offer: base.ProviderOffer) -> policy.OfferFacts:
 
 
 def request_quotes(session, *, actor: User, trip_id: int,
-                   providers: Mapping[str, base.SupplyProvider], route: RouteEstimator,
+                   providers: Mapping[str, base.SupplyProvider]
+                   | Callable[[base.QuoteRequest], Mapping[str, base.SupplyProvider]],
+                   route: RouteEstimator,
                    deadline: float, rules: policy.QuotePolicy = policy.DEFAULT_POLICY
                    ) -> QuoteResult:
     """Quote a draft or quoted trip: a new round of ranked offers; the trip becomes ``quoted``.
@@ -137,6 +139,8 @@ def request_quotes(session, *, actor: User, trip_id: int,
     trip = get_own(session, actor, trip_id)
     _check_quotable(trip)
     request = quote_request_for(trip, route, rules)
+    if callable(providers):  # chosen for the trip (e.g. a partner city serving its destination)
+        providers = providers(request)
     session.rollback()  # end the read transaction before the network calls
 
     outcomes = fan_out(providers, request, deadline=deadline)

@@ -50,6 +50,7 @@ class Channel(enum.StrEnum):
     FLEET = "fleet"
     RENTAL = "rental"
     RIDEHAIL = "ridehail"
+    PARTNER = "partner"  # a partner city's fleet (SPEC §7)
 
 
 S = TripState
@@ -132,6 +133,9 @@ class Trip(StateMachine, Base):
     # the dispatch queue shows it.
     dispatch_issue: Mapped[str | None] = mapped_column(Text)
     cancellation_fee: Mapped[Decimal | None]
+    # A partner city's order (SPEC §7): {code, name, order_id, order_ref, approval_ref};
+    # the dispatch queue shows it as a partner trip. None for our own travelers' trips.
+    partner: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     # Optimistic lock: two writers of one trip cannot both win (StaleDataError → 409).

@@ -96,6 +96,8 @@ class TripSchema(Schema):
     est_duration_min = fields.Integer(allow_none=True)
     selected_offer_id = fields.Integer(allow_none=True)
     channel = fields.Function(lambda t: str(t.channel) if t.channel else None)
+    partner = fields.Dict(allow_none=True, metadata={
+        "description": "A partner city's trip: {code, name, order_id, order_ref, approval_ref}"})
     estimate = MoneyField(allow_none=True)
     price_change = fields.Function(lambda t: t.price_change(), metadata={
         "type": "object", "nullable": True,
