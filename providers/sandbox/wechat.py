@@ -17,7 +17,7 @@ sets a count). ``create_app(require_grant=False)`` (the devserver's demo) lets s
 without a grant through. ``POST /__sandbox/send-errors {errcode, touser?, times?}`` makes
 the next sends answer that errcode (45009 daily quota, 40226 blocked user, -1 busy).
 Sent messages are recorded at ``GET /__sandbox/messages``; ``GET /__sandbox/stats``
-counts tokens issued.
+counts tokens issued and token requests.
 """
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ class WeChatState:
     stable: str | None = None  # the stable_token in force
     legacy: str | None = None  # the last /cgi-bin/token
     tokens_issued: int = 0
+    token_requests: int = 0  # calls to either token endpoint, answered or not
     subscriptions: dict[tuple[str, str], int] = field(default_factory=dict)
     send_errors: list[dict] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
@@ -182,6 +183,8 @@ def create_app(appid: str = "wx-sandbox-appid", secret: str = "wx-sandbox-secret
 
     @app.get("/cgi-bin/token")
     def token():
+        with state.lock:
+            state.token_requests += 1
         if (bad := credentials_error(request.args)) is not None:
             return bad
         with state.lock:
@@ -195,6 +198,8 @@ def create_app(appid: str = "wx-sandbox-appid", secret: str = "wx-sandbox-secret
         body = json_body()
         if (bad := credentials_error(body)) is not None:
             return bad
+        with state.lock:
+            state.token_requests += 1
         force = body.get("force_refresh", False)
         if not isinstance(force, bool):
             return _err(47001, "data format error: force_refresh")
@@ -315,6 +320,7 @@ def create_app(appid: str = "wx-sandbox-appid", secret: str = "wx-sandbox-secret
 
     @app.get("/__sandbox/stats")
     def stats():
-        return jsonify({"tokens_issued": state.tokens_issued, "messages": len(state.messages)})
+        return jsonify({"tokens_issued": state.tokens_issued, "token_requests": state.token_requests,
+                        "messages": len(state.messages)})
 
     return app

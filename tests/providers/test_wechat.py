@@ -118,11 +118,11 @@ def test_database_token_cache_shares_one_token_between_clients(app, sandboxes):
     with app.app_context():
         engine = db.session.get_bind()
         url = sandboxes["wechat"].url
-        before = requests.get(f"{url}/__sandbox/stats", timeout=2).json()["tokens_issued"]
+        before = requests.get(f"{url}/__sandbox/stats", timeout=2).json()["token_requests"]
         clients = [WeChatClient(url, "wx-sandbox-appid", "wx-sandbox-secret",
                                 token_cache=DatabaseTokenCache(engine, "wx-sandbox-appid"))
                    for _ in range(3)]
         for c in clients:
             c.phone_number("sandbox-phone:13800000001")
-        after = requests.get(f"{url}/__sandbox/stats", timeout=2).json()["tokens_issued"]
+        after = requests.get(f"{url}/__sandbox/stats", timeout=2).json()["token_requests"]
         assert after - before == 1
