@@ -86,13 +86,13 @@ async function openFromHome(home, entry, route) {
 async function approveFromInbox(home, tripId, comment) {
   const inbox = await openFromHome(home, 'approvals', '/pages/approval/inbox')
   assertNoError(inbox, 'approvals inbox')
-  let index = inbox.data.tasks.findIndex((t) => String(t.trip_id) === String(tripId))
+  let index = inbox.data.items.findIndex((t) => String(t.trip_id) === String(tripId))
   while (index < 0 && inbox.data.nextCursor) {
     await inbox.tap('#more')
-    index = inbox.data.tasks.findIndex((t) => String(t.trip_id) === String(tripId))
+    index = inbox.data.items.findIndex((t) => String(t.trip_id) === String(tripId))
   }
   if (index < 0) return null
-  const task = inbox.data.tasks[index]
+  const task = inbox.data.items[index]
   assert.equal(task.state, 'pending')
 
   await inbox.tap(`#task-${index}`)
@@ -201,13 +201,13 @@ test('(c) the traveler sees the trip approved in my trips', { skip: Boolean(skip
   const home = await loginAs('demo-traveler')
   const list = await openFromHome(home, 'my-trips', '/pages/trip/list')
   assertNoError(list, 'my trips')
-  let index = list.data.trips.findIndex((tr) => String(tr.id) === String(shared.tripId))
+  let index = list.data.items.findIndex((tr) => String(tr.id) === String(shared.tripId))
   while (index < 0 && list.data.nextCursor) {
     await list.tap('#more')
-    index = list.data.trips.findIndex((tr) => String(tr.id) === String(shared.tripId))
+    index = list.data.items.findIndex((tr) => String(tr.id) === String(shared.tripId))
   }
   assert.ok(index >= 0, `trip ${shared.tripId} is in my trips`)
-  assert.equal(list.data.trips[index].state, 'approved')
+  assert.equal(list.data.items[index].state, 'approved')
   assert.ok(list.text(`#trip-${index}`).includes('已批准'))
 
   await list.tap(`#trip-${index}`)
