@@ -11,7 +11,7 @@ Component({
   behaviors: [paging],
   methods: {
     pageSource() { return { path: '/approvals', query: { state: 'pending' }, view: viewTask } },
-    onLoad() { subscribe.prefetch() },
+    onLoad() { return subscribe.prefetch() },
     onShow() { return this.refresh() },
 
     // Opening a task is the approver's tap: ask for the next task messages then.

@@ -27,7 +27,7 @@ Component({
   data: { loading: false, error: '', tasks: [], selected: -1, task: null, startKm: '', finish: emptyFinish() },
   methods: {
     onField: bindField,
-    onLoad() { subscribe.prefetch() },
+    onLoad() { return subscribe.prefetch() },
     onShow() { return this.refresh() },
     onPullDownRefresh() { return this.refresh().then(() => wx.stopPullDownRefresh()) },
 

@@ -19,8 +19,10 @@ Component({
     onShow() { return this.refresh() },
 
     onOpen(e) {
-      const index = Number(e.currentTarget.dataset.index)
+      const id = Number(e.currentTarget.dataset.id)
+      const index = this.data.items.findIndex((m) => m.id === id)
       const message = this.data.items[index]
+      if (!message) return undefined
       return run(this, async () => {
         if (!message.read) {
           const res = await api.post('/me/messages/read', { ids: [message.id] })

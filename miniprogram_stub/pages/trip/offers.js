@@ -31,8 +31,7 @@ Component({
   methods: {
     onLoad(query) {
       this.setData({ tripId: query.trip_id })
-      subscribe.prefetch()
-      return this.onQuote()
+      return Promise.all([subscribe.prefetch(), this.onQuote()])
     },
 
     onQuote() {
