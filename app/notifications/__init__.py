@@ -17,5 +17,6 @@ def init_app(app) -> None:
                           (events.TRIP_CANCELLED, handlers.on_cancelled),
                           (events.TRIP_DISPATCHED, handlers.on_dispatched),
                           (events.TRIP_REASSIGNED, handlers.on_reassigned),
+                          (events.TRIP_CREW_KNOWN, handlers.on_crew_known),
                           (events.TRIP_FINISHED, handlers.on_finished)):
         events.subscribe(app, name, handler)

@@ -81,6 +81,15 @@ def on_dispatched(session, *, trip: Trip, at: datetime | None = None, **_) -> No
     _driver_task(session, trip, crew, "新任务", at)
 
 
+def on_crew_known(session, *, trip: Trip, crew: dict, at: datetime | None = None, **_) -> None:
+    """A provider's plate and driver (ride-hailing, rental): the traveler hears of them."""
+    origin, _ = _stops(trip)
+    notify(session, trip.applicant, "vehicle_assigned",
+           {"car_number1": crew.get("plate") or "待定", "name2": crew.get("driver_name") or "-",
+            "phone_number3": crew.get("driver_phone") or "-", "time4": trip.depart_at,
+            "thing5": origin}, APPLICANT_PAGE.format(id=trip.id), ref=f"trip:{trip.id}", now=at)
+
+
 def on_reassigned(session, *, trip: Trip, previous: dict, current: dict | None,
                   at: datetime | None = None, **_) -> None:
     if current is None:
