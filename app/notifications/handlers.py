@@ -83,11 +83,8 @@ def on_dispatched(session, *, trip: Trip, at: datetime | None = None, **_) -> No
 
 def on_crew_known(session, *, trip: Trip, crew: dict, at: datetime | None = None, **_) -> None:
     """A provider's plate and driver (ride-hailing, rental): the traveler hears of them."""
-    origin, _ = _stops(trip)
-    notify(session, trip.applicant, "vehicle_assigned",
-           {"car_number1": crew.get("plate") or "待定", "name2": crew.get("driver_name") or "-",
-            "phone_number3": crew.get("driver_phone") or "-", "time4": trip.depart_at,
-            "thing5": origin}, APPLICANT_PAGE.format(id=trip.id), ref=f"trip:{trip.id}", now=at)
+    _tell_vehicle(session, trip, crew.get("plate"), crew.get("driver_name"),
+                  crew.get("driver_phone"), at)
 
 
 def on_reassigned(session, *, trip: Trip, previous: dict, current: dict | None,
@@ -120,12 +117,19 @@ def _driver(session, crew: dict) -> Driver | None:
 
 
 def _vehicle_assigned(session, trip: Trip, crew: dict, at: datetime | None) -> None:
+    """A fleet assignment (``describe_assignment``): the driver's phone from their record."""
     driver = _driver(session, crew)
+    _tell_vehicle(session, trip, crew.get("plate"), crew.get("driver"),
+                  driver.phone if driver else None, at)
+
+
+def _tell_vehicle(session, trip: Trip, plate: str | None, driver: str | None,
+                  phone: str | None, at: datetime | None) -> None:
     origin, _ = _stops(trip)
     notify(session, trip.applicant, "vehicle_assigned",
-           {"car_number1": crew.get("plate") or "待定", "name2": crew.get("driver") or "-",
-            "phone_number3": driver.phone if driver else "-", "time4": trip.depart_at,
-            "thing5": origin}, APPLICANT_PAGE.format(id=trip.id), ref=f"trip:{trip.id}", now=at)
+           {"car_number1": plate or "待定", "name2": driver or "-", "phone_number3": phone or "-",
+            "time4": trip.depart_at, "thing5": origin},
+           APPLICANT_PAGE.format(id=trip.id), ref=f"trip:{trip.id}", now=at)
 
 
 def _driver_task(session, trip: Trip, crew: dict, phrase: str, at: datetime | None) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app import clock
+from app import audit, clock
 from app.accounts.models import User
 from app.errors import ValidationFailed
 from app.notifications.models import OutboxMessage, OutboxState, SubscriptionGrant, UserMessage
@@ -96,6 +96,8 @@ def spend_grant(session, user_id: int, template_id: str, now: datetime) -> bool:
 
 def forget_grants(session, user_id: int, template_id: str, now: datetime) -> None:
     """WeChat said 43101: whatever we counted, the user holds no grant for the template."""
+    audit.record(session, entity="users", entity_id=user_id, action="subscriptions:revoked",
+                 actor_id=None, at=now, data={"template_id": template_id, "errcode": 43101})
     session.execute(update(SubscriptionGrant)
                     .where(SubscriptionGrant.user_id == user_id,
                            SubscriptionGrant.template_id == template_id)
@@ -120,6 +122,8 @@ def record_grants(session, user: User, accepted: list[str], now: datetime | None
         session.execute(stmt.on_conflict_do_update(
             index_elements=["user_id", "template_id"],
             set_={"remaining": SubscriptionGrant.remaining + 1, "updated_at": now}))
+    audit.record(session, entity="users", entity_id=user.id, action="subscriptions:granted",
+                 actor_id=user.id, at=now, data={"template_ids": list(dict.fromkeys(accepted))})
     return grants_of(session, user)
 
 
