@@ -62,7 +62,7 @@ class Config:
     WECHAT_DRIVER_TASK_TEMPLATE_ID: str = field(
         default_factory=lambda: _env("WECHAT_DRIVER_TASK_TEMPLATE_ID", "tmpl-driver-task"))
     WECHAT_VIOLATION_TEMPLATE_ID: str = field(
-        default_factory=lambda: _env("WECHAT_VIOLATION_TEMPLATE_ID", "tmpl-violation"))
+        default_factory=lambda: _env("WECHAT_VIOLATION_TEMPLATE_ID", "tmpl-violation-opened"))
     WECHAT_MINIPROGRAM_STATE: str = field(
         default_factory=lambda: _env("WECHAT_MINIPROGRAM_STATE", "developer")
     )

@@ -41,8 +41,8 @@ TEMPLATES = {t.key: t for t in (
              (("phrase1", "任务状态"), ("time2", "出发时间"), ("thing3", "出发地"),
               ("thing4", "目的地"), ("name5", "乘车人"), ("phone_number6", "联系电话"))),
     Template("violation_opened", "WECHAT_VIOLATION_TEMPLATE_ID", "违规预警",
-             (("thing1", "违规事项"), ("car_number2", "车牌号"), ("time3", "发生时间"),
-              ("thing4", "说明"))),
+             (("thing1", "违规事项"), ("character_string2", "案件编号"), ("time3", "发生时间"),
+              ("phrase4", "状态"))),
 )}
 
 # When the mini-program asks (wx.requestSubscribeMessage takes at most 3 templates a call).

@@ -99,3 +99,38 @@ def test_two_workers_refreshing_the_token_fetch_it_once(app, sandboxes):
         requests.delete(f"{url}/__sandbox/faults", timeout=5)
     after = requests.get(f"{url}/__sandbox/stats", timeout=5).json()["token_requests"]
     assert after - before == 1
+
+
+def test_notify_is_what_other_domains_call(app, api, demo):
+    """Supervision's "violation opened": the centre always, WeChat while a grant lasts,
+    values fitted for WeChat and whole in the centre."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from app import db
+    from app.accounts.models import User
+    from app.notifications.models import OutboxMessage
+    from app.notifications.service import notify
+
+    ok(api.post("/me/subscriptions", as_="demo-approver",
+                json={"template_ids": ["tmpl-violation-opened"]}))
+    at = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+    values = {"thing1": "非工作时间用车且行驶里程超出预估百分之五十", "character_string2": "WG20261201000007",
+              "time3": at, "phrase4": "待说明"}
+    with app.app_context():
+        officer = db.session.get(User, demo["users"]["demo-approver"])
+        for n in (7, 8):
+            notify(db.session, officer, "violation_opened", values,
+                   f"pages/supervision/violation?id={n}", ref=f"violation:{n}")
+        db.session.commit()
+        rows = db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == "violation_opened")).all()
+        assert [(r.ref, r.data["thing1"], r.data["time3"]) for r in rows] == [
+            ("violation:7", "非工作时间用车且行驶里程超出预估百分之…", "2026-12-01 09:00")]
+        db.session.remove()
+    page = ok(api.get("/me/messages", as_="demo-approver"))
+    assert [(m["kind"], m["wechat"]) for m in page["items"]] == [("violation_opened", False),
+                                                               ("violation_opened", True)]
+    assert page["items"][0]["data"]["违规事项"] == values["thing1"]
+    assert page["items"][0]["data"]["发生时间"] == "2026-12-01 09:00"
