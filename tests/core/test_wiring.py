@@ -18,9 +18,12 @@ def test_create_app_subscribes_each_domain_once(app):
         "app.approvals.workflow.close_on_cancel",
         "app.dispatch.assignment.release_on_cancel",
         "app.orders.cancellation.cancel_provider_order",
+        "app.notifications.handlers.on_cancelled",
     ]
     assert _names(events.subscribers(trip_events.TRIP_FINISHED, app)) == [
-        "app.billing.handlers.price_finished_trip"]
+        "app.billing.handlers.price_finished_trip", "app.notifications.handlers.on_finished"]
+    assert _names(events.subscribers(trip_events.TRIP_DISPATCHED, app)) == [
+        "app.notifications.handlers.on_dispatched"]
     assert _names(events.subscribers("charge_changed", app)) == [
         "app.settlements.service.resettle_charge"]
     assert "orders.book" in jobs.registered(app) and "approvals.expire" in jobs.registered(app)
