@@ -366,3 +366,43 @@ test('(f) the traveler withdraws a submitted trip from its page; refusing the me
   assert.equal(detail.data.trip.state, 'withdrawn')
   assert.equal(detail.has('#withdraw'), false)
 })
+
+test('(g) the approver names a delegate on the delegation screen, sees a refusal in Chinese, and revokes it', { skip: Boolean(skip) }, async () => {
+  await loginAs('demo-traveler')
+  const delegateId = wx.getStorageSync('auth_user').id
+  await loginAs('demo-approver')
+  const inbox = await openPage('/pages/approval/inbox')
+  await inbox.tap('#delegations')
+  const page = await openPage(expectNavigation('navigateTo', '/pages/approval/delegation'))
+  assertNoError(page, 'delegations')
+  const before = page.data.items.length
+
+  await page.input('#delegate-id', '999999')
+  await page.tap('#create')
+  assert.equal(page.data.error, '代理人：代理人无效', 'the backend\'s field error, named as the form names it')
+
+  await page.input('#delegate-id', String(delegateId))
+  await page.change('#end-date', departDate())
+  await page.tap('#create')
+  assertNoError(page, 'create delegation')
+  assert.equal(page.data.items.length, before + 1)
+  assert.equal(page.data.items[0].delegate_id, delegateId)
+  assert.equal(page.data.items[0].active, true)
+  await page.tap('#revoke-0')
+  assertNoError(page, 'revoke')
+  assert.ok(page.data.items[0].revoked_at, 'revoked')
+  assert.equal(page.has('#revoke-0'), false)
+})
+
+test('(h) the message centre marks everything read and the badge goes', { skip: Boolean(skip) }, async () => {
+  const home = await loginAs('demo-approver')
+  assert.ok(home.data.unreadCount > 0, 'the approver was told of tasks')
+  const centre = await openFromHome(home, 'messages', '/pages/messages/index')
+  assert.ok(centre.data.items.some((m) => m.kind === 'approval_task' && m.title === '审批待办'))
+  await centre.tap('#read-all')
+  assertNoError(centre, 'read all')
+  assert.equal(centre.data.unreadCount, 0)
+  const again = await loginAs('demo-approver')
+  assert.equal(again.data.unreadCount, 0)
+  assert.equal(again.has('#unread-badge'), false)
+})
