@@ -53,6 +53,17 @@ class Config:
     WECHAT_APPROVAL_TEMPLATE_ID: str = field(
         default_factory=lambda: _env("WECHAT_APPROVAL_TEMPLATE_ID", "tmpl-approval-task")
     )
+    # The other subscription-message templates (app/notifications/templates.py), by key.
+    WECHAT_TRIP_RESULT_TEMPLATE_ID: str = field(
+        default_factory=lambda: _env("WECHAT_TRIP_RESULT_TEMPLATE_ID", "tmpl-trip-result"))
+    WECHAT_VEHICLE_TEMPLATE_ID: str = field(
+        default_factory=lambda: _env("WECHAT_VEHICLE_TEMPLATE_ID", "tmpl-vehicle-assigned"))
+    WECHAT_CONFIRM_TEMPLATE_ID: str = field(
+        default_factory=lambda: _env("WECHAT_CONFIRM_TEMPLATE_ID", "tmpl-trip-confirm"))
+    WECHAT_DRIVER_TASK_TEMPLATE_ID: str = field(
+        default_factory=lambda: _env("WECHAT_DRIVER_TASK_TEMPLATE_ID", "tmpl-driver-task"))
+    WECHAT_VIOLATION_TEMPLATE_ID: str = field(
+        default_factory=lambda: _env("WECHAT_VIOLATION_TEMPLATE_ID", "tmpl-violation-opened"))
     WECHAT_MINIPROGRAM_STATE: str = field(
         default_factory=lambda: _env("WECHAT_MINIPROGRAM_STATE", "developer")
     )

@@ -123,6 +123,9 @@ def sandbox_controls(sandboxes) -> str:
     return "\n".join([
         "Sandbox controls (README.md, \"Sandbox controls\"):",
         f"  WeChat messages sent:  GET  {sandboxes['wechat'].url}/__sandbox/messages",
+        f"  WeChat grant (a tap):  POST {sandboxes['wechat'].url}/__sandbox/subscriptions "
+        "{\"touser\": \"demo-traveler\", \"template_ids\": [\"tmpl-trip-result\"]} "
+        "(then POST /api/v1/me/subscriptions the same ids)",
         "  move a provider order: POST <sandbox>/__sandbox/orders/<order_id>/advance "
         f"({orders})",
         "  latency and faults:    POST <sandbox>/__sandbox/faults "

@@ -79,6 +79,7 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime, *,
             return {"ok": True, "state": row.state}
         return {"ignored": "stale_event", "state": row.state}
     state = OrderState(order.state)
+    crew_before = _driver(row)
     absorb(row, order)
     row.last_event_at = now
     if state == O.CANCELLED:
@@ -97,6 +98,8 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime, *,
         _provider_cancelled(session, trip, data, now)
     else:
         _advance_trip(session, trip, TRIP_TARGET[state], data, now)
+        if _driver(row) != crew_before and row.plate:
+            events.publish(session, events.TRIP_CREW_KNOWN, trip=trip, crew=_driver(row), at=now)
     if order.bill is not None and row.bill is None and rank >= ORDER_RANK[O.COMPLETED]:
         row.bill = [line.as_dict() for line in order.bill.lines]
         _provider_bill(session, trip, order)

@@ -159,6 +159,11 @@ class Trip(StateMachine, Base):
         return self.purpose_category == Purpose.EMERGENCY
 
     @property
+    def number(self) -> str:
+        """The trip number people quote (ASCII, fits a WeChat character_string)."""
+        return f"YC{clock.local_date(self.created_at):%Y%m%d}{self.id:06d}"
+
+    @property
     def passenger_count(self) -> int:
         return len(self.passengers)
 

@@ -78,7 +78,7 @@ test('binding a phone nobody registered shows the backend message', async () => 
 test('home shows the entries of the user roles', async () => {
   await signIn('demo-approver')
   const home = await openPage('/pages/home/index')
-  assert.deepEqual(home.data.entries.map((e) => e.id), ['approvals'])
+  assert.deepEqual(home.data.entries.map((e) => e.id), ['approvals', 'messages'])
   assert.ok(home.text().includes('王科长'))
   await home.tap('#entry-approvals')
   assert.deepEqual(bridge.lastNavigation(), { type: 'navigateTo', url: '/pages/approval/inbox' })
@@ -414,7 +414,7 @@ test('driver task the backend allows nothing on shows neither form', async () =>
 test('my trips lists the traveler trips with Chinese states', async () => {
   await signIn('demo-traveler')
   const list = await openPage('/pages/trip/list')
-  assert.ok(list.data.trips.length > 0)
+  assert.ok(list.data.items.length > 0)
   assert.ok(list.text().includes('已取消'))
   await list.tap('#trip-0')
   assert.match(bridge.lastNavigation().url, /^\/pages\/trip\/detail\?id=\d+$/)
