@@ -17,7 +17,8 @@ function viewDelegation(d) {
 Component({
   behaviors: [paging],
   data: {
-    form: { delegateId: '', startDate: time.beijingDate(0), startTime: '08:00',
+    // From now (a delegation named at midnight covers the night) to tomorrow evening.
+    form: { delegateId: '', startDate: time.beijingDate(0), startTime: time.beijingTime(),
       endDate: time.beijingDate(1), endTime: '18:00' },
   },
   methods: {
