@@ -4,6 +4,7 @@ const TRIP_STATES = {
   quoted: '已报价',
   pending_approval: '待审批',
   approved: '已批准',
+  price_changed: '待确认新价',
   dispatched: '已派车',
   in_progress: '行程中',
   completed: '已完成',

@@ -67,6 +67,16 @@ Component({
     onWithdraw() { return this.withReason('withdraw') },
     onCancel() { return this.withReason('cancel') },
 
+    // The locked price expired before booking and the provider's new one is beyond the
+    // policy's tolerance: the traveler accepts it (or cancels the trip).
+    onAcceptPrice() {
+      return run(this, async () => {
+        await keyed(this, 'accept_price', (key) => api.post(`/trips/${this.data.tripId}/accept-price`, {}, key))
+        wx.showToast({ title: '已接受新价格', icon: 'success' })
+        await this.load()
+      })
+    },
+
     onQuote() {
       wx.navigateTo({ url: `/pages/trip/offers?trip_id=${this.data.tripId}` })
     },

@@ -38,6 +38,7 @@ const APPLICANT_ACTIONS = {
   quoted: ['quote', 'submit', 'cancel'],
   pending_approval: ['withdraw', 'cancel'],
   approved: ['cancel'],
+  price_changed: ['accept_price', 'cancel'],
   dispatched: ['cancel'],
   completed: ['confirm', 'dispute'],
 }
@@ -134,7 +135,7 @@ async function startFakeBackend() {
 
     // POST /trips/{id}/<action> and /approvals/{id}/<action> are refused unless allowed.
     const segment = r.method === 'POST' ? p.split('/')[3] : undefined
-    const action = segment === 'quotes' ? 'quote' : segment
+    const action = segment === 'quotes' ? 'quote' : segment && segment.replace(/-/g, '_')
     const trip = p.startsWith('/trips/') ? state.trips.get(id) : null
     const task = p.startsWith('/approvals/') ? state.tasks.get(id) : null
     if (p.startsWith('/trips/') && !trip) return error(res, 404, 'not_found', '行程不存在')
@@ -169,6 +170,12 @@ async function startFakeBackend() {
         state.tasks.set(created.id, created)
         return send(res, 200, tripOut(trip, user))
       }
+      case 'POST /trips/:id/accept-price':
+        if (trip.state !== 'price_changed') return error(res, 409, 'no_price_change', '该行程没有待确认的新价格')
+        trip.estimate = trip.price_change.new_price
+        trip.price_change = null
+        moveTrip(trip, 'approved', user, '申请人接受新价格')
+        return send(res, 200, tripOut(trip, user))
       case 'POST /trips/:id/withdraw':
       case 'POST /trips/:id/cancel':
         closeTasks(id)
