@@ -157,8 +157,8 @@ def _cancel_fee_changed(session, row: ProviderOrder, order: base.Order, now: dat
                         source: str) -> bool:
     """The fee a provider finally decides for a cancelled order (it arrives with the order's
     detail after the cancellation) replaces the one its fee rule gave on the order, audited
-    and noted on the trip. The trip's charge (final at cancellation) is not recomputed: a
-    difference is for finance to settle with the provider (the note says both amounts)."""
+    and noted on the trip; the decided fee is published again (``cancellation_fee``), so
+    billing revises the trip's cancellation charge and its statement line follows."""
     fee = order.extra.get("cancel_fee")
     if row.state != O.CANCELLED or order.state != O.CANCELLED or fee is None:
         return False
@@ -172,6 +172,10 @@ def _cancel_fee_changed(session, row: ProviderOrder, order: base.Order, now: dat
     trip = session.get(Trip, row.trip_id)
     trip.note(session, "provider:cancel_fee_decided", actor_id=None, at=now,
               data={"provider": row.provider, "order_id": row.order_id, **data})
+    trip.cancellation_fee = fee
+    events.publish(session, events.CANCELLATION_FEE, trip=trip, at=now,
+                   fee=events.CancellationFee(amount=fee, provider=row.provider,
+                                              extra={"order_id": row.order_id}))
     return True
 
 

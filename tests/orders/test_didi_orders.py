@@ -137,6 +137,10 @@ def test_cancelling_charges_the_fee_rule_and_a_fee_decided_later_is_recorded(ord
     decided = [data for _, _, data in orders.events(trip_id)
                if data.get("fee") == "8.00" and data.get("before") == "5.00"]
     assert decided
+    # The trip's charge (final at the cancel, 5.00 by the fee rule) becomes the decided fee.
+    charge = ok(api.get(f"/trips/{trip_id}/charge", "demo-traveler"))
+    assert charge["final"] is True and charge["total"] == "8.00"
+    assert [line["amount"] for line in charge["lines"]] == ["8.00"]
 
 
 def test_a_cancel_fee_decided_after_the_cancel_reaches_the_order_without_a_notify(orders, didi,
@@ -150,6 +154,7 @@ def test_a_cancel_fee_decided_after_the_cancel_reaches_the_order_without_a_notif
         assert run_due(now=clock.now() + timedelta(minutes=6),
                        names=["orders.reconcile"]) == {"orders.reconcile": 1}
     assert orders.order(trip_id).cancel_fee == Decimal("12.00")
+    assert ok(api.get(f"/trips/{trip_id}/charge", "demo-traveler"))["total"] == "12.00"
     with app.app_context():  # and not after the window
         assert run_due(now=clock.now() + timedelta(days=4),
                        names=["orders.reconcile"]) == {"orders.reconcile": 0}
