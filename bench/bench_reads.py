@@ -14,7 +14,10 @@ Then, for each database, the app (``gunicorn wsgi:app``) and a bare Flask endpoi
 returning ``{}`` (``bench.bare:app``) run one after the other under the same gunicorn
 settings (2 workers × 4 threads); ``wrk`` drives each (16 connections, ``BENCH_SECONDS``
 each, default 8) and the figure is a route's requests per second ÷ the bare endpoint's in
-the same run, plus p99 latency for a single client.
+the same run, plus p99 latency for a single client. On a shared machine requests per second
+follow the others' load; the servers' CPU time per request (user + system of the gunicorn
+master and workers, from /proc) hardly does, so its ratio (bare's ÷ the route's) is printed
+as well: what the requests-per-second ratio would be on an otherwise idle machine.
 
 Run: ``BENCH_SIZES=10k python -m bench bench_reads``; ``BENCH_DATABASE_URL=postgresql+psycopg://
 postgres@127.0.0.1:54329/perf_bench`` adds PostgreSQL.
@@ -147,7 +150,9 @@ class Writer:
         self.engine = create_engine(url)
         self.conn = self.engine.raw_connection()
         self.cur = self.conn.cursor()
-        if not self.pg:
+        if self.pg:  # rows go in parents and children batch by batch: no FK triggers meanwhile
+            self.cur.execute("SET session_replication_role = replica")
+        else:
             self.cur.execute("PRAGMA journal_mode=OFF")  # a bulk load: no rollback journal
             self.cur.execute("PRAGMA synchronous=OFF")
             self.cur.execute("PRAGMA cache_size=-262144")
@@ -217,8 +222,9 @@ class Writer:
                                      f"COALESCE((SELECT max(id) FROM {table.name}), 1))")
         self.conn.commit()
         if self.pg:
-            self.conn.autocommit = True
-            self.cur.execute("VACUUM ANALYZE")
+            driver = self.conn.driver_connection
+            driver.autocommit = True
+            driver.execute("VACUUM ANALYZE")
         else:
             self.cur.execute("ANALYZE")
             self.conn.commit()
@@ -439,6 +445,23 @@ class Gunicorn:
                     raise RuntimeError(f"gunicorn {target} did not start; see {self.log.name}")
                 time.sleep(0.2)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the master and its workers: per request,
+        a figure the machine's other load changes far less than requests per second."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(entry) == self.proc.pid or int(fields[1]) == self.proc.pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / ticks
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -457,6 +480,7 @@ def wrk(url: str, token: str | None, seconds: int, connections: int = CONNECTION
         argv += ["-H", f"Authorization: Bearer {token}"]
     out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests_done = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise RuntimeError(f"{url}: {non2xx.group(1)} non-2xx answers\n{out}")
@@ -468,7 +492,15 @@ def wrk(url: str, token: str | None, seconds: int, connections: int = CONNECTION
         value, unit = float(found.group(1)), found.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    return {"rps": rps, "p50": ms("50"), "p99": ms("99")}
+    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "requests": requests_done}
+
+
+def measured(server: "Gunicorn", url: str, token: str | None, seconds: int) -> dict:
+    """wrk's figures plus the server's CPU milliseconds per request."""
+    before = server.cpu_seconds()
+    fig = wrk(url, token, seconds)
+    fig["cpu_ms"] = (server.cpu_seconds() - before) * 1000 / max(1, fig["requests"])
+    return fig
 
 
 def _tokens(url: str, secret: str) -> dict[str, tuple[str, int]]:
@@ -524,11 +556,12 @@ def run_size(size: str, url: str, label: str, seconds: int) -> list[str]:
     bare = Gunicorn("bench.bare:app", env)
     try:
         wrk(f"{bare.base}/bare", None, 2)
-        bare_fig = wrk(f"{bare.base}/bare", None, seconds)
+        bare_fig = measured(bare, f"{bare.base}/bare", None, seconds)
     finally:
         bare.stop()
     lines.append(f"[{label} {size}] bare endpoint {bare_fig['rps']:8.0f} req/s  "
-                 f"p99 {bare_fig['p99']:6.1f} ms   (load {load:.1f})")
+                 f"p99 {bare_fig['p99']:6.1f} ms   CPU {bare_fig['cpu_ms']:5.2f} ms/req  "
+                 f"(load {load:.1f})")
     # BENCH_APP_ROOT: serve another checkout's app on the same database (before/after figures).
     app = Gunicorn("wsgi:app", env, Path(os.environ.get("BENCH_APP_ROOT", ROOT)))
     try:
@@ -539,11 +572,12 @@ def run_size(size: str, url: str, label: str, seconds: int) -> list[str]:
             resp.raise_for_status()
             items = len(resp.json().get("items", [])) if "items" in resp.json() else 1
             wrk(f"{app.base}{path}", token, 1)
-            fig = wrk(f"{app.base}{path}", token, seconds)
+            fig = measured(app, f"{app.base}{path}", token, seconds)
             single = wrk(f"{app.base}{path}", token, max(2, seconds // 2), connections=1, threads=1)
-            lines.append(f"[{label} {size}] {name:40s} {fig['rps']:7.0f} req/s  "
-                         f"{fig['rps'] / bare_fig['rps']:5.2f} x bare   p99 1 client "
-                         f"{single['p99']:6.1f} ms  ({items} rows)")
+            lines.append(f"[{label} {size}] {name:38s} {fig['rps']:6.0f} req/s "
+                         f"{fig['rps'] / bare_fig['rps']:5.2f} x bare | CPU {fig['cpu_ms']:5.2f} "
+                         f"ms/req {bare_fig['cpu_ms'] / fig['cpu_ms']:5.2f} x bare | p99 1 client "
+                         f"{single['p99']:6.1f} ms ({items} rows)")
     finally:
         app.stop()
     lines.append(f"[{label} {size}] load average after: {os.getloadavg()[0]:.1f}")

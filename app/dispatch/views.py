@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app import db
 from app.accounts.models import Role
-from app.api import PageArgs, blueprint, page_schema, paginate
+from app.api import PageArgs, blueprint, page_schema, paginate, union_page
 from app.dispatch import assignment, passenger, run
 from app.dispatch.models import Assignment, TripDispute, TripRun
 from app.dispatch.schemas import (AssignBodySchema, AssignmentSchema, DispatchedTripSchema,
@@ -34,8 +34,9 @@ dispatcher_only = roles_required(Role.DISPATCHER)
 def queue(args):
     """Fleet trips waiting for a vehicle, and provider trips whose booking failed (with why)."""
     user = current_user()
-    stmt = select(Trip).where(assignment.queue_condition(), scope_filter(user, Trip.unit_id))
-    page = paginate(stmt, Trip.id, limit=args["limit"], cursor=args["cursor"])
+    page = union_page(db.session, Trip, assignment.queue_branches(),
+                      [scope_filter(user, Trip.unit_id)], limit=args["limit"],
+                      cursor=args["cursor"])
     trips.attach_histories(db.session, page["items"])
     lifecycle.annotate(db.session, page["items"], user)
     return page

@@ -103,11 +103,13 @@ STATE_LABELS = {
 class Trip(StateMachine, Base):
     __tablename__ = "trips"
     # Lists read newest first by id (keyset pages): the applicant's and each unit's trips
-    # in id order are index range scans; a departure range is one too.
+    # in id order are index range scans, and so are a state's (the dispatch queue); a
+    # departure range is one too.
     __table_args__ = (Index("ix_trips_state_depart", "state", "depart_at"),
                       Index("ix_trips_unit_id_id", "unit_id", "id"),
                       Index("ix_trips_applicant_id_id", "applicant_id", "id"),
-                      Index("ix_trips_depart_at", "depart_at"))
+                      Index("ix_trips_depart_at", "depart_at"),
+                      Index("ix_trips_state_id", "state", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import false, func, or_, select, union, union_all
+from sqlalchemy import false, func, or_, select, union_all
 
 from app import audit, clock
 from app.accounts.models import Role, Unit, User
-from app.api import cursor_id, page_of
+from app.api import union_page
 from app.errors import Forbidden, IllegalTransition, NotFound, ValidationFailed
 from app.security import in_scope, scope_filter
 from app.trips import events
@@ -112,20 +112,8 @@ def _scope_branches(session, user: User) -> list | None:
 def visible_page(session, user: User, conditions: list, *, limit: int, cursor: str | None,
                  options=()) -> dict:
     """A page of the trips ``user`` may see that meet ``conditions``, newest first."""
-    last_id = cursor_id(cursor)
-    keyset = [Trip.id < last_id] if last_id is not None else []
-    branches = _scope_branches(session, user)
-    stmt = select(Trip).options(*options).order_by(Trip.id.desc()).limit(limit + 1)
-    if branches is None:
-        stmt = stmt.where(*conditions, *keyset)
-    else:
-        scans = [select(Trip.id).where(branch, *conditions, *keyset)
-                 .order_by(Trip.id.desc()).limit(limit + 1).subquery(f"scan{n}")
-                 for n, branch in enumerate(branches)]
-        ids = union(*(select(scan.c.id) for scan in scans)).subquery("visible")
-        stmt = stmt.join(ids, ids.c.id == Trip.id)  # UNION: a trip in two branches once
-    rows = list(session.scalars(stmt).unique())
-    return page_of(rows, limit)
+    return union_page(session, Trip, _scope_branches(session, user), conditions, limit=limit,
+                      cursor=cursor, options=options)
 
 
 def can_view(user: User, trip: Trip) -> bool:
