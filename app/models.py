@@ -4,6 +4,7 @@ model modules only — no views, jobs or handlers."""
 from app import audit, idempotency  # noqa: F401  (audit_log, idempotency_keys)
 from app.accounts import models as accounts_models  # noqa: F401
 from app.approvals import models as approvals_models  # noqa: F401
+from app.auth import passwords as auth_passwords  # noqa: F401  (console_accounts)
 from app.auth import wechat  # noqa: F401  (wechat_tokens)
 from app.billing import models as billing_models  # noqa: F401
 from sqlalchemy.orm import configure_mappers
