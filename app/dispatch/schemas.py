@@ -136,6 +136,10 @@ class DispatchedTripSchema(TripSchema):
 
     dispatch_issue = fields.String(allow_none=True)
     cancellation_fee = MoneyField(allow_none=True)
+    applicant = fields.Function(
+        lambda t: {"id": t.applicant.id, "name": t.applicant.name, "phone": t.applicant.phone},
+        metadata={"description": "who applied, with the phone dispatch calls"})
+    unit_name = fields.Function(lambda t: t.unit.name)
 
 
 class ProviderOrderSchema(Schema):

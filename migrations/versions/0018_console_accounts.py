@@ -1,5 +1,6 @@
 """console_accounts: password sign-in for the web console (argon2 hashes, one-time password
-changed at first sign-in, lockout after repeated failures)
+changed at first sign-in, lockout after repeated failures); reconciliation_runs: the kept
+history of supplier statement uploads
 
 Revision ID: 0018_console_accounts
 Revises: 0010_odometer_at
@@ -29,7 +30,24 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_console_accounts')),
     sa.UniqueConstraint('username', name=op.f('uq_console_accounts_username'))
     )
+    op.create_table('reconciliation_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('supplier', sa.String(length=40), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=False),
+    sa.Column('uploaded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('matched', sa.Integer(), nullable=False),
+    sa.Column('problems', sa.Integer(), nullable=False),
+    sa.Column('result', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_reconciliation_runs_uploaded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reconciliation_runs'))
+    )
+    with op.batch_alter_table('reconciliation_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reconciliation_runs_period'), ['period'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table('reconciliation_runs')
     op.drop_table('console_accounts')
