@@ -108,3 +108,24 @@ def test_reconciliation_uploads_are_kept_with_their_outcome(api, statements):  #
     assert upload(api, "no,header\n").status_code == 422
     assert len(api.get("/reconciliations", as_="demo-finance").get_json()["items"]) == 2
     assert api.get("/reconciliations", as_="demo-traveler").status_code == 403
+
+
+def test_held_charges_are_listed_for_the_over_ceiling_decision(api, app, demo):
+    from app import db
+    from tests import factories
+
+    with app.app_context():
+        trip = factories.trip(db.session, applicant_id=demo["users"]["demo-traveler"],
+                              unit_id=demo["units"]["常州市发展和改革委员会"], state="completed",
+                              depart_at=datetime(2026, 10, 12, 9, tzinfo=SH))
+        factories.charge(db.session, trip=trip, total="980.00", supplier="rental-a",
+                         channel="rental", held=True, final=False)
+        other = factories.trip(db.session, applicant_id=demo["users"]["demo-traveler"],
+                               unit_id=demo["units"]["常州市发展和改革委员会"], state="completed")
+        factories.charge(db.session, trip=other, total="80.00")
+        trip_id = trip.id
+        db.session.commit()
+        db.session.remove()
+    held = api.get("/billing/held-charges", as_="demo-finance").get_json()["items"]
+    assert [(c["trip_id"], c["total"], c["held"]) for c in held] == [(trip_id, "980.00", True)]
+    assert api.get("/billing/held-charges", as_="demo-traveler").status_code == 403
