@@ -108,7 +108,7 @@ test('a dispatcher assigns a queued trip and sees it on the timeline', async () 
   await page.click('[data-test=assign-submit]')          // the suggested auto-assignment
   await page.waitForSelector(`[data-test=timeline-vehicles] .gantt-bar[data-trip="${trip.id}"]`, { visible: true })
   await page.waitForFunction((id) => !document.querySelector(`[data-assign="${id}"]`), {}, trip.id)
-  const picked = await page.$eval('[data-test=day]', (el) => (el.tagName === 'INPUT' ? el : el.querySelector('input')).value)
+  const picked = await page.$eval('[data-test=day]', (el) => el.getAttribute('data-day'))
   assert.equal(picked, trip.day)
   await shot(page, 'dispatch-timeline-vehicles')
   await clickText(page, '.el-tabs__item', '驾驶员')
@@ -161,6 +161,7 @@ test('finance generates, exports and closes a period', async () => {
   assert.match(lines, /1380000000\d/)
   await shot(page, 'finance-lines')
   await page.keyboard.press('Escape')
+  await page.waitForSelector('[data-test=lines]', { hidden: true })
 
   // Issue (platform finance) → confirm (the paying unit's finance) → close (platform finance).
   await page.click(`[data-action="issue-${drc}"]`)
