@@ -110,7 +110,8 @@ def console_banner(url: str, usernames: list[str], password: str) -> str:
 
 def sandbox_controls(sandboxes) -> str:
     """Where to watch and drive the sandboxes (README.md, "Sandbox controls")."""
-    orders = ", ".join(f"{name} {srv.url}" for name, srv in sandboxes.items() if name != "wechat")
+    orders = ", ".join(f"{name} {srv.url}" for name, srv in sandboxes.items()
+                       if name not in ("wechat", "route"))
     return "\n".join([
         "Sandbox controls (README.md, \"Sandbox controls\"):",
         f"  WeChat messages sent:  GET  {sandboxes['wechat'].url}/__sandbox/messages",
