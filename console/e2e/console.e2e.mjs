@@ -67,7 +67,7 @@ test('every console role signs in and lands on its screen', async () => {
     'demo-dispatcher': ['/console/dispatch', '调度台'],
     'demo-finance': ['/console/trips', '结算与对账'],
     'demo-unit-finance': ['/console/trips', '结算与对账'],
-    'demo-supervisor': ['/console/trips', '行程查询'],
+    'demo-supervisor': ['/console/trips', '监督检查'],
     'demo-admin': ['/console/trips', '系统管理'],
     'demo-approver': ['/console/trips', '行程查询'],
   }
@@ -249,4 +249,26 @@ test('an admin creates a vehicle and hands out a console password that must be c
   await first.waitForSelector('.who')
   await shot(first, 'first-login-done')
   await first.browserContext().close()
+})
+
+test('a supervisor reviews violations and closes a case', async () => {
+  const page = await signedIn('demo-supervisor')
+  await page.goto(`${backend.url}/console/supervision`, { waitUntil: 'networkidle0' })
+  await page.waitForSelector('[data-test=violations] [data-close]')
+  await page.waitForSelector('[data-test=violation-chart] canvas')
+  await shot(page, 'supervision-violations')
+  const id = await page.$eval('[data-test=violations] [data-close]', (el) => el.getAttribute('data-close'))
+  await page.click(`[data-close="${id}"]`)
+  await page.waitForSelector('[data-test=close-submit]', { visible: true })
+  await page.type('textarea[data-test=close-comment], [data-test=close-comment] textarea', '经核查，情况属实')
+  await shot(page, 'supervision-case')
+  await page.click('[data-test=close-submit]')
+  await page.waitForFunction((vid) => {
+    const btn = document.querySelector(`[data-open="${vid}"]`)
+    return btn && btn.closest('tr').querySelector('[data-vstate=closed]')
+  }, {}, id)
+  await page.keyboard.press('Escape')
+  await shot(page, 'supervision-closed')
+  assert.deepEqual(page.errors, [])
+  await page.browserContext().close()
 })

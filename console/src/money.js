@@ -20,3 +20,10 @@ export function supplierTotals(statements) {
   return [...by.entries()].sort((a, b) => a[0].localeCompare(b[0]))
     .map(([supplier, cents]) => ({ supplier, cents, total: cents / 100, text: fromCents(cents) }))
 }
+
+/** [[key, count], …] of ``items`` by ``keyOf``, most frequent first (ties by key). */
+export function countBy(items, keyOf) {
+  const by = new Map()
+  for (const item of items) { const k = keyOf(item); by.set(k, (by.get(k) || 0) + 1) }
+  return [...by.entries()].sort((a, b) => b[1] - a[1] || String(a[0]).localeCompare(String(b[0])))
+}

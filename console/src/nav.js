@@ -3,6 +3,7 @@ export const SCREENS = [
   { path: '/dispatch', title: '调度台', icon: 'Van', roles: ['dispatcher'] },
   { path: '/trips', title: '行程查询', icon: 'Search', roles: ['dispatcher', 'finance', 'supervisor', 'admin', 'approver', 'platform_approver'] },
   { path: '/finance', title: '结算与对账', icon: 'Money', roles: ['finance'] },
+  { path: '/supervision', title: '监督检查', icon: 'View', roles: ['supervisor', 'admin', 'approver'] },
   { path: '/admin', title: '系统管理', icon: 'Setting', roles: ['admin'] },
 ]
 

@@ -9,6 +9,7 @@ const Trips = () => import('./views/Trips.vue')
 const TripDetail = () => import('./views/TripDetail.vue')
 const Finance = () => import('./views/Finance.vue')
 const Admin = () => import('./views/Admin.vue')
+const Supervision = () => import('./views/Supervision.vue')
 const Nothing = () => import('./views/Nothing.vue')
 
 export const routes = [
@@ -18,6 +19,7 @@ export const routes = [
   { path: '/trips', component: Trips, meta: { title: '行程查询' } },
   { path: '/trips/:id', component: TripDetail, meta: { title: '行程详情' }, props: true },
   { path: '/finance', component: Finance, meta: { title: '结算与对账' } },
+  { path: '/supervision', component: Supervision, meta: { title: '监督检查' } },
   { path: '/admin/:tab?', component: Admin, meta: { title: '系统管理' }, props: true },
   { path: '/none', component: Nothing, meta: { title: '无可用功能' } },
   { path: '/', redirect: () => homeFor(session.user ? session.user.roles : []) },

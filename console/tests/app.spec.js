@@ -8,6 +8,7 @@ describe('navigation by role', () => {
     expect(screensFor(['dispatcher']).map((s) => s.path)).toEqual(['/dispatch', '/trips'])
     expect(screensFor(['finance']).map((s) => s.path)).toEqual(['/trips', '/finance'])
     expect(homeFor(['admin'])).toBe('/trips')
+    expect(screensFor(['supervisor']).map((s) => s.path)).toEqual(['/trips', '/supervision'])
     expect(homeFor(['traveler'])).toBe('/none')
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fromCents, supplierTotals, toCents } from '../src/money.js'
+import { countBy, fromCents, supplierTotals, toCents } from '../src/money.js'
 
 describe('money', () => {
   it('converts amounts to cents and back exactly', () => {
@@ -16,5 +16,11 @@ describe('money', () => {
       { supplier: 'rental-a', total: '425.00' },
     ])
     expect(totals.map((t) => [t.supplier, t.text])).toEqual([['fleet', '0.30'], ['rental-a', '425.00']])
+  })
+})
+
+describe('countBy', () => {
+  it('counts most frequent first, ties by key', () => {
+    expect(countBy([{ r: 'b' }, { r: 'a' }, { r: 'b' }, { r: 'c' }], (x) => x.r)).toEqual([['b', 2], ['a', 1], ['c', 1]])
   })
 })
