@@ -39,7 +39,7 @@ class ConsoleAccount(Base):
     password_changed_at: Mapped[datetime] = mapped_column(default=clock.now)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User] = relationship()  # not joined: FOR UPDATE locks this row only
 
 
 class AccountLocked(AppError):
