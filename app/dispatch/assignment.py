@@ -47,6 +47,13 @@ def queue_condition():
                 or_(Trip.channel == Channel.FLEET, Trip.dispatch_issue.is_not(None)))
 
 
+def trips_with_plate(plate: str):
+    """SELECT of the ids of trips a fleet vehicle with ``plate`` was assigned to (the trip
+    list's plate filter)."""
+    return (select(Assignment.trip_id).join(Vehicle, Vehicle.id == Assignment.vehicle_id)
+            .where(Vehicle.plate == plate))
+
+
 def active_assignment(session, trip_id: int) -> Assignment | None:
     return session.scalar(select(Assignment).where(Assignment.trip_id == trip_id,
                                                    Assignment.active))

@@ -17,6 +17,10 @@ publisher's transaction, in subscription order (see ``app.events``):
 - ``cancellation_fee``: the fee is on the trip; billing makes it a final charge.
 - ``provider_bill``: a provider's final bill arrived (``bill``, ``order``); billing records it.
 - ``trip_settled``: the statement carrying the trip's charge closed.
+- ``trip_price_changed`` (orders): the locked price expired before booking and the
+  provider's new price is beyond the policy's tolerance; the trip is back with the traveler
+  (``price_changed``). ``handler(session, trip=..., approved=..., new_price=..., at=...)``
+  (``new_price`` None: the provider no longer offers the product).
 """
 from __future__ import annotations
 
@@ -42,10 +46,11 @@ TRIP_CANCELLED = "trip_cancelled"
 CANCELLATION_FEE = "cancellation_fee"
 PROVIDER_BILL = "provider_bill"
 TRIP_SETTLED = "trip_settled"
+TRIP_PRICE_CHANGED = "trip_price_changed"
 
 EVENTS = (TRIP_SUBMITTED, TRIP_APPROVED, TRIP_REJECTED, TRIP_WITHDRAWN, TRIP_EXPIRED,
           TRIP_DISPATCHED, TRIP_STARTED, TRIP_FINISHED, TRIP_CONFIRMED, TRIP_CANCELLED,
-          CANCELLATION_FEE, PROVIDER_BILL, TRIP_SETTLED)
+          CANCELLATION_FEE, PROVIDER_BILL, TRIP_SETTLED, TRIP_PRICE_CHANGED)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ class TripState(enum.StrEnum):
     QUOTED = "quoted"
     PENDING_APPROVAL = "pending_approval"
     APPROVED = "approved"
+    # The locked price expired before booking and the provider's new one is beyond the
+    # policy's tolerance: back with the traveler, who accepts it or cancels.
+    PRICE_CHANGED = "price_changed"
     DISPATCHED = "dispatched"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
@@ -56,7 +59,9 @@ TRANSITIONS: dict[TripState, set[TripState]] = {
     S.QUOTED: {S.QUOTED, S.PENDING_APPROVAL, S.CANCELLED},
     S.PENDING_APPROVAL: {S.APPROVED, S.REJECTED, S.WITHDRAWN, S.EXPIRED, S.DISPATCHED,
                          S.CANCELLED},
-    S.APPROVED: {S.DISPATCHED, S.CANCELLED, S.PENDING_APPROVAL},  # re-approval (new price)
+    S.APPROVED: {S.DISPATCHED, S.CANCELLED, S.PENDING_APPROVAL,  # re-approval (new price)
+                 S.PRICE_CHANGED},
+    S.PRICE_CHANGED: {S.APPROVED, S.CANCELLED, S.EXPIRED},
     S.DISPATCHED: {S.IN_PROGRESS, S.APPROVED, S.PENDING_APPROVAL, S.REJECTED, S.CANCELLED,
                    S.COMPLETED},
     S.IN_PROGRESS: {S.COMPLETED},
@@ -70,7 +75,8 @@ EARLIEST_START = timedelta(hours=2)
 
 # The trip actions of the HTTP API, in the order ``allowed_actions`` lists them.
 TRIP_ACTIONS = ("quote", "submit", "withdraw", "cancel", "assign", "reassign", "unassign",
-                "switch_to_fleet", "start", "finish", "confirm", "dispute", "resolve_dispute")
+                "switch_to_fleet", "start", "finish", "confirm", "dispute", "resolve_dispute",
+                "accept_price")
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class ActionContext:
 
 STATE_LABELS = {
     S.DRAFT: "草稿", S.QUOTED: "已报价", S.PENDING_APPROVAL: "待审批", S.APPROVED: "已审批",
+    S.PRICE_CHANGED: "待确认新价",
     S.DISPATCHED: "已派车", S.IN_PROGRESS: "行程中", S.COMPLETED: "已完成", S.CONFIRMED: "已确认",
     S.SETTLED: "已结算", S.REJECTED: "已驳回", S.WITHDRAWN: "已撤回", S.CANCELLED: "已取消",
     S.EXPIRED: "已过期",
@@ -94,11 +101,16 @@ STATE_LABELS = {
 
 class Trip(StateMachine, Base):
     __tablename__ = "trips"
-    __table_args__ = (Index("ix_trips_state_depart", "state", "depart_at"),)
+    # Lists read newest first by id (keyset pages): the applicant's and each unit's trips
+    # in id order are index range scans; a departure range is one too.
+    __table_args__ = (Index("ix_trips_state_depart", "state", "depart_at"),
+                      Index("ix_trips_unit_id_id", "unit_id", "id"),
+                      Index("ix_trips_applicant_id_id", "applicant_id", "id"),
+                      Index("ix_trips_depart_at", "depart_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     state: Mapped[TripState] = mapped_column(enum_column(TripState, "trip_state"), default=S.DRAFT)
     purpose_category: Mapped[Purpose] = mapped_column(enum_column(Purpose, "purpose"))
     purpose_text: Mapped[str] = mapped_column(String(200), default="")
@@ -187,6 +199,20 @@ class Trip(StateMachine, Base):
     @property
     def cancellable(self) -> bool:
         return self.can_transition(S.CANCELLED)
+
+    @property
+    def price_acceptable(self) -> bool:
+        """Back with the traveler after a re-quote beyond tolerance (``price_changed``)."""
+        return self.state == S.PRICE_CHANGED
+
+    def price_change(self) -> dict | None:
+        """What a ``price_changed`` trip waits on (the history's last move there): the
+        approved estimate, the new price and offer, the provider and why."""
+        if self.state != S.PRICE_CHANGED:
+            return None
+        event = next(e for e in reversed(self.events) if e.to_state == S.PRICE_CHANGED)
+        return {key: event.data.get(key) for key in ("approved_estimate", "new_price",
+                                                     "offer_id", "provider", "reason")}
 
     @property
     def with_fleet(self) -> bool:
@@ -278,6 +304,9 @@ class Trip(StateMachine, Base):
 
     def can_resolve_dispute(self, user: User, ctx: "ActionContext") -> bool:
         return self.confirmable and ctx.dispute_open and self._oversees(user, Role.DISPATCHER)
+
+    def can_accept_price(self, user: User, ctx: "ActionContext") -> bool:
+        return self.price_acceptable and self.is_applicant(user) and user.has_role(Role.TRAVELER)
 
     def allowed_actions(self, user: User, ctx: "ActionContext") -> list[str]:
         """The actions ``user`` may take on the trip now, in the API's fixed order."""

@@ -3,7 +3,7 @@ changed at first sign-in, lockout after repeated failures); reconciliation_runs:
 history of supplier statement uploads
 
 Revision ID: 0018_console_accounts
-Revises: 0015_supervision
+Revises: 0011_read_indexes
 Create Date: 2026-12-04 15:00:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0018_console_accounts'
-down_revision = '0015_supervision'
+down_revision = '0011_read_indexes'
 branch_labels = None
 depends_on = None
 

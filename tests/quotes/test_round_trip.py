@@ -5,6 +5,7 @@ again as destination), the fleet and rental prices and the approval amount rule 
 and the straight lines stand in when the routing API faults."""
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -143,3 +144,18 @@ def test_the_approval_amount_rule_sees_the_full_route(api, route_sandbox):
     assert single_price < Decimal("1000") <= price
     assert routed == [("unit", ["always"]), ("platform", ["estimate_at_least:1000.00"])]
     assert single_routed == [("unit", ["always"])]
+
+
+def test_gaode_outside_sandbox_mode_needs_a_real_key(monkeypatch):
+    from app.config import SANDBOX_ROUTE_KEY, Config
+
+    for name in [n for n in os.environ if n.startswith("OTB_")]:
+        monkeypatch.delenv(name)
+    straight = Config.from_mapping({})
+    assert straight.ROUTE_PROVIDER == "straight_line"
+    assert not [p for p in straight.insecure_settings() if "ROUTE" in p]
+    for key in ("", SANDBOX_ROUTE_KEY):
+        cfg = Config.from_mapping({"ROUTE_PROVIDER": "gaode", "ROUTE_KEY": key})
+        assert [p for p in cfg.insecure_settings() if "OTB_ROUTE_KEY" in p]
+    real = Config.from_mapping({"ROUTE_PROVIDER": "gaode", "ROUTE_KEY": "a-real-gaode-key"})
+    assert not [p for p in real.insecure_settings() if "ROUTE" in p]
