@@ -43,6 +43,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
         domain.init_app(app)
     register_error_handlers(app)
     web.init_app(app)
+    from app import console
+    console.init_app(app)
 
     from app import cli
     cli.init_app(app)

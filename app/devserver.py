@@ -22,6 +22,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app.accounts.models import User
+from app.auth.passwords import ensure_demo_accounts, one_time_password
 
 
 def main() -> int:
@@ -64,6 +65,9 @@ def main() -> int:
         if not partner_demo:
             history_period, history_trips = demo_history.summary(db.session, clock.now())
         logins = login_lines(db.session)
+        demo_password = os.environ.get("OTB_DEMO_PASSWORD") or one_time_password()
+        console_users = ensure_demo_accounts(db.session, demo_password)
+        db.session.commit()
         db.session.remove()
     worker = Worker(app).start()
     server = make_server("127.0.0.1", port, app, threaded=True)
@@ -89,6 +93,7 @@ def main() -> int:
     for line in logins:
         print("  " + line)
     print(sandbox_controls(sandboxes))
+    print(console_banner(url, console_users, demo_password))
     if history_trips:
         print(f"Demo history: {history_trips} confirmed trips in {history_period} — log in as "
               f"demo-finance and POST /api/v1/settlements {{\"period\": \"{history_period}\"}}")
@@ -114,6 +119,17 @@ def login_lines(session) -> list[str]:
                f"{u.name} {','.join(u.roles)} {u.unit.name}"
                for u in users if not u.openid]
     return bound + unbound
+
+
+def console_banner(url: str, usernames: list[str], password: str) -> str:
+    """Where the web console is and how the demo users sign in to it (README.md, "Web console")."""
+    built = (Path(__file__).resolve().parent.parent / "console" / "dist" / "index.html").exists()
+    note = "" if built else "  (not built: make run builds it, or cd console && npm ci && npm run build)"
+    return "\n".join([
+        f"Web console: {url}/console/{note}",
+        f"  demo console password (OTB_DEMO_PASSWORD): {password}",
+        "  usernames: " + ", ".join(usernames),
+    ])
 
 
 def sandbox_controls(sandboxes) -> str:

@@ -4,6 +4,7 @@ model modules only — no views, jobs or handlers."""
 from app import audit, idempotency  # noqa: F401  (audit_log, idempotency_keys)
 from app.accounts import models as accounts_models  # noqa: F401
 from app.approvals import models as approvals_models  # noqa: F401
+from app.auth import passwords as auth_passwords  # noqa: F401  (console_accounts)
 from app.auth import wechat  # noqa: F401  (wechat_tokens)
 from app.billing import models as billing_models  # noqa: F401
 from sqlalchemy.orm import configure_mappers
@@ -15,6 +16,7 @@ from app.orders import models as orders_models  # noqa: F401
 from app.partners import models as partners_models  # noqa: F401
 from app.quotes import models as quotes_models  # noqa: F401
 from app.settlements import models as settlements_models  # noqa: F401
+from app.settlements import history as settlements_history  # noqa: F401  (reconciliation_runs)
 from app.supervision import models as supervision_models  # noqa: F401
 from app.trips import models as trips_models  # noqa: F401
 

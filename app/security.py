@@ -23,13 +23,21 @@ def _cfg(key: str):
     return current_app.config[key]
 
 
-def issue_token(user: User) -> tuple[str, int]:
+# A token issued for a console password that must still be changed carries this claim and
+# is refused everywhere except the endpoint that changes the password.
+PASSWORD_CHANGE_CLAIM = "pwc"
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password"})
+
+
+def issue_token(user: User, *, password_change_required: bool = False) -> tuple[str, int]:
     """Sign the backend's own access token for ``user``; returns (token, expires_in)."""
     ttl = int(_cfg("JWT_TTL_SECONDS"))
     now = clock.now()
     claims = {"sub": str(user.id), "iss": _cfg("JWT_ISSUER"), "aud": _cfg("JWT_AUDIENCE"),
               "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=ttl)).timestamp()),
               "jti": uuid.uuid4().hex}
+    if password_change_required:
+        claims[PASSWORD_CHANGE_CLAIM] = True
     return jwt.encode(claims, _cfg("JWT_SECRET"), algorithm=ALGORITHM), ttl
 
 
@@ -72,11 +80,14 @@ def bearer_user_id() -> int | None:
         raise Unauthorized("登录凭证格式错误", code="invalid_token")
     try:
         claims = _decode(token.strip(), _cfg("JWT_AUDIENCE"))
-        return int(claims["sub"])
+        user_id = int(claims["sub"])
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("登录已过期，请重新登录", code="token_expired") from exc
     except (jwt.PyJWTError, ValueError) as exc:
         raise Unauthorized("登录凭证无效", code="invalid_token") from exc
+    if claims.get(PASSWORD_CHANGE_CLAIM) and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        raise Forbidden("请先修改初始密码", code="password_change_required")
+    return user_id
 
 
 # One statement, built once: the user with its unit and roles (joined), not one per relation.

@@ -7,12 +7,13 @@ from app import clock, db
 from app.accounts.models import Role
 from app.api import PageArgs, blueprint, page_schema, paginate
 from app.billing import service
-from app.billing.models import TariffKind, TariffVersion
+from app.billing.models import Charge, TariffKind, TariffVersion
 from app.billing.schemas import (ChargeSchema, PreviewResultSchema, PreviewSchema, ReleaseSchema,
                                  TariffArgs, TariffBodySchema, TariffSchema)
 from app.billing.tariff import ChargeableRun
 from app.errors import Forbidden, NotFound
-from app.security import current_user, is_platform, platform_admin, roles_required
+from app.security import (current_user, is_platform, platform_admin, roles_required,
+                          scope_filter)
 from app.trips import service as trips
 
 blp = blueprint("billing", "/billing", "Charges: the tariff engine's preview")
@@ -101,3 +102,14 @@ class Tariffs(MethodView):
         kind = data.pop("kind")
         row = service.publish_tariff(db.session, actor=current_user(), kind=kind, data=data)
         return _listing(row, _in_force_ids())
+
+
+@blp.route("/held-charges")
+@roles_required(Role.FINANCE)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(ChargeSchema))
+def held_charges(args):
+    """Charges held over the framework ceiling, waiting for a decision (accept or cap), in
+    the caller's unit subtree; platform finance decides them (POST …/charge/release)."""
+    stmt = select(Charge).where(Charge.held, scope_filter(current_user(), Charge.unit_id))
+    return paginate(stmt, Charge.id, limit=args["limit"], cursor=args["cursor"])

@@ -136,6 +136,11 @@ class DispatchedTripSchema(TripSchema):
 
     dispatch_issue = fields.String(allow_none=True)
     cancellation_fee = MoneyField(allow_none=True)
+    applicant = fields.Function(
+        lambda t: getattr(t, "applicant_info", None) or {
+            "id": t.applicant.id, "name": t.applicant.name, "phone": t.applicant.phone},
+        metadata={"description": "who applied, with the phone dispatch calls"})
+    unit_name = fields.Function(lambda t: t.unit.name)
 
 
 class ProviderOrderSchema(Schema):

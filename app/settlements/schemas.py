@@ -1,6 +1,7 @@
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from app import clock
 from app.api import ID, AwareDateTime, MoneyField, PageArgs, allowed_actions_field
 from app.security import current_user
 from app.settlements.models import ACTIONS
@@ -32,7 +33,25 @@ class SettlementSchema(Schema):
         "closes confirmed statements, finance in scope confirms, disputes and exports")
 
 
+class TripFactsSchema(Schema):
+    """The trip a line settles, as the statement's reader needs it."""
+
+    date = fields.Function(lambda f: clock.local_date(f["depart_at"]).isoformat()
+                           if f.get("depart_at") else None)
+    depart_at = AwareDateTime()
+    return_at = AwareDateTime()
+    route = fields.String()
+    purpose = fields.String()
+    plate = fields.String(allow_none=True)
+    km = fields.Decimal(as_string=True, allow_none=True)
+    driver_name = fields.String(allow_none=True)
+    applicant_name = fields.String()
+    applicant_phone = fields.String()
+
+
 class SettlementLineSchema(Schema):
+    trip = fields.Nested(TripFactsSchema, allow_none=True, attribute="trip_facts",
+                         metadata={"description": "date, route, plate, km and applicant"})
     id = fields.Integer()
     trip_id = fields.Integer(allow_none=True)
     order_id = fields.String()
@@ -85,7 +104,31 @@ class AmountMismatchSchema(Schema):
     difference = MoneyField()
 
 
+class PeriodExportArgs(ExportArgs):
+    period = fields.String(required=True, error_messages=REQUIRED, validate=PERIOD)
+    supplier = fields.String(validate=validate.Length(min=1, max=40))
+
+
+class ReconciliationRunSchema(Schema):
+    id = fields.Integer()
+    supplier = fields.String()
+    period = fields.String()
+    filename = fields.String()
+    sha256 = fields.String()
+    uploaded_by_id = fields.Integer()
+    uploaded_at = AwareDateTime()
+    matched = fields.Integer()
+    problems = fields.Integer()
+    result = fields.Dict()
+
+
+class ReconciliationRunListArgs(PageArgs):
+    period = fields.String(validate=PERIOD)
+    supplier = fields.String(validate=validate.Length(min=1, max=40))
+
+
 class ReconciliationSchema(Schema):
+    run_id = fields.Integer(metadata={"description": "the kept record of this upload"})
     matched = fields.Integer()
     missing_on_our_side = fields.List(fields.Nested(OrderAmountSchema))
     missing_on_theirs = fields.List(fields.Nested(OrderAmountSchema))

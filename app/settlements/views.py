@@ -9,14 +9,18 @@ from sqlalchemy import select
 from app import db
 from app.accounts.models import Role
 from app.api import PageArgs, blueprint, page_schema, paginate
-from app.errors import Forbidden, ValidationFailed
+from app.errors import Forbidden, NotFound, ValidationFailed
 from app.security import current_user, is_platform, roles_required, scope_filter, scoped_get
-from app.settlements import service
+from app.trips import facts
+from app.settlements import history, service
+from app.settlements.history import ReconciliationRun
 from app.settlements.models import Settlement, SettlementLine
 from app.settlements.reconcile import StatementFormatError
 from app.settlements.schemas import (ExportArgs, GenerateResultSchema, GenerateSchema,
-                                     ReasonSchema, ReconciliationFileSchema,
-                                     ReconciliationFormSchema, ReconciliationSchema,
+                                     PeriodExportArgs, ReasonSchema,
+                                     ReconciliationFileSchema, ReconciliationFormSchema,
+                                     ReconciliationRunListArgs, ReconciliationRunSchema,
+                                     ReconciliationSchema,
                                      SettlementLineSchema, SettlementListArgs, SettlementSchema)
 
 blp = blueprint("settlements", "/settlements", "Monthly statements per unit and supplier")
@@ -77,7 +81,11 @@ def get_settlement(settlement_id):
 def get_lines(args, settlement_id):
     statement = _statement(settlement_id)
     stmt = select(SettlementLine).where(SettlementLine.settlement_id == statement.id)
-    return paginate(stmt, SettlementLine.id, limit=args["limit"], cursor=args["cursor"])
+    page = paginate(stmt, SettlementLine.id, limit=args["limit"], cursor=args["cursor"])
+    found = facts.facts_of(db.session, [line.trip_id for line in page["items"]])
+    for line in page["items"]:
+        line.trip_facts = found.get(line.trip_id)
+    return page
 
 
 def _act(settlement_id: int, action: str, reason: str = "") -> Settlement:
@@ -141,6 +149,49 @@ def export(args, settlement_id):
                      download_name=service.export_filename(statement.period, fmt, statement))
 
 
+@blp.route("/export")
+@finance
+@blp.arguments(PeriodExportArgs, location="query")
+@blp.alt_response(200, description="Every statement of the period in the caller's scope as "
+                  "one XLSX (summary + a sheet per supplier) or CSV file",
+                  content_type="application/octet-stream")
+def export_period(args):
+    """Download the whole period as one workbook (what ``flask export-settlements`` writes),
+    limited to the statements in the caller's unit subtree; 404 when there are none."""
+    user = current_user()
+    stmt = select(Settlement.id).where(Settlement.period == args["period"],
+                                       scope_filter(user, Settlement.unit_id))
+    if args.get("supplier"):
+        stmt = stmt.where(Settlement.supplier == args["supplier"])
+    ids = list(db.session.scalars(stmt.order_by(Settlement.supplier, Settlement.unit_id)))
+    if not ids:
+        raise NotFound("该期间没有结算单，请先生成", code="no_statements")
+    fmt = args["format"]
+    handle = tempfile.TemporaryFile()
+    try:
+        service.export(db.session, ids, handle, fmt=fmt)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return send_file(handle, mimetype=MIMETYPES[fmt], as_attachment=True,
+                     download_name=service.export_filename(args["period"], fmt))
+
+
+@reconciliation_blp.route("", methods=["GET"])
+@finance
+@reconciliation_blp.arguments(ReconciliationRunListArgs, location="query")
+@reconciliation_blp.response(200, page_schema(ReconciliationRunSchema))
+def reconciliation_history(args):
+    """Every kept reconciliation upload, newest first (platform finance)."""
+    _platform_finance()
+    stmt = select(ReconciliationRun)
+    for key in ("period", "supplier"):
+        if args.get(key):
+            stmt = stmt.where(getattr(ReconciliationRun, key) == args[key])
+    return paginate(stmt, ReconciliationRun.id, limit=args["limit"], cursor=args["cursor"])
+
+
 @reconciliation_blp.route("", methods=["POST"])
 @finance
 @reconciliation_blp.arguments(ReconciliationFormSchema, location="form")
@@ -148,10 +199,18 @@ def export(args, settlement_id):
 @reconciliation_blp.response(200, ReconciliationSchema)
 def reconcile(form, files):
     """Compare a supplier's CSV statement (order id, amount) with our lines of the period."""
-    _platform_finance()
+    actor = _platform_finance()
+    upload = files["file"]
+    data = upload.read()
     try:
-        return service.reconcile_statement(db.session, supplier=form["provider"],
-                                           period=form["period"], data=files["file"].read())
+        outcome = service.reconcile_statement(db.session, supplier=form["provider"],
+                                              period=form["period"], data=data)
     except StatementFormatError as exc:
         raise ValidationFailed(str(exc), code="malformed_statement", errors={
             "file": [{"row": e.row, "message": e.message} for e in exc.errors]}) from None
+    run = history.keep(db.session, actor=actor, supplier=form["provider"], period=form["period"],
+                       filename=upload.filename or "", data=data, outcome=outcome)
+    return {"run_id": run.id, "matched": outcome.matched,
+            "missing_on_our_side": outcome.missing_on_our_side,
+            "missing_on_theirs": outcome.missing_on_theirs,
+            "amount_mismatches": outcome.amount_mismatches}

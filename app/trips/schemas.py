@@ -24,6 +24,8 @@ class PurposeSchema(Schema):
 
 class PassengerSchema(Schema):
     name = name_field(40, required=True)
+    phone = fields.String(validate=validate.Regexp(r"^1\d{10}$", error="请填写11位手机号"),
+                          metadata={"description": "optional mobile number for the driver"})
 
 
 class StopSchema(Schema):

@@ -46,7 +46,7 @@ def document(client):
     return client.get("/api/v1/openapi.json").get_json()
 
 
-def test_every_operation_but_login_bind_and_webhooks_takes_the_bearer_jwt(document):
+def test_every_operation_but_logins_bind_and_webhooks_takes_the_bearer_jwt(document):
     assert document["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     assert document["security"] == [{"bearerAuth": []}]
@@ -54,6 +54,7 @@ def test_every_operation_but_login_bind_and_webhooks_takes_the_bearer_jwt(docume
               for method, op in ops.items() if method != "parameters"
               and op.get("security") == []}
     assert public == {("/api/v1/auth/wechat-login", "post"), ("/api/v1/auth/bind", "post"),
+                      ("/api/v1/auth/password-login", "post"),
                       ("/api/v1/webhooks/{provider}", "post")}
 
 
