@@ -12,6 +12,7 @@ from app.db import Base
 from app.dispatch import models as dispatch_models  # noqa: F401
 from app.notifications import models as notifications_models  # noqa: F401
 from app.orders import models as orders_models  # noqa: F401
+from app.positions import models as positions_models  # noqa: F401
 from app.quotes import models as quotes_models  # noqa: F401
 from app.settlements import models as settlements_models  # noqa: F401
 from app.trips import models as trips_models  # noqa: F401

@@ -1,0 +1,13 @@
+"""Vehicle positions (全市一张网): ingest from the gateway and phones, storage partitioned by
+month, the live map, tracks, and the position rules' detection."""
+
+
+def init_app(app) -> None:
+    from app.api import register_blueprints
+    from app.jobs import register as register_job
+    from app.positions import jobs, views
+
+    views.init_security(app)
+    register_blueprints(app, views.telemetry_blp, views.vehicles_blp, views.trips_blp,
+                        views.admin_blp)
+    register_job(app, "positions.partitions", jobs.partitions, every=3600)

@@ -1,0 +1,150 @@
+"""Storing a fix: which vehicle carries the device, whether the fix is plausible, once only.
+
+The path is built for volume (every vehicle of the city every 10 s, one request each): a
+lookup of the device, a lookup of the fix before it, one ``INSERT … ON CONFLICT DO
+NOTHING`` keyed by (vehicle, time) — a gateway's retry stores nothing twice — and, for a
+valid fix newer than the vehicle's latest, one conditional upsert of the latest position,
+so a late (out-of-order) fix never moves the live map backwards.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.accounts.models import Vehicle
+from app.errors import NotFound, Unauthorized, ValidationFailed
+from app.positions.geometry import haversine_km
+from app.positions.models import LatestPosition, Position, UnknownDevice
+from app.positions.partitions import retention_start
+from app.positions.protocols import Fix
+
+# No road vehicle moves faster: a fix implying more from the fix before it is a jump.
+MAX_PLAUSIBLE_KMH = 300.0
+# Below this a "jump" is the receiver's jitter between two close fixes, not a jump.
+JUMP_MIN_KM = 0.5
+# Within this of (0, 0) a fix is the receiver's "no position" (Null Island).
+NULL_ISLAND_DEG = 1e-4
+# Receivers' clocks drift a little; a fix further ahead of ours is refused.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Device:
+    vehicle_id: int
+    key_sha256: str | None
+
+
+@dataclass(frozen=True)
+class Earlier:
+    at: datetime
+    lat: float
+    lng: float
+
+
+@dataclass(frozen=True)
+class Stored:
+    vehicle_id: int
+    duplicate: bool
+    valid: bool
+    flaw: str | None
+
+    def body(self) -> dict:
+        return {"status": "duplicate" if self.duplicate else "stored",
+                "vehicle_id": self.vehicle_id, "valid": self.valid, "flaw": self.flaw}
+
+
+def judge(fix: Fix, earlier: Earlier | None) -> str | None:
+    """Why a fix is absurd (``device_invalid``, ``null_island``, ``jump``), or None."""
+    if not fix.device_valid:
+        return "device_invalid"
+    if abs(fix.lat) < NULL_ISLAND_DEG and abs(fix.lng) < NULL_ISLAND_DEG:
+        return "null_island"
+    if earlier is not None:
+        km = haversine_km((earlier.lat, earlier.lng), (fix.lat, fix.lng))
+        hours = abs((fix.at - earlier.at).total_seconds()) / 3600
+        if km > JUMP_MIN_KM and (hours == 0 or km / hours > MAX_PLAUSIBLE_KMH):
+            return "jump"
+    return None
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def device(session, device_id: str) -> Device | None:
+    row = session.execute(select(Vehicle.id, Vehicle.device_key_sha256)
+                          .where(Vehicle.device_id == device_id)).first()
+    return Device(row[0], row[1]) if row else None
+
+
+def check_device_key(found: Device, key: str | None) -> None:
+    """OsmAnd has no authentication field: each phone sends its vehicle's key as ``key``."""
+    if not key:
+        raise Unauthorized("缺少设备密钥参数 key", code="device_key_required",
+                           errors={"key": ["必填"]})
+    if found.key_sha256 is None or not hmac.compare_digest(key_digest(key), found.key_sha256):
+        raise Unauthorized("设备密钥错误", code="bad_device_key", errors={"key": ["密钥不正确"]})
+
+
+def _insert(session, model):
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(model)
+
+
+def count_unknown(session, device_id: str, source: str, now: datetime) -> None:
+    """One more fix from a device no vehicle carries."""
+    stmt = _insert(session, UnknownDevice).values(device_id=device_id, source=source, count=1,
+                                                  first_at=now, last_at=now)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[UnknownDevice.device_id],
+        set_={"count": UnknownDevice.count + 1, "last_at": stmt.excluded.last_at,
+              "source": stmt.excluded.source}))
+
+
+def unknown_device(device_id: str) -> NotFound:
+    return NotFound(f"设备 {device_id} 未登记到任何车辆，请管理员在车辆管理中登记设备编号",
+                    code="unknown_device", errors={"device_id": [device_id]})
+
+
+def _earlier(session, vehicle_id: int, at: datetime) -> tuple[Earlier | None, bool]:
+    """The valid fix before ``at`` and whether ``at`` is newer than the vehicle's latest."""
+    latest = session.execute(select(LatestPosition.at, LatestPosition.lat, LatestPosition.lng)
+                             .where(LatestPosition.vehicle_id == vehicle_id)).first()
+    if latest is None or latest.at < at:
+        return (Earlier(*latest) if latest else None), True
+    row = session.execute(
+        select(Position.at, Position.lat, Position.lng)
+        .where(Position.vehicle_id == vehicle_id, Position.at < at, Position.valid)
+        .order_by(Position.at.desc()).limit(1)).first()
+    return (Earlier(*row) if row else None), False
+
+
+def store(session, fix: Fix, found: Device, *, now: datetime, retention_months: int) -> Stored:
+    """Store one fix of ``found``'s vehicle (a repeat of a stored fix changes nothing)."""
+    if fix.at > now + FUTURE_TOLERANCE:
+        raise ValidationFailed("定位时间晚于服务器时间，请检查设备时钟", code="fix_in_future",
+                               errors={"timestamp": ["晚于当前时间"]})
+    if fix.at < retention_start(now, retention_months):
+        raise ValidationFailed("定位时间早于轨迹保存期限", code="fix_too_old",
+                               errors={"timestamp": ["早于保存期限"]})
+    earlier, newest = _earlier(session, found.vehicle_id, fix.at)
+    flaw = judge(fix, earlier)
+    row = dict(vehicle_id=found.vehicle_id, at=fix.at, lat=fix.lat, lng=fix.lng,
+               speed_kmh=fix.speed_kmh, course=fix.course, source=fix.source, received_at=now)
+    inserted = session.execute(
+        _insert(session, Position).values(
+            **row, altitude=fix.altitude, accuracy=fix.accuracy, valid=flaw is None, flaw=flaw,
+            attributes=fix.attributes or None)
+        .on_conflict_do_nothing(index_elements=[Position.vehicle_id, Position.at])).rowcount
+    if inserted and flaw is None and newest:
+        stmt = _insert(session, LatestPosition).values(**row)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=[LatestPosition.vehicle_id],
+            set_={name: stmt.excluded[name] for name in row if name != "vehicle_id"},
+            where=LatestPosition.at < stmt.excluded.at))
+    return Stored(found.vehicle_id, duplicate=not inserted, valid=flaw is None, flaw=flaw)

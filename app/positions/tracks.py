@@ -1,0 +1,129 @@
+"""Reading positions: the live map, a vehicle's track, a trip's track with its GPS distance.
+
+Stored coordinates are WGS-84; a client drawing on a GCJ-02 map (Gaode, the WeChat map)
+asks for ``coords=gcj02`` and the conversion happens here, at the edge."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import and_, select
+
+from app import clock
+from app.accounts.models import Role, User, Vehicle
+from app.dispatch.models import TripRun
+from app.errors import ValidationFailed
+from app.positions.geometry import path_km, simplify
+from app.positions.models import LatestPosition, Position
+from app.security import scope_filter, scoped_get
+from app.trips import service as trips
+from providers.geo import wgs84_to_gcj02
+
+# The longest range one track read covers (a week at one fix per 10 s is 60,480 fixes).
+MAX_SPAN = timedelta(days=7)
+# Douglas–Peucker tolerance of a simplified track: invisible at street zoom.
+DEFAULT_TOLERANCE_M = 10.0
+DATUMS = ("wgs84", "gcj02")
+
+
+@dataclass(frozen=True)
+class TrackPoint:
+    at: datetime
+    lat: float
+    lng: float
+    speed: float | None
+
+
+def km(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def to_datum(lat: float, lng: float, datum: str) -> tuple[float, float]:
+    if datum == "gcj02":
+        lat, lng = wgs84_to_gcj02(lat, lng)
+    return round(lat, 7), round(lng, 7)
+
+
+def _sees_every_vehicle(user: User) -> bool:
+    """Supervisors oversee the whole platform wherever their role is held (SPEC §1)."""
+    return user.has_role(Role.SUPERVISOR)
+
+
+def latest(session, user: User, *, datum: str = "wgs84") -> list[dict]:
+    """The newest valid fix of every vehicle the caller oversees, with the trip it is on."""
+    stmt = (select(LatestPosition, Vehicle.plate, Vehicle.vehicle_class, Vehicle.unit_id,
+                   TripRun.trip_id)
+            .join(Vehicle, Vehicle.id == LatestPosition.vehicle_id)
+            .outerjoin(TripRun, and_(TripRun.vehicle_id == Vehicle.id,
+                                     TripRun.finished_at.is_(None)))
+            .order_by(Vehicle.plate))
+    if not _sees_every_vehicle(user):
+        stmt = stmt.where(scope_filter(user, Vehicle.unit_id))
+    items = []
+    for position, plate, vehicle_class, unit_id, trip_id in session.execute(stmt):
+        lat, lng = to_datum(position.lat, position.lng, datum)
+        items.append({"vehicle_id": position.vehicle_id, "plate": plate,
+                      "vehicle_class": str(vehicle_class), "unit_id": unit_id,
+                      "at": position.at, "lat": lat, "lng": lng, "speed": position.speed_kmh,
+                      "course": position.course, "trip_id": trip_id})
+    return items
+
+
+def valid_points(session, vehicle_id: int, start: datetime, end: datetime) -> list[TrackPoint]:
+    rows = session.execute(
+        select(Position.at, Position.lat, Position.lng, Position.speed_kmh)
+        .where(Position.vehicle_id == vehicle_id, Position.at >= start, Position.at <= end,
+               Position.valid)
+        .order_by(Position.at))
+    return [TrackPoint(*row) for row in rows]
+
+
+def track(session, vehicle_id: int, start: datetime, end: datetime, *, full: bool = False,
+          tolerance_m: float = DEFAULT_TOLERANCE_M, datum: str = "wgs84",
+          max_span: timedelta | None = MAX_SPAN) -> dict:
+    """The valid fixes of ``[start, end]``, simplified unless ``full``, and their length."""
+    if end < start:
+        raise ValidationFailed("结束时间不能早于开始时间", code="invalid_range",
+                               errors={"to": ["不能早于 from"]})
+    if max_span is not None and end - start > max_span:
+        raise ValidationFailed("一次最多查询 7 天的轨迹", code="range_too_long",
+                               errors={"to": ["与 from 相隔不能超过 7 天"]})
+    points = valid_points(session, vehicle_id, start, end)
+    coords = [(p.lat, p.lng) for p in points]
+    kept = range(len(points)) if full else simplify(coords, tolerance_m)
+    return {"vehicle_id": vehicle_id, "from_": start, "to": end, "datum": datum,
+            "point_count": len(points), "simplified": len(kept) < len(points),
+            "gps_km": km(path_km(coords)),
+            "points": [{"at": points[i].at, "speed": points[i].speed,
+                        **dict(zip(("lat", "lng"), to_datum(*coords[i], datum)))}
+                       for i in kept]}
+
+
+def vehicle_track(session, user: User, vehicle_id: int, start: datetime, end: datetime,
+                  **options) -> dict:
+    """A vehicle's track, for dispatchers (their subtree's vehicles) and supervisors."""
+    if _sees_every_vehicle(user):
+        vehicle = session.get(Vehicle, vehicle_id)
+        if vehicle is None:
+            scoped_get(Vehicle, vehicle_id, user)  # the same 404
+    else:
+        vehicle = scoped_get(Vehicle, vehicle_id, user)
+    return {"plate": vehicle.plate, **track(session, vehicle.id, start, end, **options)}
+
+
+def trip_track(session, user: User, trip_id: int, **options) -> dict:
+    """The track of a trip's run, from setting off to return (now while on the road), with
+    its GPS distance beside the odometer's."""
+    trip = trips.get_visible(session, user, trip_id)
+    run = session.scalar(select(TripRun).where(TripRun.trip_id == trip.id))
+    if run is None:
+        return {"trip_id": trip.id, "vehicle_id": None, "started_at": None,
+                "finished_at": None, "odometer_km": None, "gps_km": None, "point_count": 0,
+                "simplified": False, "datum": options.get("datum", "wgs84"), "points": []}
+    end = max(run.finished_at or clock.now(), run.started_at)
+    # A run is as long as its trip, which the trip's own limits bound.
+    read = track(session, run.vehicle_id, run.started_at, end, max_span=None, **options)
+    return {"trip_id": trip.id, "started_at": run.started_at, "finished_at": run.finished_at,
+            "odometer_km": run.km, **{k: v for k, v in read.items() if k not in ("from_", "to")}}
+
