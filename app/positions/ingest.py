@@ -140,7 +140,8 @@ def store(session, fix: Fix, found: Device, *, now: datetime, retention_months: 
         _insert(session, Position).values(
             **row, altitude=fix.altitude, accuracy=fix.accuracy, valid=flaw is None, flaw=flaw,
             attributes=fix.attributes or None)
-        .on_conflict_do_nothing(index_elements=[Position.vehicle_id, Position.at])).rowcount
+        .on_conflict_do_nothing(index_elements=[Position.vehicle_id, Position.at])
+        .returning(Position.vehicle_id)).first() is not None
     if inserted and flaw is None and newest:
         stmt = _insert(session, LatestPosition).values(**row)
         session.execute(stmt.on_conflict_do_update(
