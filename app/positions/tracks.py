@@ -14,7 +14,8 @@ from app import clock
 from app.accounts.models import Role, User, Vehicle
 from app.dispatch.models import TripRun
 from app.errors import ValidationFailed
-from app.positions.geometry import path_km, simplify
+from app.positions.geometry import simplify
+from app.positions.rules import Fix, travelled_km
 from app.positions.models import LatestPosition, Position
 from app.security import scope_filter, scoped_get
 from app.trips import service as trips
@@ -94,7 +95,7 @@ def track(session, vehicle_id: int, start: datetime, end: datetime, *, full: boo
     kept = range(len(points)) if full else simplify(coords, tolerance_m)
     return {"vehicle_id": vehicle_id, "from_": start, "to": end, "datum": datum,
             "point_count": len(points), "simplified": len(kept) < len(points),
-            "gps_km": km(path_km(coords)),
+            "gps_km": km(travelled_km([Fix(p.at, p.lat, p.lng) for p in points])),
             "points": [{"at": points[i].at, "speed": points[i].speed,
                         **dict(zip(("lat", "lng"), to_datum(*coords[i], datum)))}
                        for i in kept]}
