@@ -114,3 +114,17 @@ def seed_demo(session) -> bool:
                            license_class="A1" if i < 3 else "B1"))
     session.flush()
     return True
+
+
+def equip_positioning(session) -> int:
+    """Give demo vehicles without a positioning device one, and a depot (a demo database
+    made before vehicles had them); returns how many were equipped."""
+    equipped = 0
+    for vehicle in session.scalars(select(Vehicle).where(Vehicle.device_id.is_(None))
+                                   .order_by(Vehicle.id)):
+        vehicle.device_id = device_id_of(vehicle.id)
+        if vehicle.depot_lat is None:
+            vehicle.depot_lat, vehicle.depot_lng = DEPOT
+        equipped += 1
+    session.flush()
+    return equipped

@@ -130,7 +130,7 @@ def _busy_windows(session, vehicle_id: int, start: datetime, end: datetime):
         or_(TripRun.finished_at.is_(None), TripRun.finished_at >= start))).all()
     assigned = session.execute(select(Assignment.starts_at, Assignment.busy_until).where(
         Assignment.vehicle_id == vehicle_id, Assignment.active,
-        Assignment.starts_at - EARLIEST_START <= end, Assignment.busy_until >= start)).all()
+        Assignment.starts_at <= end + EARLIEST_START, Assignment.busy_until >= start)).all()
     return ([(s, f or end) for s, f in runs]
             + [(s - EARLIEST_START, until) for s, until in assigned])
 

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from providers import registry
-from providers.sandbox import wechat
+from providers.sandbox import gateway, wechat
 from providers.sandbox.server import SandboxServer
 
-# name -> (port offset, factory); the supply sandboxes follow the registry's defaults.
+# name -> (port offset, factory); the supply sandboxes follow the registry's defaults; the
+# positioning gateway (a simulated Traccar) takes the last port of the block.
 SANDBOXES = {
     "wechat": (0, wechat.create_app),
     **{name: (offset, factory)
        for offset, (name, factory) in enumerate(registry.sandbox_apps().items(), start=1)},
+    "gateway": (7, gateway.create_app),
 }
 
 
