@@ -104,7 +104,7 @@ def login_lines(session) -> list[str]:
 def sandbox_controls(sandboxes) -> str:
     """Where to watch and drive the sandboxes (README.md, "Sandbox controls")."""
     orders = ", ".join(f"{name} {srv.url}" for name, srv in sandboxes.items()
-                       if name not in ("wechat", "gateway"))
+                       if name not in ("wechat", "route", "gateway"))
     return "\n".join([
         "Sandbox controls (README.md, \"Sandbox controls\"):",
         f"  WeChat messages sent:  GET  {sandboxes['wechat'].url}/__sandbox/messages",

@@ -15,6 +15,7 @@ from app.orders import models as orders_models  # noqa: F401
 from app.positions import models as positions_models  # noqa: F401
 from app.quotes import models as quotes_models  # noqa: F401
 from app.settlements import models as settlements_models  # noqa: F401
+from app.supervision import models as supervision_models  # noqa: F401
 from app.trips import models as trips_models  # noqa: F401
 
 metadata = Base.metadata

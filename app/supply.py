@@ -15,9 +15,10 @@ from flask import Flask, current_app
 from app import clock
 from providers import base, registry
 from providers.fleet import Availability, PriceEstimator
-from providers.route import HaversineRoute, RouteEstimator
+from providers.route import FallbackRoute, GaodeRoute, HaversineRoute, RouteEstimator
 
 EXTENSION = "otb.supply"
+ROUTE_EXTENSION = "otb.route"
 
 
 @dataclass
@@ -60,6 +61,20 @@ def ordering(name: str, app: Flask | None = None) -> base.SupplyProvider | None:
 
 
 def route_estimator(app: Flask | None = None) -> RouteEstimator:
-    cfg = (app or current_app).config
-    return HaversineRoute(detour=float(cfg["ROUTE_DETOUR_FACTOR"]),
-                          speed_kmh=float(cfg["ROUTE_SPEED_KMH"]))
+    """The configured route estimator: Gaode's driving route falling back to the straight
+    lines (``ROUTE_PROVIDER=gaode``), or the straight lines alone. Built once per app."""
+    app = app or current_app._get_current_object()
+    built = app.extensions.get(ROUTE_EXTENSION)
+    if built is None:
+        cfg = app.config
+        built = HaversineRoute(detour=float(cfg["ROUTE_DETOUR_FACTOR"]),
+                               speed_kmh=float(cfg["ROUTE_SPEED_KMH"]))
+        if cfg.get("ROUTE_PROVIDER") == "gaode":
+            timeout = float(cfg["ROUTE_TIMEOUT_SECONDS"])
+            built = FallbackRoute(GaodeRoute(cfg["ROUTE_BASE_URL"], cfg["ROUTE_KEY"],
+                                             connect_timeout=min(0.5, timeout),
+                                             read_timeout=timeout), built)
+        elif cfg.get("ROUTE_PROVIDER", "straight_line") != "straight_line":
+            raise ValueError(f"unknown ROUTE_PROVIDER {cfg['ROUTE_PROVIDER']!r}")
+        app.extensions[ROUTE_EXTENSION] = built
+    return built

@@ -1,19 +1,14 @@
 """The position rules' finders: load the fixes of recent runs and vehicles (only the columns
 the rules need) and ask the pure rules of ``rules.py``.
 
-A finder is ``find(session, *, params, scope, now) -> list[Finding]``, one ``Finding`` per
-rule and subject (``"trip:<id>"``, ``"vehicle:<id>:<local date>"``), so running it again
-finds the same subjects and recording them is idempotent. The shapes (``Finding``,
-``Scope``) are those of the supervision machinery's rule registry, which these finders
-join once it is merged; until then ``detection.detect`` runs them and keeps what they find
-in ``position_findings``.
+Each finder is a ``find(session, *, params, scope, now)`` of the violation rule registry
+(``app.violations``): one ``Finding`` per rule and subject (``"trip:<id>"``,
+``"vehicle:<id>:<local date>"``), so running it again finds the same subjects and
+supervision records each once. ``RULES`` are registered by ``app.positions.init_app``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Callable
 
 from sqlalchemy import false, literal, or_, select
 
@@ -23,30 +18,12 @@ from app.dispatch.models import Assignment, TripRun
 from app.positions import rules
 from app.positions.models import Position
 from app.trips.models import EARLIEST_START, Trip
+from app.violations import Finding, RuleSpec, Scope
 
 # Runs and days the periodic detection (and a sweep) looks back over.
 LOOKBACK = timedelta(days=2)
 # Late fixes (a gateway's retries, a phone back online) have this long after a run ends.
 GRACE = timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What a ``find`` looks at: everything recent (the sweep) or only these trips/vehicles."""
-
-    trip_ids: tuple[int, ...] | None = None
-    vehicle_ids: tuple[int, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    subject: str
-    unit_id: int
-    occurred_at: datetime
-    facts: Mapping[str, Any] = field(default_factory=dict)
-    trip_id: int | None = None
-    vehicle_id: int | None = None
 
 
 def fixes(session, vehicle_id: int, start: datetime, end: datetime) -> list[rules.Fix]:
@@ -180,22 +157,18 @@ def parked_off_site(session, *, params, scope: Scope, now: datetime) -> list[Fin
     return found
 
 
-@dataclass(frozen=True)
-class PositionRule:
-    code: str
-    label: str
-    severity: str
-    find: Callable[..., list[Finding]]
-    description: str
-
-
-RULES = (
-    PositionRule("route_deviation", "偏离路线", "medium", route_deviation,
-                 "The run's track leaves the corridor around the trip's stops"),
-    PositionRule("unassigned_movement", "无派车移动", "high", unassigned_movement,
-                 "A pooled vehicle moves with no assignment"),
-    PositionRule("parked_off_site", "夜间未回场", "medium", parked_off_site,
-                 "A vehicle spends the night away from its home depot with no overnight trip"),
-    PositionRule("odometer_gps_mismatch", "里程与定位不符", "medium", odometer_gps_mismatch,
-                 "The run's odometer distance disagrees with its GPS distance"),
-)
+def rule_specs() -> list[RuleSpec]:
+    """The position rules as the registry takes them (defaults: SPEC §6.1)."""
+    specs = [
+        ("route_deviation", "偏离路线", "medium", route_deviation,
+         "The run's track leaves the corridor around the trip's stops (or planned route)"),
+        ("unassigned_movement", "无派车移动", "high", unassigned_movement,
+         "A pooled vehicle moves with no assignment or run of its own"),
+        ("parked_off_site", "夜间未回场", "medium", parked_off_site,
+         "A vehicle spends the night away from its home depot with no overnight trip"),
+        ("odometer_gps_mismatch", "里程与定位不符", "medium", odometer_gps_mismatch,
+         "A run's odometer distance disagrees with its GPS distance"),
+    ]
+    return [RuleSpec(code=code, label=label, severity=severity,
+                     params=rules.DEFAULT_PARAMS[code], find=find, description=description)
+            for code, label, severity, find, description in specs]

@@ -1,10 +1,10 @@
 """Vehicle positions (全市一张网): every fix by vehicle and time, the latest one per vehicle,
-the devices the gateways sent that no vehicle carries, and what the detection found."""
+and the devices the gateways sent that no vehicle carries."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -67,22 +67,3 @@ class UnknownDevice(Base):
     first_at: Mapped[datetime] = mapped_column(default=clock.now)
     last_at: Mapped[datetime] = mapped_column(default=clock.now)
 
-
-class PositionFinding(Base):
-    """What a position rule found (route deviation, unassigned movement, parked off site,
-    odometer against GPS), once per rule and subject: re-running the detection adds nothing.
-    The supervision cases are opened from these."""
-
-    __tablename__ = "position_findings"
-    __table_args__ = (UniqueConstraint("rule", "subject"),
-                      Index("ix_position_findings_vehicle_detected", "vehicle_id", "detected_at"))
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    rule: Mapped[str] = mapped_column(String(32))
-    # "trip:<id>" or "vehicle:<id>:<local date>": what one finding is about.
-    subject: Mapped[str] = mapped_column(String(64))
-    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"))
-    trip_id: Mapped[int | None] = mapped_column(ForeignKey("trips.id", ondelete="CASCADE"))
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    detected_at: Mapped[datetime] = mapped_column(default=clock.now)
-    facts: Mapped[dict] = mapped_column(JSON, default=dict)

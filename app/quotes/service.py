@@ -15,6 +15,7 @@ from app.accounts.models import User, VehicleClass
 from app.errors import IllegalTransition, NotFound
 from app.quotes import policy
 from app.quotes.models import QuoteRound
+from app.quotes.route import full_estimate
 from app.trips.models import Channel, Offer, Trip, TripState
 from app.trips.service import get_own
 from providers import base
@@ -56,7 +57,7 @@ def quote_request_for(trip: Trip, route: RouteEstimator,
                       rules: policy.QuotePolicy = policy.DEFAULT_POLICY) -> base.QuoteRequest:
     """The provider-neutral facts of ``trip`` (plain data, safe to hand to other threads)."""
     stops = tuple(base.Stop(s["name"], float(s["lat"]), float(s["lng"])) for s in trip.stops)
-    estimate = route.estimate([(s.lat, s.lng) for s in stops])
+    estimate = full_estimate(trip, route)
     requested = trip.vehicle_class.value if trip.vehicle_class else None
     return base.QuoteRequest(
         trip_ref=str(trip.id), stops=stops, depart_at=trip.depart_at, return_at=trip.return_at,

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, and_, or_
+from sqlalchemy import (JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, and_,
+                        false, or_)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -107,6 +108,8 @@ class Trip(StateMachine, Base):
     return_at: Mapped[datetime]
     vehicle_class: Mapped[VehicleClass | None] = mapped_column(enum_column(VehicleClass, "vehicle_class"))
     cross_region: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A trip with a return time comes back to its origin unless the traveler says one way.
+    one_way: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     est_distance_km: Mapped[Decimal | None] = mapped_column(Numeric(8, 1))
     est_duration_min: Mapped[int | None] = mapped_column(Integer)
     selected_offer_id: Mapped[int | None] = mapped_column(
@@ -142,6 +145,16 @@ class Trip(StateMachine, Base):
     @property
     def passenger_count(self) -> int:
         return len(self.passengers)
+
+    @property
+    def route_points(self) -> list[tuple[float, float]]:
+        """The (lat, lng) points the vehicle drives through: the stops in order and, unless
+        the trip is one-way, back to the origin (every trip has a return time). A trip
+        whose last stop already is its origin is not sent round twice."""
+        points = [(float(s["lat"]), float(s["lng"])) for s in self.stops]
+        if not self.one_way and len(points) > 1 and points[-1] != points[0]:
+            points.append(points[0])
+        return points
 
     # --- the lifecycle: which state allows what (one definition each) ---------------------
     # Services check these before acting; ``can_<action>(user, ctx)`` below adds who may

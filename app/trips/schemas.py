@@ -43,6 +43,9 @@ class TripCreateSchema(Schema):
     return_at = AwareDateTime(required=True)
     vehicle_class = fields.String(load_default=None, allow_none=True,
                                   validate=validate.OneOf([c.value for c in VehicleClass]))
+    one_way = fields.Boolean(load_default=False, metadata={
+        "description": "true: the trip ends at its last stop; false (default): the vehicle "
+                       "comes back to the origin, and the route estimate is out and back"})
 
     @validates_schema
     def _times(self, data, **kwargs):
@@ -68,6 +71,7 @@ class TripSchema(Schema):
     id = fields.Integer()
     state = fields.Function(lambda t: str(t.state))
     cross_region = fields.Boolean()
+    one_way = fields.Boolean()
     emergency = fields.Boolean()
     unit_id = fields.Integer()
     applicant_id = fields.Integer()
@@ -78,7 +82,8 @@ class TripSchema(Schema):
     depart_at = AwareDateTime()
     return_at = AwareDateTime()
     vehicle_class = fields.Function(lambda t: str(t.vehicle_class) if t.vehicle_class else None)
-    est_distance_km = fields.Decimal(as_string=True, allow_none=True)
+    est_distance_km = fields.Decimal(as_string=True, allow_none=True, metadata={
+        "description": "The full route estimate at the last quote: out and back unless one_way"})
     est_duration_min = fields.Integer(allow_none=True)
     selected_offer_id = fields.Integer(allow_none=True)
     channel = fields.Function(lambda t: str(t.channel) if t.channel else None)

@@ -31,12 +31,13 @@ def create_trip(session, *, actor: User, data: dict, bounds: CityBounds) -> Trip
                 purpose_text=data["purpose"].get("text", ""),
                 passengers=data["passengers"], stops=data["stops"],
                 depart_at=data["depart_at"], return_at=data["return_at"],
-                vehicle_class=data.get("vehicle_class"),
+                vehicle_class=data.get("vehicle_class"), one_way=data.get("one_way", False),
                 cross_region=is_cross_region(bounds, data["stops"]))
     session.add(trip)
     session.flush()
     audit.record(session, entity="trips", entity_id=trip.id, action="created",
-                 actor_id=actor.id, data={"cross_region": trip.cross_region})
+                 actor_id=actor.id, data={"cross_region": trip.cross_region,
+                                          "one_way": trip.one_way})
     return trip
 
 

@@ -1,13 +1,12 @@
 """positions: every fix by (vehicle, time), monthly partitions on PostgreSQL, the latest fix
-per vehicle, unknown devices, the position rules' findings; vehicles' device id, device key
-and home depot
+per vehicle, unknown devices; vehicles' device id, device key and home depot
 
 On PostgreSQL ``positions`` is partitioned by range of ``at``; the partitions (schema
 ``position_parts``, one per month) from a year back to three months ahead are made here,
 and the worker's ``positions.partitions`` job keeps them ahead and drops expired ones.
 
 Revision ID: 0016_positions
-Revises: 0010_odometer_at
+Revises: 0015_supervision
 Create Date: 2026-12-04 14:58:55.447071
 """
 from datetime import datetime, timezone
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0016_positions'
-down_revision = '0010_odometer_at'
+down_revision = '0015_supervision'
 branch_labels = None
 depends_on = None
 
@@ -63,24 +62,6 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == 'postgresql':
         _partitions()
-    op.create_table('position_findings',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('rule', sa.String(length=32), nullable=False),
-    sa.Column('subject', sa.String(length=64), nullable=False),
-    sa.Column('vehicle_id', sa.Integer(), nullable=False),
-    sa.Column('trip_id', sa.Integer(), nullable=True),
-    sa.Column('unit_id', sa.Integer(), nullable=False),
-    sa.Column('detected_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('facts', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['trip_id'], ['trips.id'], name=op.f('fk_position_findings_trip_id_trips'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_position_findings_unit_id_units')),
-    sa.ForeignKeyConstraint(['vehicle_id'], ['vehicles.id'], name=op.f('fk_position_findings_vehicle_id_vehicles')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_position_findings')),
-    sa.UniqueConstraint('rule', 'subject', name=op.f('uq_position_findings_rule_subject'))
-    )
-    with op.batch_alter_table('position_findings', schema=None) as batch_op:
-        batch_op.create_index('ix_position_findings_vehicle_detected', ['vehicle_id', 'detected_at'], unique=False)
-
     with op.batch_alter_table('vehicles', schema=None) as batch_op:
         batch_op.add_column(sa.Column('device_id', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('device_key_sha256', sa.String(length=64), nullable=True))
@@ -113,10 +94,6 @@ def downgrade() -> None:
         batch_op.drop_column('device_key_sha256')
         batch_op.drop_column('device_id')
 
-    with op.batch_alter_table('position_findings', schema=None) as batch_op:
-        batch_op.drop_index('ix_position_findings_vehicle_detected')
-
-    op.drop_table('position_findings')
     op.drop_table('positions')  # its partitions with it
     op.drop_table('latest_positions')
     op.drop_table('unknown_devices')

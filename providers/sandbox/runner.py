@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 from providers import registry
-from providers.sandbox import gateway, wechat
+from providers.sandbox import gaode, gateway, wechat
 from providers.sandbox.server import SandboxServer
 
-# name -> (port offset, factory); the supply sandboxes follow the registry's defaults; the
-# positioning gateway (a simulated Traccar) takes the last port of the block.
+# The routing sandbox and the positioning gateway (a simulated Traccar) sit apart from the
+# supply sandboxes' consecutive offsets.
+ROUTE_OFFSET = 9
+GATEWAY_OFFSET = 8
+
+# name -> (port offset, factory); the supply sandboxes follow the registry's defaults.
 SANDBOXES = {
     "wechat": (0, wechat.create_app),
     **{name: (offset, factory)
        for offset, (name, factory) in enumerate(registry.sandbox_apps().items(), start=1)},
-    "gateway": (7, gateway.create_app),
+    "route": (ROUTE_OFFSET, gaode.create_app),
+    "gateway": (GATEWAY_OFFSET, gateway.create_app),
 }
 
 
@@ -25,5 +30,7 @@ def start_all(port_base: int = 0) -> dict[str, SandboxServer]:
 
 def settings_for(servers: dict[str, SandboxServer]) -> dict[str, str]:
     """App settings that point the adapters at the running sandboxes."""
+    route = {"ROUTE_PROVIDER": "gaode", "ROUTE_BASE_URL": servers["route"].url,
+             "ROUTE_KEY": gaode.SANDBOX_KEY} if "route" in servers else {}
     return {"WECHAT_BASE_URL": servers["wechat"].url,
-            **registry.settings_for_sandboxes(servers)}
+            **registry.settings_for_sandboxes(servers), **route}

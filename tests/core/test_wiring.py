@@ -20,10 +20,13 @@ def test_create_app_subscribes_each_domain_once(app):
         "app.orders.cancellation.cancel_provider_order",
     ]
     assert _names(events.subscribers(trip_events.TRIP_FINISHED, app)) == [
-        "app.billing.handlers.price_finished_trip"]
+        "app.billing.handlers.price_finished_trip", "app.supervision.service.check_trip"]
+    assert _names(events.subscribers("violation_check", app)) == [
+        "app.supervision.service.on_check"]
     assert _names(events.subscribers("charge_changed", app)) == [
         "app.settlements.service.resettle_charge"]
     assert "orders.book" in jobs.registered(app) and "approvals.expire" in jobs.registered(app)
+    assert "supervision.sweep" in jobs.registered(app)
 
 
 def test_apps_do_not_share_subscribers():

@@ -1,19 +1,18 @@
 """The simulated gateway posts Traccar's forwarding over real HTTP: a deviation injected
-through it is found as a route deviation, a vehicle it moves with no assignment as an
-unassigned movement, a night drive as a vehicle parked off site; the demo map is full."""
+through it opens a route_deviation case, a vehicle it moves with no assignment an
+unassigned_movement case, a night away from the depot a parked_off_site case (supervision's
+cases, read as a supervisor reads them); the demo map is full."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
 import pytest
 import requests
-from sqlalchemy import select
-
 from app import clock, worker
-from app.positions.models import PositionFinding
 from providers.sandbox import gateway as gateway_sandbox
 from providers.sandbox.server import SandboxServer
 from tests.e2e.test_devserver import devserver  # noqa: F401
+from tests.factories import ok
 from tests.positions.conftest import T0, TOKEN
 
 STOPS = [{"name": "市民广场", "lat": 31.81, "lng": 119.97},
@@ -48,16 +47,23 @@ def _replay(gateway_url: str, device_id: str, **drive) -> dict:
     return resp.json()
 
 
-def _findings(in_db) -> dict[str, list[PositionFinding]]:
-    with in_db() as s:
-        found: dict[str, list[PositionFinding]] = {}
-        for finding in s.scalars(select(PositionFinding)):
-            found.setdefault(finding.rule, []).append(finding)
+@pytest.fixture
+def cases(api):
+    """The position cases a supervisor reads (GET /supervision/violations), by rule."""
+
+    def read() -> dict[str, list[dict]]:
+        api.tokens.clear()  # the clock moves between logins
+        found: dict[str, list[dict]] = {}
+        for case in ok(api.get("/supervision/violations", as_="demo-supervisor",
+                               query_string={"limit": 100}))["items"]:
+            found.setdefault(case["rule"], []).append(case)
         return found
+
+    return read
 
 
 def test_a_deviation_injected_through_the_simulator_is_a_route_deviation(
-        simulated_gateway, make_trip, drive, fleet, devices, travel, in_db, detect):
+        simulated_gateway, make_trip, drive, fleet, devices, travel, cases, detect):
     vehicle = fleet["sedans"][0]["id"]
     trip_id = make_trip(depart_at=T0 + timedelta(hours=1), stops=STOPS)
     drive(trip_id, vehicle_id=vehicle, until="started")
@@ -68,14 +74,14 @@ def test_a_deviation_injected_through_the_simulator_is_a_route_deviation(
                    deviation={"after_minutes": 10, "minutes": 14, "offset_km": 5})
     assert sent["statuses"] == {"200": sent["posted"]} and sent["posted"] > 50
     assert detect() == 1
-    (case,) = _findings(in_db)["route_deviation"]
-    assert (case.trip_id, case.vehicle_id, case.subject) == (trip_id, vehicle, f"trip:{trip_id}")
-    assert case.facts["minutes"] >= 10 and 4.5 < case.facts["max_km"] < 5.5
+    (case,) = cases()["route_deviation"]
+    assert (case["trip_id"], case["vehicle_id"], case["state"]) == (trip_id, vehicle, "open")
+    assert case["facts"]["minutes"] >= 10 and 4.5 < case["facts"]["max_km"] < 5.5
     assert detect() == 0  # once only
 
 
 def test_a_drive_along_the_route_is_no_deviation(simulated_gateway, make_trip, drive, fleet,
-                                                 devices, travel, in_db, detect):
+                                                 devices, travel, cases, detect):
     vehicle = fleet["sedans"][0]["id"]
     trip_id = make_trip(depart_at=T0 + timedelta(hours=1), stops=STOPS)
     drive(trip_id, vehicle_id=vehicle, until="started")
@@ -84,25 +90,24 @@ def test_a_drive_along_the_route_is_no_deviation(simulated_gateway, make_trip, d
     _replay(simulated_gateway, devices[vehicle], route=ROUTE, speed_kmh=40,
             start=started.isoformat(), every_s=30)
     detect()
-    assert "route_deviation" not in _findings(in_db)
+    assert "route_deviation" not in cases()
 
 
 def test_a_vehicle_moved_with_no_assignment_is_an_unassigned_movement(
-        simulated_gateway, fleet, devices, now, travel, in_db, detect):
+        simulated_gateway, fleet, devices, now, travel, cases, detect):
     idle, short_hop = fleet["sedans"][1]["id"], fleet["sedans"][2]["id"]
     start = T0 - timedelta(hours=1)
     for vehicle, km in ((idle, 0.05), (short_hop, 0.009)):
         _replay(simulated_gateway, devices[vehicle], start=start.isoformat(), every_s=30,
                 speed_kmh=30, route=[[31.78, 119.95], [31.78, 119.95 + km]])
     detect()
-    moved = _findings(in_db)["unassigned_movement"]
-    assert [(f.vehicle_id, f.subject) for f in moved] == [
-        (idle, f"vehicle:{idle}:{clock.local_date(start)}")]
-    assert moved[0].facts["km"] >= 4.5
+    moved = cases()["unassigned_movement"]
+    assert [(c["vehicle_id"], c["trip_id"]) for c in moved] == [(idle, None)]
+    assert moved[0]["facts"]["km"] >= 4.5
 
 
 def test_a_night_drive_away_from_the_depot_is_parked_off_site(simulated_gateway, fleet,
-                                                              devices, frozen_clock, in_db, detect):
+                                                              devices, frozen_clock, cases, detect):
     vehicle = fleet["vehicles"][3]["id"]
     night = datetime.combine(clock.local_date(T0), time(0, 30), clock.SHANGHAI)
     frozen_clock(night + timedelta(hours=6))
@@ -111,8 +116,8 @@ def test_a_night_drive_away_from_the_depot_is_parked_off_site(simulated_gateway,
     _replay(simulated_gateway, devices[vehicle], start=night.isoformat(), every_s=600,
             speed_kmh=1, route=[away, [away[0], away[1] + 0.0005]])
     detect()
-    (parked,) = _findings(in_db)["parked_off_site"]
-    assert parked.vehicle_id == vehicle and parked.facts["nearest_km"] > 2.9
+    (parked,) = cases()["parked_off_site"]
+    assert parked["vehicle_id"] == vehicle and parked["facts"]["nearest_km"] > 2.9
 
 
 def test_the_demo_map_is_never_empty(devserver):  # noqa: F811
