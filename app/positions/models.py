@@ -23,7 +23,8 @@ class Position(Base):
     reason in ``flaw``: tracks, distances and rules read valid fixes only."""
 
     __tablename__ = "positions"
-    __table_args__ = {"postgresql_partition_by": "RANGE (at)"}
+    # Rows cluster by (vehicle, time) on SQLite too (WITHOUT ROWID): a track is one range.
+    __table_args__ = {"postgresql_partition_by": "RANGE (at)", "sqlite_with_rowid": False}
 
     vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"), primary_key=True)
     at: Mapped[datetime] = mapped_column(primary_key=True)

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Mapping
 
+from app.positions import geometry
 from app.positions.geometry import LatLng, distance_to_path_km, haversine_km
 
 Params = Mapping[str, Any]
@@ -54,15 +55,7 @@ class Fix:
 def travelled_km(fixes: Sequence[Fix], *, jitter_km: float = JITTER_KM) -> float:
     """Distance along the fixes, counting a move only once it leaves ``jitter_km`` of the
     last counted point (so a parked receiver's wander adds nothing)."""
-    if not fixes:
-        return 0.0
-    total, anchor = 0.0, fixes[0].point
-    for fix in fixes[1:]:
-        step = haversine_km(anchor, fix.point)
-        if step >= jitter_km:
-            total += step
-            anchor = fix.point
-    return total
+    return geometry.travelled_km([fix.point for fix in fixes], jitter_km)
 
 
 def corridor_path(stops: Sequence[Mapping], *, one_way: bool = False,

@@ -58,7 +58,8 @@ def upgrade() -> None:
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['vehicle_id'], ['vehicles.id'], name=op.f('fk_positions_vehicle_id_vehicles')),
     sa.PrimaryKeyConstraint('vehicle_id', 'at', name=op.f('pk_positions')),
-    postgresql_partition_by='RANGE (at)'
+    postgresql_partition_by='RANGE (at)',
+    sqlite_with_rowid=False
     )
     if op.get_bind().dialect.name == 'postgresql':
         _partitions()
