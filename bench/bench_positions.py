@@ -14,7 +14,7 @@ For SQLite and (when its server answers) PostgreSQL, in one run each:
 
 Run: ``python -m bench.bench_positions [seconds]`` (default 10 s per wrk run). PostgreSQL:
 ``BENCH_DATABASE_URL`` (default the local cluster on 127.0.0.1:54329), a fresh database
-``otb_bench_positions`` is made there; skipped when the server does not answer.
+``positions_bench`` is made there; skipped when the server does not answer.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VEHICLES = 1370
 THREADS, CONNECTIONS = 2, 8
 GUNICORN = ["-w", "1", "-k", "gthread", "--threads", "4"]
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:54329/otb_bench_positions"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:54329/positions_bench"
 TRACK_HOURS, TRACK_EVERY_S, READS = 10, 10, 30
 
 

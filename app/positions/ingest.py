@@ -34,16 +34,17 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
-class Device:
-    vehicle_id: int
-    key_sha256: str | None
-
-
-@dataclass(frozen=True)
 class Earlier:
     at: datetime
     lat: float
     lng: float
+
+
+@dataclass(frozen=True)
+class Device:
+    vehicle_id: int
+    key_sha256: str | None
+    latest: Earlier | None = None  # the vehicle's newest valid fix, read with the device
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,11 @@ class _Statements:
         insert = (postgresql if dialect == "postgresql" else sqlite).insert
         positions, latest = Position.__table__, LatestPosition.__table__
         devices, vehicles = UnknownDevice.__table__, Vehicle.__table__
-        self.device = select(vehicles.c.id, vehicles.c.device_key_sha256).where(
-            vehicles.c.device_id == bindparam("device_id"))
-        self.latest = select(latest.c.at, latest.c.lat, latest.c.lng).where(
-            latest.c.vehicle_id == bindparam("vehicle_id"))
+        self.device = (select(vehicles.c.id, vehicles.c.device_key_sha256, latest.c.at,
+                              latest.c.lat, latest.c.lng)
+                       .select_from(vehicles.outerjoin(
+                           latest, latest.c.vehicle_id == vehicles.c.id))
+                       .where(vehicles.c.device_id == bindparam("device_id")))
         self.earlier = (select(positions.c.at, positions.c.lat, positions.c.lng)
                         .where(positions.c.vehicle_id == bindparam("vehicle_id"),
                                positions.c.at < bindparam("at"), positions.c.valid)
@@ -133,7 +135,9 @@ def _sql(session) -> tuple[_Statements, object]:
 def device(session, device_id: str) -> Device | None:
     sql, connection = _sql(session)
     row = connection.execute(sql.device, {"device_id": device_id}).first()
-    return Device(row[0], row[1]) if row else None
+    if row is None:
+        return None
+    return Device(row[0], row[1], Earlier(row[2], row[3], row[4]) if row[2] else None)
 
 
 def count_unknown(session, device_id: str, source: str, now: datetime) -> None:
@@ -148,13 +152,13 @@ def unknown_device(device_id: str) -> NotFound:
                     code="unknown_device", errors={"device_id": [device_id]})
 
 
-def _earlier(sql: _Statements, connection, vehicle_id: int,
+def _earlier(sql: _Statements, connection, found: Device,
              at: datetime) -> tuple[Earlier | None, bool]:
     """The valid fix before ``at`` and whether ``at`` is newer than the vehicle's latest."""
-    latest = connection.execute(sql.latest, {"vehicle_id": vehicle_id}).first()
+    latest = found.latest
     if latest is None or latest.at < at:
-        return (Earlier(*latest) if latest else None), True
-    row = connection.execute(sql.earlier, {"vehicle_id": vehicle_id, "at": at}).first()
+        return latest, True
+    row = connection.execute(sql.earlier, {"vehicle_id": found.vehicle_id, "at": at}).first()
     return (Earlier(*row) if row else None), False
 
 
@@ -172,7 +176,7 @@ def store(session, fix: Fix, found: Device, *, now: datetime, retention_months: 
         # lose the last moments of fixes (never corrupt them), and commits stop waiting
         # for the disk, which is what lets one worker keep up with the city's terminals.
         connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    earlier, newest = _earlier(sql, connection, found.vehicle_id, fix.at)
+    earlier, newest = _earlier(sql, connection, found, fix.at)
     flaw = judge(fix, earlier)
     row = dict(vehicle_id=found.vehicle_id, at=fix.at, lat=fix.lat, lng=fix.lng,
                speed_kmh=fix.speed_kmh, course=fix.course, source=fix.source, received_at=now)
