@@ -14,14 +14,8 @@ from providers.route import EARTH_RADIUS_KM, haversine_km
 
 LatLng = tuple[float, float]
 
-__all__ = ["haversine_km", "path_km", "distance_to_path_km", "simplify", "travelled_km",
-           "LatLng"]
+__all__ = ["haversine_km", "distance_to_path_km", "simplify", "travelled_km", "LatLng"]
 _KM_PER_DEG = math.pi / 180 * EARTH_RADIUS_KM
-
-
-def path_km(points: Sequence[LatLng]) -> float:
-    """The length of the polyline through ``points``."""
-    return sum(haversine_km(a, b) for a, b in zip(points, points[1:]))
 
 
 def _project(origin_lat: float, point: LatLng) -> tuple[float, float]:

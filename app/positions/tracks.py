@@ -4,7 +4,6 @@ Stored coordinates are WGS-84; a client drawing on a GCJ-02 map (Gaode, the WeCh
 asks for ``coords=gcj02`` and the conversion happens here, at the edge."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -27,14 +26,6 @@ MAX_SPAN = timedelta(days=7)
 # Douglas–Peucker tolerance of a simplified track: invisible at street zoom.
 DEFAULT_TOLERANCE_M = 10.0
 DATUMS = ("wgs84", "gcj02")
-
-
-@dataclass(frozen=True)
-class TrackPoint:
-    at: datetime
-    lat: float
-    lng: float
-    speed: float | None
 
 
 def km(value: float) -> Decimal:
@@ -94,12 +85,6 @@ def _rows(session, vehicle_id: int, start: datetime, end: datetime) -> list[tupl
     """(raw time, lat, lng, speed) of the valid fixes of ``[start, end]`` in time order."""
     return session.connection().execute(_TRACK, {
         "vehicle_id": vehicle_id, "start": start, "end": end}).all()
-
-
-def valid_points(session, vehicle_id: int, start: datetime, end: datetime) -> list[TrackPoint]:
-    """The valid fixes of ``[start, end]`` in time order."""
-    return [TrackPoint(_aware(at), lat, lng, speed)
-            for at, lat, lng, speed in _rows(session, vehicle_id, start, end)]
 
 
 def track(session, vehicle_id: int, start: datetime, end: datetime, *, full: bool = False,

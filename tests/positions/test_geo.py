@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from app.positions.geometry import distance_to_path_km, path_km, simplify
+from app.positions.geometry import distance_to_path_km, simplify, travelled_km
 from providers.geo import gcj02_to_wgs84, out_of_china, wgs84_to_gcj02
 from providers.route import haversine_km
 
@@ -48,11 +48,14 @@ def test_distance_to_a_path_is_to_its_nearest_segment_not_its_stops():
         haversine_km(middle_north, path[0]), rel=1e-3)
 
 
-def test_path_length_is_the_sum_of_great_circle_legs():
+def test_travelled_distance_is_the_great_circle_legs_beyond_the_jitter():
     legs = [(31.0, 120.0), (31.0, 120.1), (31.1, 120.1)]
-    assert path_km(legs) == pytest.approx(haversine_km(legs[0], legs[1])
-                                          + haversine_km(legs[1], legs[2]))
-    assert path_km(legs[:1]) == 0
+    assert travelled_km(legs, 0.03) == pytest.approx(
+        haversine_km(legs[0], legs[1]) + haversine_km(legs[1], legs[2]), rel=1e-3)
+    assert travelled_km(legs[:1], 0.03) == 0
+    # 20 m steps are jitter one by one, but count once they add up past 30 m
+    creep = [(31.0, 120.0 + i * 0.00021) for i in range(11)]  # 10 steps of 20 m
+    assert travelled_km(creep, 0.03) == pytest.approx(0.2, abs=0.021)
 
 
 def test_douglas_peucker_drops_points_within_the_tolerance_and_keeps_corners():
@@ -67,4 +70,4 @@ def test_douglas_peucker_drops_points_within_the_tolerance_and_keeps_corners():
     assert len(kept) <= 5
     assert len(simplify(points, 1.0)) > 50  # under the wobble everything stays
     assert simplify(points[:2], 10.0) == [0, 1]
-    assert math.isclose(path_km([points[i] for i in kept]), 2.0, rel_tol=0.02)
+    assert math.isclose(travelled_km([points[i] for i in kept], 0.03), 2.0, rel_tol=0.02)
