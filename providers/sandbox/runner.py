@@ -8,7 +8,7 @@ from providers.sandbox.server import SandboxServer
 # The routing sandbox and the positioning gateway (a simulated Traccar) sit apart from the
 # supply sandboxes' consecutive offsets.
 ROUTE_OFFSET = 9
-GATEWAY_OFFSET = 8
+GATEWAY_OFFSET = 7
 
 # name -> (port offset, factory); the supply sandboxes follow the registry's defaults.
 SANDBOXES = {
