@@ -103,9 +103,13 @@ def track(session, vehicle_id: int, start: datetime, end: datetime, *, full: boo
     return {"vehicle_id": vehicle_id, "from_": start, "to": end, "datum": datum,
             "point_count": len(rows), "simplified": len(kept) < len(rows),
             "gps_km": km(travelled_km(coords, JITTER_KM)),
-            "points": [{"at": _aware(rows[i][0]), "speed": rows[i][3],
-                        **dict(zip(("lat", "lng"), to_datum(*coords[i], datum)))}
-                       for i in kept]}
+            "points": [_point(rows[i], to_datum(*coords[i], datum)) for i in kept]}
+
+
+def _point(row: tuple, lat_lng: tuple[float, float]) -> dict:
+    """A track point as it is answered (serialised here: a full day is 8,640 of them)."""
+    return {"at": clock.local(_aware(row[0])).isoformat(), "lat": lat_lng[0],
+            "lng": lat_lng[1], "speed": row[3]}
 
 
 def vehicle_track(session, user: User, vehicle_id: int, start: datetime, end: datetime,
