@@ -95,6 +95,16 @@ class Config:
     # Reverse proxies in front of the API that append to X-Forwarded-For: the client IP the
     # sign-in limit counts by is the address the outermost of them saw (0: the peer's).
     PROXY_COUNT: int = field(default_factory=lambda: int(_env("PROXY_COUNT", "0")))
+    # Vehicle positions (SPEC §6.3). The positioning gateways' secrets, each sent as the
+    # header Traccar's ``forward.header`` adds (``Authorization: Bearer <secret>``): the
+    # demo's one in TRACCAR_TOKEN, more as a JSON object {"gateway name": "secret"}.
+    TRACCAR_TOKEN: str = field(default_factory=lambda: _env("TRACCAR_TOKEN", ""))
+    TRACCAR_GATEWAYS_JSON: str = field(default_factory=lambda: _env("TRACCAR_GATEWAYS_JSON", ""))
+    # Whole months of fixes kept before the current one; partitions made this far ahead.
+    POSITION_RETENTION_MONTHS: int = field(
+        default_factory=lambda: int(_env("POSITION_RETENTION_MONTHS", "12")))
+    POSITION_PARTITIONS_AHEAD: int = field(
+        default_factory=lambda: int(_env("POSITION_PARTITIONS_AHEAD", "3")))
     TESTING: bool = False
 
     @classmethod

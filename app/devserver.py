@@ -13,6 +13,7 @@ fleet and tariff. Each demo city registers the other as its partner at
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -40,7 +41,8 @@ def main() -> int:
 
     sandboxes = runner.start_all(sandbox_base)
 
-    from app import clock, create_app, db, demo_history
+    from app import clock, create_app, db, demo_history, seed
+    from app.positions.simulation import Feeder
     from app.migrate import upgrade
     from app.partners import demo as partner_demo_data
     from app.worker import Worker
@@ -48,9 +50,12 @@ def main() -> int:
     upgrade(db_url)
     city = ({"CITY_REGION_CODE": partner_demo_data.FUZHOU_REGION_CODE,
              "CITY_BOUNDS": partner_demo_data.FUZHOU_BOUNDS} if partner_demo else {})
+    # The positioning gateway's secret (the demo's simulated Traccar sends it).
+    traccar_token = os.environ.get("OTB_TRACCAR_TOKEN") or secrets.token_urlsafe(24)
     app = create_app({"DATABASE_URL": db_url, "SANDBOX_MODE": True, **city,
                       **runner.settings_for(sandboxes),
-                      **_sandbox_provider_settings(sandboxes, port)})
+                      **_sandbox_provider_settings(sandboxes, port),
+                      "TRACCAR_TOKEN": traccar_token})
     with app.app_context():
         if partner_demo:
             seeded = partner_demo_data.seed_fuzhou(db.session)
@@ -61,6 +66,7 @@ def main() -> int:
             seeded = demo_history.seed_demo_with_history(db.session)
             partner_demo_data.register_partner(db.session, partner_demo_data.FUZHOU,
                                                base_url=partner_url, our_id="changzhou")
+            seed.equip_positioning(db.session)
         db.session.commit()
         if not partner_demo:
             history_period, history_trips = demo_history.summary(db.session, clock.now())
@@ -72,6 +78,7 @@ def main() -> int:
     worker = Worker(app).start()
     server = make_server("127.0.0.1", port, app, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
+    feeder = Feeder(app, sandboxes["gateway"].url).start(url, traccar_token)
 
     stop = threading.Event()
 
@@ -94,6 +101,7 @@ def main() -> int:
         print("  " + line)
     print(sandbox_controls(sandboxes))
     print(console_banner(url, console_users, demo_password))
+    print(telemetry_lines(sandboxes, traccar_token))
     if history_trips:
         print(f"Demo history: {history_trips} confirmed trips in {history_period} — log in as "
               f"demo-finance and POST /api/v1/settlements {{\"period\": \"{history_period}\"}}")
@@ -101,6 +109,7 @@ def main() -> int:
     try:
         server.serve_forever()
     finally:
+        feeder.stop()
         worker.stop()
         for srv in sandboxes.values():
             srv.stop()
@@ -135,7 +144,7 @@ def console_banner(url: str, usernames: list[str], password: str) -> str:
 def sandbox_controls(sandboxes) -> str:
     """Where to watch and drive the sandboxes (README.md, "Sandbox controls")."""
     orders = ", ".join(f"{name} {srv.url}" for name, srv in sandboxes.items()
-                       if name not in ("wechat", "route"))
+                       if name not in ("wechat", "route", "gateway"))
     return "\n".join([
         "Sandbox controls (README.md, \"Sandbox controls\"):",
         f"  WeChat messages sent:  GET  {sandboxes['wechat'].url}/__sandbox/messages",
@@ -146,6 +155,22 @@ def sandbox_controls(sandboxes) -> str:
         f"({orders})",
         "  latency and faults:    POST <sandbox>/__sandbox/faults "
         "{\"latency_ms\": 300, \"fault\": \"5xx\", \"times\": 1}; DELETE clears",
+    ])
+
+
+def telemetry_lines(sandboxes, token: str) -> str:
+    """How the demo's positions arrive and how to steer them (README.md, "Telemetry demo")."""
+    gateway = sandboxes["gateway"].url
+    return "\n".join([
+        "Telemetry demo (README.md, \"Telemetry demo\"): a simulated Traccar forwards every "
+        "vehicle's fixes to POST /api/v1/telemetry/traccar",
+        f"  gateway secret:        Authorization: Bearer {token}  (OTB_TRACCAR_TOKEN)",
+        f"  vehicles on the map:   GET /api/v1/vehicles/positions (demo-dispatcher); devices "
+        f"in GET /api/v1/admin/vehicles; simulator state GET {gateway}/__sandbox/devices",
+        f"  inject a deviation:    POST {gateway}/__sandbox/devices/<device_id>/deviate "
+        "{\"offset_km\": 5, \"minutes\": 15}",
+        f"  off-hours movement:    POST {gateway}/__sandbox/devices/<device_id>/night-move "
+        "{\"km\": 5}",
     ])
 
 

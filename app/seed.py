@@ -54,6 +54,15 @@ FLEET = [
     (VehicleClass.BUS, 35, EnergyType.DIESEL, 1),
     (VehicleClass.BUS, 45, EnergyType.ELECTRIC, 1),
 ]
+# Every demo vehicle carries a positioning terminal (a 15-digit IMEI-like id) and parks at
+# the pool's depot by the city hall (WGS-84).
+DEPOT = (31.8106, 119.9741)
+
+
+def device_id_of(n: int) -> str:
+    return f"86{n:013d}"
+
+
 # The first driver logs in as demo-driver; the others are pre-registered driver users who
 # bind with a phone code for their number.
 DRIVERS = ["钱进", "孔亮", "曹勇", "严军", "华东", "金波", "魏明", "陶然"]
@@ -89,7 +98,9 @@ def seed_demo(session) -> bool:
             n += 1
             session.add(Vehicle(plate=f"苏D{'D' if energy.is_nev else 'G'}{1000 + n:04d}",
                                 vehicle_class=vehicle_class, seats=seats, energy_type=energy,
-                                pooled=True, unit=pool, odometer_km=Decimal(20000 + 1375 * n)))
+                                pooled=True, unit=pool, odometer_km=Decimal(20000 + 1375 * n),
+                                device_id=device_id_of(n), depot_lat=DEPOT[0],
+                                depot_lng=DEPOT[1]))
     phones = [f"1390000{i:04d}" for i in range(1, len(DRIVERS) + 1)]
     logins = [users["demo-driver"]]
     for name, phone in zip(DRIVERS[1:], phones[1:]):
@@ -103,3 +114,17 @@ def seed_demo(session) -> bool:
                            license_class="A1" if i < 3 else "B1"))
     session.flush()
     return True
+
+
+def equip_positioning(session) -> int:
+    """Give demo vehicles without a positioning device one, and a depot (a demo database
+    made before vehicles had them); returns how many were equipped."""
+    equipped = 0
+    for vehicle in session.scalars(select(Vehicle).where(Vehicle.device_id.is_(None))
+                                   .order_by(Vehicle.id)):
+        vehicle.device_id = device_id_of(vehicle.id)
+        if vehicle.depot_lat is None:
+            vehicle.depot_lat, vehicle.depot_lng = DEPOT
+        equipped += 1
+    session.flush()
+    return equipped

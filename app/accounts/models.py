@@ -5,7 +5,8 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import (Boolean, CheckConstraint, Float, ForeignKey, Numeric, String,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -133,6 +134,13 @@ class Vehicle(Base):
     status: Mapped[VehicleStatus] = mapped_column(
         enum_column(VehicleStatus, "vehicle_status"), default=VehicleStatus.AVAILABLE)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Positioning (SPEC §6.3): the terminal's identifier at the gateway (Traccar's
+    # ``uniqueId``, an IMEI for most terminals; OsmAnd's ``id``), the SHA-256 of the key a
+    # phone sends with OsmAnd fixes, and the home depot (WGS-84) it parks at overnight.
+    device_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    device_key_sha256: Mapped[str | None] = mapped_column(String(64))
+    depot_lat: Mapped[float | None] = mapped_column(Float)
+    depot_lng: Mapped[float | None] = mapped_column(Float)
 
     unit: Mapped[Unit] = relationship(lazy="joined")
 

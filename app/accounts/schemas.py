@@ -64,6 +64,17 @@ class UserPatchSchema(Schema):
     active = fields.Boolean()
 
 
+# Positioning (SPEC §6.3): the terminal's id at the gateway (Traccar's uniqueId, OsmAnd's
+# id) and the home depot in WGS-84, where the vehicle parks overnight.
+DEVICE_ID = fields.String(allow_none=True, validate=[
+    validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$", error="设备编号为 1 至 64 位字母、数字或 ._:-"),
+    printable], metadata={"description": "the positioning terminal's id (Traccar uniqueId)"})
+DEPOT_LAT = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90),
+                         metadata={"description": "home depot latitude, WGS-84"})
+DEPOT_LNG = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180),
+                         metadata={"description": "home depot longitude, WGS-84"})
+
+
 class VehicleSchema(Schema):
     id = fields.Integer(dump_only=True)
     plate = name_field(16, min_length=5, required=True)
@@ -77,6 +88,9 @@ class VehicleSchema(Schema):
                                  validate=validate.Range(min=0, max=Decimal("9999999.9")))
     status = fields.String(load_default=VehicleStatus.AVAILABLE.value,
                            validate=_choice(VehicleStatus))
+    device_id = DEVICE_ID
+    depot_lat = DEPOT_LAT
+    depot_lng = DEPOT_LNG
 
 
 class VehiclePatchSchema(Schema):
@@ -85,6 +99,9 @@ class VehiclePatchSchema(Schema):
     pooled = fields.Boolean()
     unit_id = fields.Integer(validate=ID)
     status = fields.String(validate=_choice(VehicleStatus))
+    device_id = DEVICE_ID
+    depot_lat = DEPOT_LAT
+    depot_lng = DEPOT_LNG
 
 
 class OdometerCorrectionSchema(Schema):

@@ -126,8 +126,16 @@ def deactivate(session, *, actor: User, obj) -> None:
     _audit(session, actor, obj, "deactivated", {})
 
 
+def _device_free(session, device_id: str | None, own_id: int | None = None) -> None:
+    clash = device_id and session.scalar(select(Vehicle.id).where(Vehicle.device_id == device_id))
+    if clash and clash != own_id:
+        raise Conflict("该设备编号已登记到其他车辆", code="device_taken",
+                       errors={"device_id": ["已存在"]})
+
+
 def create_vehicle(session, *, actor: User, data: dict) -> Vehicle:
     _unit_in_scope(session, actor, data["unit_id"])
+    _device_free(session, data.get("device_id"))
     if session.scalar(select(Vehicle.id).where(Vehicle.plate == data["plate"])):
         raise Conflict("该车牌已登记", code="plate_taken", errors={"plate": ["已存在"]})
     vehicle = Vehicle(**data)
@@ -140,6 +148,8 @@ def create_vehicle(session, *, actor: User, data: dict) -> Vehicle:
 def update_vehicle(session, *, actor: User, vehicle: Vehicle, data: dict) -> Vehicle:
     if "unit_id" in data:
         _unit_in_scope(session, actor, data["unit_id"])
+    if "device_id" in data:
+        _device_free(session, data["device_id"], vehicle.id)
     for key, value in data.items():
         setattr(vehicle, key, value)
     _audit(session, actor, vehicle, "updated", _jsonable(data))

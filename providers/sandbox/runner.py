@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from providers import registry
-from providers.sandbox import gaode, wechat
+from providers.sandbox import gaode, gateway, wechat
 from providers.sandbox.server import SandboxServer
 
-# The routing sandbox sits apart from the supply sandboxes' consecutive offsets.
+# The routing sandbox and the positioning gateway (a simulated Traccar) sit apart from the
+# supply sandboxes' consecutive offsets.
 ROUTE_OFFSET = 9
+GATEWAY_OFFSET = 7
 
 # name -> (port offset, factory); the supply sandboxes follow the registry's defaults.
 SANDBOXES = {
@@ -14,6 +16,7 @@ SANDBOXES = {
     **{name: (offset, factory)
        for offset, (name, factory) in enumerate(registry.sandbox_apps().items(), start=1)},
     "route": (ROUTE_OFFSET, gaode.create_app),
+    "gateway": (GATEWAY_OFFSET, gateway.create_app),
 }
 
 

@@ -146,7 +146,11 @@ def test_rule_versions(api):
     rules = {r["code"]: r for r in ok(api.get("/admin/violation-rules", "demo-admin"))["items"]}
     assert set(rules) == {"off_hours", "outside_window", "distance_overrun", "odometer_gap",
                           "implausible_run", "emergency_unapproved", "over_ceiling_bill",
-                          "fare_over_estimate"}
+                          "fare_over_estimate",
+                          # vehicle positions' rules, on the same machinery
+                          "route_deviation", "unassigned_movement", "parked_off_site",
+                          "odometer_gps_mismatch"}
+    assert rules["route_deviation"]["params"] == {"corridor_km": "3", "min_minutes": 10}
     assert rules["distance_overrun"]["params"] == {"ratio": "1.3", "min_extra_km": "20"}
     assert rules["distance_overrun"]["version"] == 0
     made = ok(api.post("/admin/violation-rules", "demo-admin", json={
