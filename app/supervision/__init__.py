@@ -9,10 +9,10 @@ def init_app(app) -> None:
     from app.api import register_blueprints
     from app.events import subscribe
     from app.jobs import register as register_job
-    from app.supervision import finders, service, views
+    from app.supervision import finders, report_views, service, views
     from app.trips import events
 
-    register_blueprints(app, views.blp, views.admin_blp)
+    register_blueprints(app, views.blp, views.admin_blp, report_views.blp, report_views.recall_blp)
     for spec in finders.builtin_rules():
         violations.register_rule(app, spec)
     subscribe(app, violations.VIOLATION_CHECK, service.on_check)
