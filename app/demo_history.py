@@ -146,7 +146,8 @@ PLANS = [
          passengers=5),
     Plan("fleet", "mpv", "武进高新区", "13:30", 4.5, parking="12", passengers=6,
          auto_confirmed=True),
-    Plan("fleet", "sedan", "无锡市政府", "09:00", 6, tolls="25.00"),
+    # …and a run of over three times the estimated distance (distance_overrun).
+    Plan("fleet", "sedan", "无锡市政府", "09:00", 6, tolls="25.00", factor="3.2"),
     Plan("fleet", "bus", "溧阳市政府", "07:00", 9.2, purpose="inspection", passengers=30),
     Plan("fleet", "sedan", "金坛区政府", "08:00", 6, purpose="enforcement", passengers=2),
     Plan("fleet", "minibus", "江苏省人民政府（南京）", "07:00", 12, tolls="150.00", waiting=90,

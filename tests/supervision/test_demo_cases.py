@@ -41,7 +41,7 @@ def test_the_month_left_cases_for_the_supervisor(app, client, seeded):
     by_rule: dict[str, list] = {}
     for case in found:
         by_rule.setdefault(case["rule"], []).append(case)
-    assert set(by_rule) >= {"odometer_gap", "outside_window", "over_ceiling_bill",
+    assert set(by_rule) >= {"odometer_gap", "outside_window", "over_ceiling_bill", "distance_overrun",
                             "fare_over_estimate"}
     assert [c["facts"]["gap_km"] for c in by_rule["odometer_gap"]] == ["12.0"]
     (late,) = by_rule["outside_window"]
