@@ -16,7 +16,7 @@ from app.trips.models import Channel, Purpose, Trip
 from app.violations import Finding, RuleSpec, Scope
 
 BATCH = 5000
-RUN_RULES = ("off_hours", "outside_window", "distance_overrun", "odometer_gap", "implausible_run")
+RUNS = "finished_runs"  # the group of rules about finished fleet runs
 # Trips carry ``one_way`` once the estimates work lands; until then every trip returns.
 _ONE_WAY = getattr(Trip, "one_way", None)
 
@@ -29,14 +29,14 @@ def _scoped(stmt, scope: Scope, trip_col, vehicle_col=None):
     return stmt
 
 
-def finished_runs(session, scope: Scope, *where) -> Iterator[rules.RunFacts]:
+def finished_runs(session, scope: Scope) -> Iterator[rules.RunFacts]:
     """Every finished fleet run (in ``scope``) with its trip's plan."""
     one_way = _ONE_WAY if _ONE_WAY is not None else false()
     stmt = (select(TripRun.trip_id, Trip.unit_id, TripRun.vehicle_id, Trip.purpose_category,
                    Trip.depart_at, Trip.return_at, TripRun.started_at, TripRun.finished_at,
                    TripRun.km, TripRun.odometer_gap_km, Trip.est_distance_km, one_way)
             .join(Trip, Trip.id == TripRun.trip_id)
-            .where(TripRun.finished_at.is_not(None), *where))
+            .where(TripRun.finished_at.is_not(None)))
     stmt = _scoped(stmt, scope, TripRun.trip_id, TripRun.vehicle_id)
     for row in session.execute(stmt.execution_options(yield_per=BATCH)):
         yield rules.RunFacts(
@@ -51,32 +51,52 @@ def _run_finding(code: str, run: rules.RunFacts, facts: dict) -> Finding:
                    vehicle_id=run.vehicle_id)
 
 
-def _run_rule(code: str, predicate, *where_of_params):
-    def find(session, *, params, scope: Scope, now: datetime):
-        where = [w(params) for w in where_of_params]
-        found = []
-        for run in finished_runs(session, scope, *where):
+class _CachedCalendar:
+    """The official calendar with each day's verdict looked up once (a sweep asks often)."""
+
+    def __init__(self, calendar) -> None:
+        self._calendar, self._days = calendar, {}
+
+    def verdict(self, day):
+        if day not in self._days:
+            self._days[day] = self._calendar.verdict(day)
+        return self._days[day]
+
+
+def find_run_rules(session, *, params_by_rule: dict, scope: Scope, now: datetime) -> list[Finding]:
+    """Every enabled run rule over each finished run, read once. ``off_hours`` candidates
+    are then cleared when their approval had a platform step."""
+    calendar = _CachedCalendar(load_calendar(session))
+    simple = [(code, RUN_PREDICATES[code], params) for code, params in params_by_rule.items()
+              if code in RUN_PREDICATES]
+    night_params = params_by_rule.get("off_hours")
+    found: list[Finding] = []
+    night: list[tuple[rules.RunFacts, dict]] = []
+    for run in finished_runs(session, scope):
+        for code, predicate, params in simple:
             facts = predicate(run, params)
             if facts is not None:
                 found.append(_run_finding(code, run, facts))
-        return found
-    return find
-
-
-def find_off_hours(session, *, params, scope: Scope, now: datetime) -> list[Finding]:
-    """Night or non-workday runs; then only those whose approval had no platform step."""
-    calendar = load_calendar(session)
-    candidates = [run for run in finished_runs(session, scope)
-                  if rules.off_hours(run, params, calendar) is not None]
+        if night_params is not None:
+            facts = rules.off_hours(run, night_params, calendar)
+            if facts is not None:
+                night.append((run, facts))
     with_platform: set[int] = set()
-    ids = [run.trip_id for run in candidates]
+    ids = [run.trip_id for run, _ in night]
     for start in range(0, len(ids), 500):
         with_platform.update(session.scalars(
             select(Workflow.trip_id).join(ApprovalStep, ApprovalStep.workflow_id == Workflow.id)
             .where(ApprovalStep.approvers == "platform",
                    Workflow.trip_id.in_(ids[start:start + 500]))))
-    return [_run_finding("off_hours", run, rules.off_hours(run, params, calendar))
-            for run in candidates if run.trip_id not in with_platform]
+    found.extend(_run_finding("off_hours", run, facts) for run, facts in night
+                 if run.trip_id not in with_platform)
+    return found
+
+
+RUN_PREDICATES = {"outside_window": rules.outside_window,
+                  "distance_overrun": rules.distance_overrun,
+                  "odometer_gap": rules.odometer_gap,
+                  "implausible_run": rules.implausible_run}
 
 
 def find_emergency_unapproved(session, *, params, scope: Scope, now: datetime) -> list[Finding]:
@@ -119,22 +139,17 @@ def _charge_rule(code: str, channel: Channel, limit_col, predicate):
 def builtin_rules() -> list[RuleSpec]:
     """The rules of SPEC §6.1 that look at trips, approvals and charges."""
     d = rules.DEFAULT_PARAMS
-    gap_floor = lambda params: TripRun.odometer_gap_km >= params["min_km"]  # noqa: E731
     return [
-        RuleSpec("off_hours", "非工作时间用车", "medium", d["off_hours"], find_off_hours,
-                 "夜间（22:00–06:00）或非工作日出车且未经平台审批（应急、执法除外）"),
-        RuleSpec("outside_window", "超出审批时段", "low", d["outside_window"],
-                 _run_rule("outside_window", rules.outside_window),
-                 "出发前60分钟以前出车，或返回时间后120分钟以后收车"),
-        RuleSpec("distance_overrun", "里程超出预估", "medium", d["distance_overrun"],
-                 _run_rule("distance_overrun", rules.distance_overrun),
-                 "实际里程超过全程预估的130%且多出至少20公里"),
-        RuleSpec("odometer_gap", "里程表读数不衔接", "high", d["odometer_gap"],
-                 _run_rule("odometer_gap", rules.odometer_gap, gap_floor),
-                 "出车读数比该车上次收车读数多出5公里以上（账实不符）"),
-        RuleSpec("implausible_run", "行驶数据异常", "medium", d["implausible_run"],
-                 _run_rule("implausible_run", rules.implausible_run),
-                 "平均时速超过120公里，或一天行驶超过1000公里"),
+        RuleSpec("off_hours", "非工作时间用车", "medium", d["off_hours"], None,
+                 "夜间（22:00–06:00）或非工作日出车且未经平台审批（应急、执法除外）", RUNS),
+        RuleSpec("outside_window", "超出审批时段", "low", d["outside_window"], None,
+                 "出发前60分钟以前出车，或返回时间后120分钟以后收车", RUNS),
+        RuleSpec("distance_overrun", "里程超出预估", "medium", d["distance_overrun"], None,
+                 "实际里程超过全程预估的130%且多出至少20公里", RUNS),
+        RuleSpec("odometer_gap", "里程表读数不衔接", "high", d["odometer_gap"], None,
+                 "出车读数比该车上次收车读数多出5公里以上（账实不符）", RUNS),
+        RuleSpec("implausible_run", "行驶数据异常", "medium", d["implausible_run"], None,
+                 "平均时速超过120公里，或一天行驶超过1000公里", RUNS),
         RuleSpec("emergency_unapproved", "应急用车未补审批", "high", d["emergency_unapproved"],
                  find_emergency_unapproved, "应急用车（先用后补）提交24小时后仍未完成审批"),
         RuleSpec("over_ceiling_bill", "租车账单超协议上限", "high", d["over_ceiling_bill"],

@@ -21,7 +21,7 @@ from app.notifications.service import enqueue_wechat
 from app.security import in_scope, scope_filter
 from app.supervision.models import (Outcome, Violation, ViolationEvent, ViolationRuleVersion,
                                     ViolationState)
-from app.violations import SEVERITIES, Finding, RuleSpec, Scope, registered_rules
+from app.violations import Finding, RuleSpec, Scope, registered_groups, registered_rules
 from providers.wechat import fit_value
 
 log = logging.getLogger(__name__)
@@ -214,17 +214,28 @@ def _notify_opened(session, rule: RuleInForce, new: list[tuple[int, int, int | N
 
 
 def run_rules(session, *, scope: Scope, now: datetime | None = None) -> dict[str, dict[str, int]]:
-    """Run every enabled rule over ``scope``; per rule, how many it found and how many of
-    those are new cases."""
+    """Run every enabled rule over ``scope`` (a group's rules in one pass); per rule, how
+    many it found and how many of those are new cases."""
     now = now or clock.now()
-    counts: dict[str, dict[str, int]] = {}
     specs = registered_rules()
-    for rule in rules_in_force(session):
-        if not rule.enabled:
-            continue
-        findings = list(specs[rule.code].find(session, params=rule.params, scope=scope, now=now))
-        new = record_findings(session, findings, rule, now=now)
-        counts[rule.code] = {"found": len(findings), "new": len(new)}
+    enabled = {rule.code: rule for rule in rules_in_force(session) if rule.enabled}
+    found: dict[str, list[Finding]] = {code: [] for code in enabled}
+    groups: dict[str, dict[str, dict]] = {}
+    for code, rule in enabled.items():
+        spec = specs[code]
+        if spec.group is not None:
+            groups.setdefault(spec.group, {})[code] = rule.params
+        else:
+            found[code].extend(spec.find(session, params=rule.params, scope=scope, now=now))
+    finders = registered_groups()
+    for group, params_by_rule in groups.items():
+        for finding in finders[group](session, params_by_rule=params_by_rule, scope=scope,
+                                      now=now):
+            found[finding.rule].append(finding)
+    counts: dict[str, dict[str, int]] = {}
+    for code, findings in found.items():
+        new = record_findings(session, findings, enabled[code], now=now)
+        counts[code] = {"found": len(findings), "new": len(new)}
     return counts
 
 
