@@ -3,9 +3,11 @@ the columns the rule needs, streamed) and ask the pure rules of ``rules.py``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
-from sqlalchemy import false, select
+from sqlalchemy import false, select, type_coerce
+from sqlalchemy.types import NullType
 
 from app.approvals.calendar import load_calendar
 from app.approvals.models import ApprovalStep, Workflow, WorkflowState
@@ -16,6 +18,7 @@ from app.trips.models import Channel, Purpose, Trip
 from app.violations import Finding, RuleSpec, Scope
 
 BATCH = 5000
+KM = Decimal("0.1")
 RUNS = "finished_runs"  # the group of rules about finished fleet runs
 # Trips carry ``one_way`` once the estimates work lands; until then every trip returns.
 _ONE_WAY = getattr(Trip, "one_way", None)
@@ -29,20 +32,51 @@ def _scoped(stmt, scope: Scope, trip_col, vehicle_col=None):
     return stmt
 
 
-def finished_runs(session, scope: Scope) -> Iterator[rules.RunFacts]:
-    """Every finished fleet run (in ``scope``) with its trip's plan."""
+RUN_COLUMNS = (TripRun.trip_id, Trip.unit_id, TripRun.vehicle_id, Trip.purpose_category,
+               Trip.depart_at, Trip.return_at, TripRun.started_at, TripRun.finished_at,
+               TripRun.km, TripRun.odometer_gap_km, Trip.est_distance_km)
+
+
+def _finished_rows(session, scope: Scope):
+    """Every finished fleet run (in ``scope``) with its trip's plan, streamed in batches as
+    the driver's raw values (a sweep reads a million: ``_run_facts`` types the few it keeps)."""
     one_way = _ONE_WAY if _ONE_WAY is not None else false()
-    stmt = (select(TripRun.trip_id, Trip.unit_id, TripRun.vehicle_id, Trip.purpose_category,
-                   Trip.depart_at, Trip.return_at, TripRun.started_at, TripRun.finished_at,
-                   TripRun.km, TripRun.odometer_gap_km, Trip.est_distance_km, one_way)
+    stmt = (select(*(type_coerce(c, NullType()) for c in RUN_COLUMNS), one_way)
             .join(Trip, Trip.id == TripRun.trip_id)
             .where(TripRun.finished_at.is_not(None)))
     stmt = _scoped(stmt, scope, TripRun.trip_id, TripRun.vehicle_id)
-    for row in session.execute(stmt.execution_options(yield_per=BATCH)):
-        yield rules.RunFacts(
-            trip_id=row[0], unit_id=row[1], vehicle_id=row[2], purpose=str(row[3]),
-            depart_at=row[4], return_at=row[5], started_at=row[6], finished_at=row[7],
-            km=row[8], odometer_gap_km=row[9] or 0, est_km=row[10], one_way=bool(row[11]))
+    return session.connection().execution_options(yield_per=BATCH).execute(stmt)
+
+
+def _parsed(value) -> datetime:
+    """A raw time column as a datetime, UTC (naive from SQLite) — for the quick look."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _utc(value) -> datetime:
+    """A raw time column: PostgreSQL's aware datetime, or SQLite's UTC text."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc)
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+
+def _km(value) -> Decimal | None:
+    """A raw km column (NUMERIC(…, 1)): SQLite may hand back 53 for 53.0."""
+    return None if value is None else Decimal(str(value)).quantize(KM)
+
+
+def _run_facts(row) -> rules.RunFacts:
+    return rules.RunFacts(
+        trip_id=row[0], unit_id=row[1], vehicle_id=row[2], purpose=str(row[3]),
+        depart_at=_utc(row[4]), return_at=_utc(row[5]), started_at=_utc(row[6]),
+        finished_at=_utc(row[7]), km=_km(row[8]) or Decimal(0),
+        odometer_gap_km=_km(row[9]) or Decimal(0), est_km=_km(row[10]), one_way=bool(row[11]))
+
+
+def finished_runs(session, scope: Scope) -> Iterator[rules.RunFacts]:
+    """Every finished fleet run (in ``scope``) as the rules' facts."""
+    for row in _finished_rows(session, scope):
+        yield _run_facts(row)
 
 
 def _run_finding(code: str, run: rules.RunFacts, facts: dict) -> Finding:
@@ -63,32 +97,73 @@ class _CachedCalendar:
         return self._days[day]
 
 
+# Asia/Shanghai is UTC+8 all year (no daylight saving since 1991): the sweep's quick look
+# at local times adds this instead of converting each time.
+EIGHT_HOURS = timedelta(hours=8)
+
+
 def find_run_rules(session, *, params_by_rule: dict, scope: Scope, now: datetime) -> list[Finding]:
-    """Every enabled run rule over each finished run, read once. ``off_hours`` candidates
-    are then cleared when their approval had a platform step."""
+    """Every enabled run rule over each finished run, read once. A quick look at the raw
+    row (a necessary condition of each rule, no more) decides which runs the exact rules
+    of ``rules.py`` judge; ``off_hours`` candidates are then cleared when their approval had
+    a platform step."""
     calendar = _CachedCalendar(load_calendar(session))
-    simple = [(code, RUN_PREDICATES[code], params) for code, params in params_by_rule.items()
-              if code in RUN_PREDICATES]
-    night_params = params_by_rule.get("off_hours")
+    p = params_by_rule
+    window = p.get("outside_window")
+    early = timedelta(minutes=int(window["early_minutes"])) if window else None
+    late = timedelta(minutes=int(window["late_minutes"])) if window else None
+    # The quick look compares floats with a margin; the exact rules compare Decimals.
+    gap_min = float(p["odometer_gap"]["min_km"]) if "odometer_gap" in p else None
+    ratio = float(p["distance_overrun"]["ratio"]) if "distance_overrun" in p else None
+    speed = float(p["implausible_run"]["max_speed_kmh"]) if "implausible_run" in p else None
+    day_km = float(p["implausible_run"]["max_day_km"]) if speed is not None else None
+    night = p.get("off_hours")
+    if night is not None:
+        night_start, night_end = rules.hhmm(night["night_start"]), rules.hhmm(night["night_end"])
     found: list[Finding] = []
-    night: list[tuple[rules.RunFacts, dict]] = []
-    for run in finished_runs(session, scope):
-        for code, predicate, params in simple:
-            facts = predicate(run, params)
+    late_ones: list[tuple[rules.RunFacts, dict]] = []
+    for row in _finished_rows(session, scope):
+        (_, _, _, purpose, depart, back, started, finished, km, gap, est, one_way) = row
+        depart, back = _parsed(depart), _parsed(back)
+        started, finished = _parsed(started), _parsed(finished)
+        km = float(km or 0)
+        look: list[str] = []
+        if window and (depart - started > early or finished - back > late):
+            look.append("outside_window")
+        if gap_min is not None and gap is not None and float(gap) >= gap_min - 0.01:
+            look.append("odometer_gap")
+        if ratio is not None and est and km >= float(est) * (1 if one_way else 2) * ratio - 0.01:
+            look.append("distance_overrun")
+        if speed is not None:
+            hours = (finished - started).total_seconds() / 3600
+            if km > day_km - 0.01 or (hours > 0 and km > speed * hours * 0.999):
+                look.append("implausible_run")
+        off = False
+        if night is not None and purpose not in rules.OFF_HOURS_EXEMPT:
+            s_local, f_local = started + EIGHT_HOURS, finished + EIGHT_HOURS
+            day = s_local.date()
+            off = not (day == f_local.date() and night_end <= s_local.time()
+                       and f_local.time() <= night_start and night_end <= night_start
+                       and calendar.verdict(day).workday)
+        if not look and not off:
+            continue
+        run = _run_facts(row)
+        for code in look:
+            facts = RUN_PREDICATES[code](run, p[code])
             if facts is not None:
                 found.append(_run_finding(code, run, facts))
-        if night_params is not None:
-            facts = rules.off_hours(run, night_params, calendar)
+        if off:
+            facts = rules.off_hours(run, night, calendar)
             if facts is not None:
-                night.append((run, facts))
+                late_ones.append((run, facts))
     with_platform: set[int] = set()
-    ids = [run.trip_id for run, _ in night]
+    ids = [run.trip_id for run, _ in late_ones]
     for start in range(0, len(ids), 500):
         with_platform.update(session.scalars(
             select(Workflow.trip_id).join(ApprovalStep, ApprovalStep.workflow_id == Workflow.id)
             .where(ApprovalStep.approvers == "platform",
                    Workflow.trip_id.in_(ids[start:start + 500]))))
-    found.extend(_run_finding("off_hours", run, facts) for run, facts in night
+    found.extend(_run_finding("off_hours", run, facts) for run, facts in late_ones
                  if run.trip_id not in with_platform)
     return found
 
