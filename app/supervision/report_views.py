@@ -26,6 +26,13 @@ readers = roles_required(Role.SUPERVISOR, Role.ADMIN, Role.FINANCE)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def json_or_xlsx(schema) -> dict:
+    """The 200 answer documented: the JSON report, or with ``format=xlsx`` the workbook."""
+    return {"200": {"description": "The report (JSON), or with format=xlsx the workbook",
+                    "content": {"application/json": {"schema": schema},
+                                XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
 def _xlsx(name: str, sheet: str, columns, rows, totals):
     handle = tempfile.TemporaryFile()
     try:
@@ -56,8 +63,7 @@ UTILISATION_COLUMNS = (
 @blp.route("/utilisation")
 @readers
 @blp.arguments(UtilisationArgs, location="query", unknown=RAISE)
-@blp.response(200, UtilisationSchema)
-@blp.alt_response(200, description="format=xlsx: the report as a workbook", content_type=XLSX)
+@blp.doc(responses=json_or_xlsx(UtilisationSchema))
 def utilisation(args):
     """Km per vehicle in a year; under the 5,000 km line (pro rata) a stationed vehicle is a
     recall candidate (集约化)."""
@@ -67,7 +73,7 @@ def utilisation(args):
     if args["format"] == "xlsx":
         return _xlsx(f"utilisation-{year}", f"车辆使用率{year}", UTILISATION_COLUMNS,
                      report["items"], report["totals"] | {"plate": None})
-    return report
+    return UtilisationSchema().dump(report)
 
 
 NEV_COLUMNS = (
@@ -80,8 +86,7 @@ NEV_COLUMNS = (
 @blp.route("/nev-share")
 @readers
 @blp.arguments(PeriodOrYearArgs, location="query", unknown=RAISE)
-@blp.response(200, NevShareSchema)
-@blp.alt_response(200, description="format=xlsx: the report as a workbook", content_type=XLSX)
+@blp.doc(responses=json_or_xlsx(NevShareSchema))
 def nev_share(args):
     """NEV vehicles ÷ vehicles and NEV km ÷ km per unit and region (绿色化)."""
     window = _period_or_year(args)
@@ -90,7 +95,7 @@ def nev_share(args):
     if args["format"] == "xlsx":
         return _xlsx(f"nev-share-{window.first:%Y%m}-{window.last:%Y%m}", "新能源占比",
                      NEV_COLUMNS, report["items"], report["totals"])
-    return report
+    return NevShareSchema().dump(report)
 
 
 SAVINGS_COLUMNS = (
@@ -103,8 +108,7 @@ SAVINGS_COLUMNS = (
 @blp.route("/savings")
 @readers
 @blp.arguments(MonthRangeArgs, location="query", unknown=RAISE)
-@blp.response(200, SavingsSchema)
-@blp.alt_response(200, description="format=xlsx: the report as a workbook", content_type=XLSX)
+@blp.doc(responses=json_or_xlsx(SavingsSchema))
 def savings(args):
     """Σ market reference − Σ charge of fleet trips, per unit and month (SPEC §5.4)."""
     this_month = f"{clock.local(clock.now()):%Y-%m}"
@@ -117,7 +121,7 @@ def savings(args):
     if args["format"] == "xlsx":
         return _xlsx(f"savings-{first}-{last}", "节约情况", SAVINGS_COLUMNS, report["items"],
                      report["totals"])
-    return report
+    return SavingsSchema().dump(report)
 
 
 SPEND_COLUMNS = (
@@ -129,8 +133,7 @@ SPEND_COLUMNS = (
 @blp.route("/spend")
 @readers
 @blp.arguments(PeriodOrYearArgs, location="query", unknown=RAISE)
-@blp.response(200, SpendSchema)
-@blp.alt_response(200, description="format=xlsx: the report as a workbook", content_type=XLSX)
+@blp.doc(responses=json_or_xlsx(SpendSchema))
 def spend(args):
     """Final charges per unit × channel × supplier × month."""
     window = _period_or_year(args)
@@ -139,7 +142,7 @@ def spend(args):
     if args["format"] == "xlsx":
         return _xlsx(f"spend-{window.first:%Y%m}-{window.last:%Y%m}", "用车支出", SPEND_COLUMNS,
                      report["items"], report["totals"])
-    return report
+    return SpendSchema().dump(report)
 
 
 @blp.route("/lists")

@@ -102,7 +102,7 @@ def _check_params(spec: RuleSpec, given: dict[str, Any]) -> dict[str, Any]:
                         and 0 <= int(minutes) < 60):
                     raise ValueError
                 clean[key] = str(value)
-        except (ValueError, TypeError, InvalidOperation):
+        except (ValueError, TypeError, OverflowError, InvalidOperation):
             kind = ("非负整数" if isinstance(default, int) else
                     "非负数字（字符串）" if isinstance(default, Decimal) else "时间 HH:MM")
             errors[key] = [f"应为{kind}"]
