@@ -16,11 +16,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app import audit, clock, db
 from app.accounts.models import Role, Unit, User, UserRole
-from app.errors import Forbidden, NotFound, ValidationFailed
+from app.errors import Forbidden, IllegalTransition, NotFound, ValidationFailed
 from app.notifications.service import enqueue_wechat
 from app.security import in_scope, scope_filter
-from app.supervision.models import (Outcome, Violation, ViolationEvent, ViolationRuleVersion,
-                                    ViolationState)
+from app.supervision.models import (VIOLATION_LABELS, Outcome, Violation, ViolationEvent,
+                                    ViolationRuleVersion, ViolationState)
 from app.violations import Finding, RuleSpec, Scope, registered_groups, registered_rules
 from providers.wechat import fit_value
 
@@ -292,7 +292,8 @@ def explain(session, *, actor: User, violation_id: int, text: str) -> Violation:
     case = get_case(session, actor, violation_id)
     if not case.can_explain(actor):
         if case.state != V.OPEN:
-            case.transition(session, V.EXPLAINED, actor_id=actor.id)  # raises the 409
+            raise IllegalTransition(f"违规线索当前状态为“{VIOLATION_LABELS[case.state]}”，不能再说明",
+                                    code="not_open", errors={"state": case.state.value})
         raise Forbidden("只有本单位审批人或管理员可以说明", code="not_case_unit")
     case.explanation = text
     case.transition(session, V.EXPLAINED, actor_id=actor.id, comment=text)

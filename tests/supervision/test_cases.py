@@ -1,5 +1,4 @@
 """Violations detected from trips driven through the API, and their case workflow."""
-from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app import clock
-from app.accounts.models import Unit, User, Vehicle
+from app.accounts.models import Vehicle
 from app.audit import AuditEntry
 from app.billing.models import Charge
 from app.trips.models import Trip, TripState
