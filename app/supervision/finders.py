@@ -45,7 +45,7 @@ def _finished_rows(session, scope: Scope):
             .join(Trip, Trip.id == TripRun.trip_id)
             .where(TripRun.finished_at.is_not(None)))
     stmt = _scoped(stmt, scope, TripRun.trip_id, TripRun.vehicle_id)
-    return session.connection().execution_options(yield_per=BATCH).execute(stmt)
+    return session.connection().execute(stmt.execution_options(yield_per=BATCH))
 
 
 def _parsed(value) -> datetime:
