@@ -102,8 +102,9 @@ class RuleListSchema(Schema):
 
 # --- reports -------------------------------------------------------------------------------
 
-PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="月份格式应为 YYYY-MM")
-QUARTER = validate.Regexp(r"^\d{4}Q[1-4]$", error="季度格式应为 YYYYQn，如 2026Q4")
+# Years 2000–2099, like every time the API takes.
+PERIOD = validate.Regexp(r"^20\d{2}-(0[1-9]|1[0-2])$", error="月份格式应为 YYYY-MM（2000–2099 年）")
+QUARTER = validate.Regexp(r"^20\d{2}Q[1-4]$", error="季度格式应为 YYYYQn，如 2026Q4")
 YEAR = validate.Range(min=2000, max=2099, error="年份应在 2000 至 2099 之间")
 
 

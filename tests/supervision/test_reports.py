@@ -201,4 +201,8 @@ def test_quarterly_lists(api, in_db, demo, frozen_clock, make_trip):
     published = ok(api.post("/reports/lists/2026Q3/publish", "demo-supervisor"))
     assert published["published"] is True and published["positive"] == listed["positive"]
     assert api.post("/reports/lists/2026Q3/publish", "demo-supervisor").status_code == 409
-    assert api.get("/reports/lists?quarter=2026-3", "demo-supervisor").status_code == 422
+    for bad in ("2026-3", "0000Q1", "2100Q1", "2026Q0"):
+        assert api.get(f"/reports/lists?quarter={bad}", "demo-supervisor").status_code == 422
+    assert api.post("/reports/lists/0000Q1/publish", "demo-supervisor").status_code == 422
+    for bad in ("period=0000-01", "period=2026-13", "from=1999-12", "year=1999"):
+        assert api.get(f"/reports/spend?{bad}", "demo-supervisor").status_code == 422, bad
