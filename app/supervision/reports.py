@@ -83,10 +83,6 @@ def _visible_units(session, user: User, unit_id: int | None) -> dict[int, Unit]:
     return {i: u for i, u in mine.items() if root.contains(u)}
 
 
-def _month_of(at: datetime) -> str:
-    return f"{clock.local(at):%Y-%m}"
-
-
 def _share(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
     return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001")) if whole else None
 
@@ -190,23 +186,29 @@ def nev_share(session, *, user: User, window: Window, unit_id: int | None = None
 
 # --- savings and spend -------------------------------------------------------------------
 
+def _local_month(session, column):
+    """SQL: the Asia/Shanghai month (YYYY-MM) of a UTC time column, so that sums group in
+    the database (a year holds a hundred thousand charges)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column, "+8 hours")  # SQLite keeps UTC text; no DST here
+
+
 def savings(session, *, user: User, window: Window, unit_id: int | None = None) -> dict:
     """Per unit and month: Σ market reference − Σ charge of final fleet charges (SPEC §5.4)."""
     units = _visible_units(session, user, unit_id)
-    acc: dict[tuple[int, str], list] = defaultdict(lambda: [0, ZERO, ZERO])
-    for unit, at, reference, total in session.execute(
-            select(Charge.unit_id, Charge.finished_at, Charge.market_reference, Charge.total)
-            .where(Charge.final, Charge.channel == "fleet", Charge.market_reference.is_not(None),
-                   Charge.finished_at >= window.start, Charge.finished_at < window.end,
-                   Charge.unit_id.in_(units))):
-        entry = acc[(unit, _month_of(at))]
-        entry[0] += 1
-        entry[1] += reference
-        entry[2] += total
-    items = [{"unit_id": unit, "unit_name": units[unit].name, "month": month, "trips": n,
+    month = _local_month(session, Charge.finished_at)
+    rows = session.execute(
+        select(Charge.unit_id, month, func.count(), func.sum(Charge.market_reference),
+               func.sum(Charge.total))
+        .where(Charge.final, Charge.channel == "fleet", Charge.market_reference.is_not(None),
+               Charge.finished_at >= window.start, Charge.finished_at < window.end,
+               Charge.unit_id.in_(units))
+        .group_by(Charge.unit_id, month).order_by(Charge.unit_id, month))
+    items = [{"unit_id": unit, "unit_name": units[unit].name, "month": m, "trips": n,
               "market_reference": ref, "charged": charged, "savings": ref - charged,
               "savings_rate": _share(ref - charged, ref)}
-             for (unit, month), (n, ref, charged) in sorted(acc.items())]
+             for unit, m, n, ref, charged in rows]
     ref = sum((i["market_reference"] for i in items), ZERO)
     charged = sum((i["charged"] for i in items), ZERO)
     return {"from": window.first, "to": window.last, "items": items,
@@ -218,18 +220,17 @@ def savings(session, *, user: User, window: Window, unit_id: int | None = None) 
 def spend(session, *, user: User, window: Window, unit_id: int | None = None) -> dict:
     """Per unit × channel × supplier × month: the final charges' count and amount."""
     units = _visible_units(session, user, unit_id)
-    acc: dict[tuple, list] = defaultdict(lambda: [0, ZERO])
-    for unit, channel, supplier, at, total in session.execute(
-            select(Charge.unit_id, Charge.channel, Charge.supplier, Charge.finished_at,
-                   Charge.total)
-            .where(Charge.final, Charge.finished_at >= window.start,
-                   Charge.finished_at < window.end, Charge.unit_id.in_(units))):
-        entry = acc[(unit, str(channel), supplier, _month_of(at))]
-        entry[0] += 1
-        entry[1] += total
-    items = [{"unit_id": unit, "unit_name": units[unit].name, "channel": channel,
-              "supplier": supplier, "month": month, "trips": n, "amount": amount}
-             for (unit, channel, supplier, month), (n, amount) in sorted(acc.items())]
+    month = _local_month(session, Charge.finished_at)
+    rows = session.execute(
+        select(Charge.unit_id, Charge.channel, Charge.supplier, month, func.count(),
+               func.sum(Charge.total))
+        .where(Charge.final, Charge.finished_at >= window.start,
+               Charge.finished_at < window.end, Charge.unit_id.in_(units))
+        .group_by(Charge.unit_id, Charge.channel, Charge.supplier, month)
+        .order_by(Charge.unit_id, Charge.channel, Charge.supplier, month))
+    items = [{"unit_id": unit, "unit_name": units[unit].name, "channel": str(channel),
+              "supplier": supplier, "month": m, "trips": n, "amount": amount}
+             for unit, channel, supplier, m, n, amount in rows]
     return {"from": window.first, "to": window.last, "items": items,
             "totals": {"trips": sum(i["trips"] for i in items),
                        "amount": sum((i["amount"] for i in items), ZERO)}}
