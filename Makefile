@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := miniprogram_stub/node_modules/.installed
 
-.PHONY: run test test-python test-miniprogram bench attack worker clean
+.PHONY: run run-partner test test-python test-miniprogram bench attack worker clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ $(NODE_STAMP): miniprogram_stub/package.json miniprogram_stub/package-lock.json
 
 run: $(STAMP)  ## the API, sandboxes, worker and demo data on SQLite
 	$(PY) -m app.devserver
+
+run-partner: $(STAMP)  ## a second demo instance, Fuzhou, as Changzhou's partner city (port 8200)
+	PARTNER_DEMO=1 $(PY) -m app.devserver
 
 test: test-python test-miniprogram  ## every test
 

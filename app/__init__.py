@@ -26,8 +26,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=8 * 1024 * 1024)
     from app import (admin, api, approvals, auth, billing, db, dispatch, idempotency, models,
-                     notifications, orders, quotes, ratelimit, settlements, supervision, supply,
-                     trips, web)
+                     notifications, orders, partners, quotes, ratelimit, settlements, supervision,
+                     supply, trips, web)
     from app.billing.service import paid_use_price
     from app.errors import register_error_handlers
     from app.quotes.availability import pooled_availability
@@ -39,7 +39,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     idempotency.init_app(app)
     ratelimit.init_app(app)
     for domain in (auth, admin, trips, quotes, approvals, dispatch, settlements, billing,
-                   orders, notifications, supervision):
+                   orders, notifications, supervision, partners):
         domain.init_app(app)
     register_error_handlers(app)
     web.init_app(app)

@@ -9,6 +9,7 @@ from providers import registry
 # Public development defaults: only the embedded default (SANDBOX_MODE) may run on them.
 PUBLIC_JWT_SECRET = "dev-only-insecure-secret-change-me-in-production"
 SANDBOX_WECHAT_SECRET = "wx-sandbox-secret"
+SANDBOX_ROUTE_KEY = "sandbox-gaode-key"  # providers/sandbox/gaode.py
 MIN_JWT_SECRET_LENGTH = 32
 
 
@@ -52,6 +53,17 @@ class Config:
     WECHAT_APPROVAL_TEMPLATE_ID: str = field(
         default_factory=lambda: _env("WECHAT_APPROVAL_TEMPLATE_ID", "tmpl-approval-task")
     )
+    # The other subscription-message templates (app/notifications/templates.py), by key.
+    WECHAT_TRIP_RESULT_TEMPLATE_ID: str = field(
+        default_factory=lambda: _env("WECHAT_TRIP_RESULT_TEMPLATE_ID", "tmpl-trip-result"))
+    WECHAT_VEHICLE_TEMPLATE_ID: str = field(
+        default_factory=lambda: _env("WECHAT_VEHICLE_TEMPLATE_ID", "tmpl-vehicle-assigned"))
+    WECHAT_CONFIRM_TEMPLATE_ID: str = field(
+        default_factory=lambda: _env("WECHAT_CONFIRM_TEMPLATE_ID", "tmpl-trip-confirm"))
+    WECHAT_DRIVER_TASK_TEMPLATE_ID: str = field(
+        default_factory=lambda: _env("WECHAT_DRIVER_TASK_TEMPLATE_ID", "tmpl-driver-task"))
+    WECHAT_VIOLATION_TEMPLATE_ID: str = field(
+        default_factory=lambda: _env("WECHAT_VIOLATION_TEMPLATE_ID", "tmpl-violation-opened"))
     WECHAT_MINIPROGRAM_STATE: str = field(
         default_factory=lambda: _env("WECHAT_MINIPROGRAM_STATE", "developer")
     )
@@ -64,6 +76,14 @@ class Config:
     ROUTE_DETOUR_FACTOR: float = field(
         default_factory=lambda: float(_env("ROUTE_DETOUR_FACTOR", "1.3")))
     ROUTE_SPEED_KMH: float = field(default_factory=lambda: float(_env("ROUTE_SPEED_KMH", "40")))
+    # A road-distance API in front of it: "gaode" (Gaode's driving-route API v3 at
+    # ROUTE_BASE_URL with ROUTE_KEY; the straight lines when it fails) or "straight_line".
+    ROUTE_PROVIDER: str = field(default_factory=lambda: _env("ROUTE_PROVIDER", "straight_line"))
+    ROUTE_BASE_URL: str = field(
+        default_factory=lambda: _env("ROUTE_BASE_URL", "https://restapi.amap.com"))
+    ROUTE_KEY: str = field(default_factory=lambda: _env("ROUTE_KEY", ""))
+    ROUTE_TIMEOUT_SECONDS: float = field(
+        default_factory=lambda: float(_env("ROUTE_TIMEOUT_SECONDS", "1.5")))
     # Rate limits (flask-limiter): in memory by default, one process; several API nodes
     # share a store, e.g. OTB_RATELIMIT_STORAGE_URI=redis://redis:6379/0. Limits are
     # flask-limiter strings ("30 per minute;300 per hour"): sign-in per client IP,
@@ -92,6 +112,9 @@ class Config:
                             f"than {MIN_JWT_SECRET_LENGTH} characters")
         if not self.WECHAT_SECRET or self.WECHAT_SECRET == SANDBOX_WECHAT_SECRET:
             problems.append("OTB_WECHAT_SECRET is unset or the sandbox's")
+        if self.ROUTE_PROVIDER == "gaode" and self.ROUTE_KEY in ("", SANDBOX_ROUTE_KEY):
+            problems.append("OTB_ROUTE_KEY is unset or the sandbox's (or set "
+                            "OTB_ROUTE_PROVIDER=straight_line)")
         sandbox_secrets = {c.secret for c in registry.DEFAULTS if c.secret}
         for provider in registry.load_config(self.PROVIDERS_JSON):
             if provider.enabled and provider.kind != "fleet" and (

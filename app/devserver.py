@@ -3,6 +3,12 @@
 ``python -m app.devserver`` (what ``make run`` calls). ``PORT`` (default 8000),
 ``SANDBOX_PORT_BASE`` (default 8101) and ``DATABASE_URL`` override the defaults. Prints
 ``READY <url>`` once everything answers; Ctrl-C stops it cleanly.
+
+``PARTNER_DEMO=1`` (``make run-partner``) starts the partner city instead: Fuzhou, on port
+8200 with sandboxes from 8201 and ``var/partner.sqlite``, seeded with Fuzhou's own units,
+fleet and tariff. Each demo city registers the other as its partner at
+``PARTNER_URL`` (Changzhou: ``http://127.0.0.1:8200/api/v1``; Fuzhou:
+``http://127.0.0.1:8000/api/v1``).
 """
 from __future__ import annotations
 
@@ -19,9 +25,13 @@ from app.accounts.models import User
 
 
 def main() -> int:
-    port = int(os.environ.get("PORT", "8000"))
-    sandbox_base = int(os.environ.get("SANDBOX_PORT_BASE", "8101"))
-    db_url = os.environ.get("DATABASE_URL", "sqlite:///var/otb.sqlite")
+    partner_demo = os.environ.get("PARTNER_DEMO", "") in ("1", "true", "yes")
+    port = int(os.environ.get("PORT", "8200" if partner_demo else "8000"))
+    sandbox_base = int(os.environ.get("SANDBOX_PORT_BASE", "8201" if partner_demo else "8101"))
+    db_url = os.environ.get("DATABASE_URL", "sqlite:///var/partner.sqlite" if partner_demo
+                            else "sqlite:///var/otb.sqlite")
+    partner_url = os.environ.get("PARTNER_URL", "http://127.0.0.1:8000/api/v1" if partner_demo
+                                 else "http://127.0.0.1:8200/api/v1")
     if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
         Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
@@ -31,16 +41,28 @@ def main() -> int:
 
     from app import clock, create_app, db, demo_history
     from app.migrate import upgrade
+    from app.partners import demo as partner_demo_data
     from app.worker import Worker
 
     upgrade(db_url)
-    app = create_app({"DATABASE_URL": db_url, "SANDBOX_MODE": True,
+    city = ({"CITY_REGION_CODE": partner_demo_data.FUZHOU_REGION_CODE,
+             "CITY_BOUNDS": partner_demo_data.FUZHOU_BOUNDS} if partner_demo else {})
+    app = create_app({"DATABASE_URL": db_url, "SANDBOX_MODE": True, **city,
                       **runner.settings_for(sandboxes),
                       **_sandbox_provider_settings(sandboxes, port)})
     with app.app_context():
-        seeded = demo_history.seed_demo_with_history(db.session)
+        if partner_demo:
+            seeded = partner_demo_data.seed_fuzhou(db.session)
+            partner_demo_data.register_partner(db.session, partner_demo_data.CHANGZHOU,
+                                               base_url=partner_url, our_id="fuzhou")
+            history_period, history_trips = None, 0
+        else:
+            seeded = demo_history.seed_demo_with_history(db.session)
+            partner_demo_data.register_partner(db.session, partner_demo_data.FUZHOU,
+                                               base_url=partner_url, our_id="changzhou")
         db.session.commit()
-        history_period, history_trips = demo_history.summary(db.session, clock.now())
+        if not partner_demo:
+            history_period, history_trips = demo_history.summary(db.session, clock.now())
         logins = login_lines(db.session)
         db.session.remove()
     worker = Worker(app).start()
@@ -58,6 +80,8 @@ def main() -> int:
 
     print(f"\nOfficial travel backend on {url}/api/v1  (OpenAPI: {url}/api/v1/openapi.json)")
     print(f"Point the mini-program at {url}/api/v1 (miniprogram_stub/config.js)")
+    print("City:", "福州市 (partner demo)" if partner_demo else "常州市",
+          f"— partner platform at {partner_url}")
     print("Database:", db_url, "(demo data loaded)" if seeded else "(existing data kept)")
     for name, srv in sandboxes.items():
         print(f"Sandbox {name}: {srv.url}")
@@ -94,10 +118,14 @@ def login_lines(session) -> list[str]:
 
 def sandbox_controls(sandboxes) -> str:
     """Where to watch and drive the sandboxes (README.md, "Sandbox controls")."""
-    orders = ", ".join(f"{name} {srv.url}" for name, srv in sandboxes.items() if name != "wechat")
+    orders = ", ".join(f"{name} {srv.url}" for name, srv in sandboxes.items()
+                       if name not in ("wechat", "route"))
     return "\n".join([
         "Sandbox controls (README.md, \"Sandbox controls\"):",
         f"  WeChat messages sent:  GET  {sandboxes['wechat'].url}/__sandbox/messages",
+        f"  WeChat grant (a tap):  POST {sandboxes['wechat'].url}/__sandbox/subscriptions "
+        "{\"touser\": \"demo-traveler\", \"template_ids\": [\"tmpl-trip-result\"]} "
+        "(then POST /api/v1/me/subscriptions the same ids)",
         "  move a provider order: POST <sandbox>/__sandbox/orders/<order_id>/advance "
         f"({orders})",
         "  latency and faults:    POST <sandbox>/__sandbox/faults "

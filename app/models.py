@@ -12,6 +12,7 @@ from app.db import Base
 from app.dispatch import models as dispatch_models  # noqa: F401
 from app.notifications import models as notifications_models  # noqa: F401
 from app.orders import models as orders_models  # noqa: F401
+from app.partners import models as partners_models  # noqa: F401
 from app.quotes import models as quotes_models  # noqa: F401
 from app.settlements import models as settlements_models  # noqa: F401
 from app.supervision import models as supervision_models  # noqa: F401

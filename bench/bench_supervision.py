@@ -75,8 +75,8 @@ def build(url: str, trips: int) -> int:
                 depart = day.replace(hour=8 if n % 199 else 20, minute=n % 60)
                 hours = 2 + n % 5
                 ret = depart + timedelta(hours=hours)
-                est = Decimal(10 + n % 40)
-                km = est * 2 + (Decimal(30) + est if n % 211 == 0 else Decimal(n % 7))
+                est = Decimal(20 + n % 80)  # the full route, out and back
+                km = est + (Decimal(30) + est if n % 211 == 0 else Decimal(n % 7))
                 started = depart + timedelta(minutes=5)
                 finished = ret + timedelta(minutes=150 if n % 223 == 0 else 10)
                 gap = Decimal(12) if n % 227 == 0 else Decimal(0)

@@ -1,6 +1,10 @@
 """The one signed HTTP client for supply providers, and the signature rules both ways.
 
-Signing (SPEC §3): every request carries ``app_key``, ``timestamp`` (Unix seconds) and
+``SignedClient`` speaks any provider's wire protocol given as configuration
+(``providers.protocol.WireProtocol``: signer recipe, envelope and success rule, content
+type, signed calls or an access token, money unit); the default is ours, described here.
+
+Signing (ours, SPEC §3): every request carries ``app_key``, ``timestamp`` (Unix seconds) and
 ``nonce``; ``sign`` is the lowercase hex HMAC-SHA256, keyed by the shared secret, of the
 parameters other than ``sign`` sorted by name and joined as ``k=v&k=v``, each key and value
 percent-encoded (RFC 3986: all but ``A-Z a-z 0-9 - _ . ~``), so that no ``&`` or ``=`` in a
@@ -34,11 +38,11 @@ import secrets
 import threading
 import time
 from typing import Any, Callable, Mapping, Protocol
-from urllib.parse import quote
 
 import requests
 
 from providers.base import MalformedResponse, ProviderError, ProviderTimeout, SignatureError
+from providers.protocol import OTB, WireProtocol, as_text
 
 log = logging.getLogger(__name__)
 
@@ -51,25 +55,14 @@ WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 WEBHOOK_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _escape(text: str) -> str:
-    return quote(text, safe="-_.~")
-
-
 def canonical(params: Mapping[str, Any]) -> str:
     """The string that is signed: sorted, percent-encoded ``k=v`` pairs without ``sign`` and
-    without nulls."""
-    return "&".join(f"{_escape(key)}={_escape(_text(params[key]))}" for key in sorted(params)
-                    if key != "sign" and params[key] is not None)
+    without nulls (our protocol's recipe, ``providers.protocol.OTB``)."""
+    return OTB.signer.base_string(params, "")
 
 
 def signature(params: Mapping[str, Any], secret: str) -> str:
-    return hmac.new(secret.encode(), canonical(params).encode(), hashlib.sha256).hexdigest()
+    return OTB.signer.sign(params, secret)
 
 
 def sign_params(params: Mapping[str, Any], app_key: str, secret: str, *,
@@ -186,28 +179,42 @@ def verify(params: Mapping[str, Any], secret_for: Callable[[str], str | None], *
 
 
 class SignedClient:
-    """Signed JSON calls to one provider, with its timeouts, retries and error translation.
+    """Signed calls to one provider in its wire protocol (``providers.protocol``), with its
+    timeouts, retries and error translation.
 
-    Answers are the ``{code, msg, data}`` envelope, itself signed; ``call`` returns
-    ``data`` or raises ProviderTimeout, ProviderError (non-zero code, 5xx, unreachable),
-    MalformedResponse or SignatureError. Retries (with exponential backoff) happen only for
-    idempotent calls: every GET, and a POST the caller marks ``idempotent`` because it
-    carries an ``out_order_id`` the provider deduplicates.
+    ``call`` returns the envelope's data or raises ProviderTimeout, ProviderError (a code
+    other than success, 5xx, unreachable), MalformedResponse or SignatureError (a signed
+    answer whose signature does not hold, or a code the protocol lists as "bad signature").
+    Our protocol signs every call with ``app_key``, ``timestamp`` and ``nonce`` and checks
+    the signed answer; a token protocol (DiDi) sends ``client_id``, ``access_token`` and
+    ``timestamp``, signs with ``sign_key`` (never sent), fetches the token with the client
+    secret, renews it a minute before it expires and once more when the provider answers
+    a token code. Retries (with exponential backoff) happen only for idempotent calls:
+    every GET, and a POST the caller marks ``idempotent`` because it carries an id the
+    provider deduplicates.
     """
+
+    TOKEN_MARGIN_SECONDS = 60
 
     def __init__(self, base_url: str, app_key: str, secret: str, *, provider: str = "",
                  connect_timeout: float = 0.5, read_timeout: float = 3.0, retries: int = 2,
-                 backoff: float = 0.1, signature_codes: frozenset = frozenset(),
+                 backoff: float = 0.1, signature_codes: frozenset | None = None,
+                 protocol: WireProtocol = OTB, sign_key: str = "",
                  session: requests.Session | None = None):
         self.base_url = base_url.rstrip("/")
         self.app_key = app_key
         self.secret = secret
+        self.sign_key = sign_key or secret
         self.provider = provider
+        self.protocol = protocol
         self.timeout = (connect_timeout, read_timeout)
         self.retries = retries
         self.backoff = backoff
-        self.signature_codes = signature_codes
+        self.signature_codes = (protocol.signature_codes if signature_codes is None
+                                else signature_codes)
         self.http = session or requests.Session()
+        self._token: tuple[str, float] | None = None  # (access_token, expires at, wall clock)
+        self._token_lock = threading.Lock()
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.call("GET", path, params or {}, idempotent=True)
@@ -221,6 +228,13 @@ class SignedClient:
         for attempt in range(attempts):
             try:
                 return self._once(method, path, payload)
+            except _TokenRefused:
+                # The provider no longer takes our token: a new one, and the call once more.
+                self._forget_token()
+                try:
+                    return self._once(method, path, payload, retry_token=False)
+                except _Transient as exc:
+                    raise exc.as_provider_error() from None
             except (ProviderTimeout, _Transient) as exc:
                 if attempt + 1 == attempts:
                     raise exc.as_provider_error() if isinstance(exc, _Transient) else exc
@@ -230,10 +244,64 @@ class SignedClient:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _once(self, method: str, path: str, payload: Mapping[str, Any]) -> Any:
-        signed = sign_params(payload, self.app_key, self.secret)
+    # --- authentication -------------------------------------------------------------------
+
+    def sign(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` with this protocol's authentication fields and their ``sign``."""
+        if self.protocol.auth == "signed":
+            if self.protocol is OTB:
+                return sign_params(params, self.app_key, self.secret)
+            signed = {**params, "app_key": self.app_key, "timestamp": str(int(time.time())),
+                      "nonce": secrets.token_hex(16)}
+        else:
+            signed = {**params, "client_id": self.app_key, "access_token": self.access_token(),
+                      "timestamp": str(int(time.time()))}
+        signed[self.protocol.signer.sign_field] = self.protocol.signer.sign(signed, self.sign_key)
+        return signed
+
+    def access_token(self) -> str:
+        """The current access token, fetched (or renewed shortly before expiry) as needed."""
+        with self._token_lock:
+            if self._token is None or self._token[1] - self.TOKEN_MARGIN_SECONDS <= time.time():
+                self._token = self._fetch_token()
+            return self._token[0]
+
+    def _forget_token(self) -> None:
+        with self._token_lock:
+            self._token = None
+
+    def _fetch_token(self) -> tuple[str, float]:
+        params = {"client_id": self.app_key, "client_secret": self.secret,
+                  "grant_type": "client_credentials", "timestamp": str(int(time.time()))}
+        params[self.protocol.signer.sign_field] = self.protocol.signer.sign(params, self.sign_key)
+        path = self.protocol.token_path
+        try:
+            resp = self.http.post(self.base_url + path, timeout=self.timeout,
+                                  **self._body(params))
+        except requests.Timeout as exc:
+            raise ProviderTimeout(f"POST {path} timed out", provider=self.provider) from exc
+        except requests.RequestException as exc:
+            raise ProviderError(f"POST {path} unreachable: {exc.__class__.__name__}",
+                                provider=self.provider) from exc
+        data = self._unwrap(resp, f"POST {path}", token_call=True)
+        try:
+            return str(data["access_token"]), time.time() + int(data["expires_in"])
+        except (KeyError, TypeError, ValueError):
+            raise MalformedResponse(f"POST {path}: no access_token/expires_in",
+                                    provider=self.provider) from None
+
+    # --- one call -------------------------------------------------------------------------
+
+    def _body(self, signed: Mapping[str, Any]) -> dict[str, Any]:
+        if self.protocol.content_type == "form":
+            return {"data": {k: _form_value(v) for k, v in signed.items()}}
+        return {"json": signed}
+
+    def _once(self, method: str, path: str, payload: Mapping[str, Any], *,
+              retry_token: bool = True) -> Any:
+        signed = self.sign(payload)
         url = self.base_url + path
-        kwargs = {"params": signed} if method == "GET" else {"json": signed}
+        kwargs = {"params": signed} if method == "GET" else self._body(signed)
         try:
             resp = self.http.request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout as exc:
@@ -244,7 +312,7 @@ class SignedClient:
         if resp.status_code >= 500:
             raise _Transient(f"{method} {path} answered HTTP {resp.status_code}",
                              self.provider, resp.status_code)
-        return self._unwrap(resp, f"{method} {path}")
+        return self._unwrap(resp, f"{method} {path}", retry_token=retry_token)
 
     def verify(self, params: Mapping[str, Any], *, nonce_store: NonceStore | None = None,
                now: float | None = None) -> None:
@@ -259,25 +327,39 @@ class SignedClient:
         verify_webhook(headers, body, self.secret, key=self.app_key, nonce_store=nonce_store,
                        now=now)
 
-    def _unwrap(self, resp: requests.Response, what: str) -> Any:
+    def _unwrap(self, resp: requests.Response, what: str, *, retry_token: bool = False,
+                token_call: bool = False) -> Any:
+        envelope = self.protocol.envelope
         try:
             body = resp.json()
         except ValueError:
             body = None
-        if not isinstance(body, dict) or "code" not in body:
+        if not isinstance(body, dict) or envelope.code_field not in body:
             raise MalformedResponse(f"{what}: not a JSON envelope (HTTP {resp.status_code})",
                                     provider=self.provider, code=resp.status_code)
-        try:
-            self.verify(body)
-        except SignatureError as exc:
-            raise SignatureError(f"{what}: response {exc}", provider=self.provider,
-                                 code=exc.code) from None
-        code = body["code"]
-        if code != 0:
+        if envelope.signed:
+            try:
+                self.verify(body)
+            except SignatureError as exc:
+                raise SignatureError(f"{what}: response {exc}", provider=self.provider,
+                                     code=exc.code) from None
+        if not envelope.ok(body):
+            code = body[envelope.code_field]
+            if code in self.protocol.token_codes and retry_token and not token_call:
+                raise _TokenRefused()
             cls = SignatureError if code in self.signature_codes else ProviderError
-            raise cls(f"{what}: code {code} {body.get('msg', '')}", provider=self.provider,
-                      code=code)
-        return body.get("data")
+            raise cls(f"{what}: code {code} {body.get(envelope.message_field, '')}",
+                      provider=self.provider, code=code)
+        return body.get(envelope.data_field)
+
+
+def _form_value(value: Any) -> str:
+    """A form field's text: strings as they are, anything else as it is signed."""
+    return as_text(value)
+
+
+class _TokenRefused(Exception):
+    """The provider refused our access token (expired or revoked before we knew)."""
 
 
 class _Transient(Exception):

@@ -9,6 +9,15 @@ list that replaces them. Each entry:
     {"name": "rental-a", "kind": "fleet|ridehail|rental", "enabled": true,
      "label": "常州租车", "base_url": "...", "app_key": "...", "secret": "...",
      "connect_timeout": 0.5, "read_timeout": 3.0, "retries": 2}
+
+A ride-hailing entry may name its wire protocol (``providers.protocol``): ``"protocol":
+"didi"`` (or a mapping overriding one, e.g. another signer recipe) builds the
+DiDi-Enterprise-shaped adapter, with ``app_key`` as its client_id, ``secret`` as its
+client_secret and ``sign_key`` the signing key; ``products`` maps its require_levels to our
+vehicle class, seats, tier and new-energy flag (``{"600": {"name": "快车", "vehicle_class":
+"sedan", "seats": 4, "tier": "economy", "nev": true}}``) and ``fee_kinds`` its fee items
+to our fee kinds. The default ``didi`` entry is disabled (the demo enables it): enabling it
+adds its offers to every quote.
 """
 from __future__ import annotations
 
@@ -18,8 +27,10 @@ from datetime import datetime
 from typing import Any, Callable
 
 from providers.base import SupplyProvider
+from providers.didi import DidiRideHailProvider
 from providers.fleet import Availability, FleetProvider, PriceEstimator
 from providers.http import INVALID_SIGN_CODE, SignedClient
+from providers.protocol import OTB, protocol_from
 from providers.rental import RentalProvider
 from providers.ridehail import RideHailProvider
 
@@ -39,6 +50,10 @@ class ProviderConfig:
     read_timeout: float = 3.0
     retries: int = 2
     sandbox_factor: str = ""  # the rental sandbox's price factor (sandboxes only)
+    protocol: Any = ""  # a providers.protocol name or override mapping; "" is ours
+    sign_key: str = ""  # the signing key of a protocol that signs with one (DiDi)
+    products: Any = None  # require_level -> {name, vehicle_class, seats, tier, nev}
+    fee_kinds: Any = None  # provider fee item -> our fee kind
 
 
 DEFAULTS = (
@@ -54,8 +69,14 @@ DEFAULTS = (
                    base_url=f"http://127.0.0.1:{SANDBOX_PORT_BASE + 3}",
                    app_key="otb-rental-b", secret="sandbox-rental-b-secret",
                    sandbox_factor="0.84"),
+    ProviderConfig("didi", "ridehail", enabled=False, label="滴滴企业版",
+                   base_url=f"http://127.0.0.1:{SANDBOX_PORT_BASE + 4}", protocol="didi",
+                   app_key="otb-didi-client", secret="sandbox-didi-secret",
+                   sign_key="sandbox-didi-sign-key"),
 )
 _FIELDS = {f.name for f in fields(ProviderConfig)}
+# Disabled by default, enabled in the demo (``make run``).
+DEMO_ENABLED = ("didi",)
 
 
 def _entry(data: dict[str, Any], base: ProviderConfig | None = None) -> ProviderConfig:
@@ -82,9 +103,16 @@ def load_config(text: str | None) -> list[ProviderConfig]:
 
 
 def client_for(cfg: ProviderConfig) -> SignedClient:
+    protocol = protocol_from(cfg.protocol)
     return SignedClient(cfg.base_url, cfg.app_key, cfg.secret, provider=cfg.name,
                         connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,
-                        retries=cfg.retries, signature_codes=frozenset({INVALID_SIGN_CODE}))
+                        retries=cfg.retries, protocol=protocol, sign_key=cfg.sign_key,
+                        signature_codes=frozenset({INVALID_SIGN_CODE}) if protocol is OTB
+                        else None)
+
+
+def _is_didi(cfg: ProviderConfig) -> bool:
+    return cfg.kind == "ridehail" and protocol_from(cfg.protocol).name == "didi"
 
 
 def build_providers(configs: list[ProviderConfig], *, fleet_availability: Availability,
@@ -99,6 +127,10 @@ def build_providers(configs: list[ProviderConfig], *, fleet_availability: Availa
             built[cfg.name] = FleetProvider(cfg.name, availability=fleet_availability,
                                             price=fleet_price, label=cfg.label or "公车平台",
                                             now=now)
+        elif _is_didi(cfg):
+            built[cfg.name] = DidiRideHailProvider(
+                cfg.name, client_for(cfg), label=cfg.label or "滴滴企业版",
+                products=cfg.products, fee_kinds=cfg.fee_kinds, now=now)
         elif cfg.kind == "ridehail":
             built[cfg.name] = RideHailProvider(cfg.name, client_for(cfg),
                                                label=cfg.label or "网约车")
@@ -112,11 +144,14 @@ def build_providers(configs: list[ProviderConfig], *, fleet_availability: Availa
 
 def sandbox_apps(configs: list[ProviderConfig] = DEFAULTS) -> dict[str, Any]:
     """Sandbox factories for the configured HTTP providers, matching their keys."""
-    from providers.sandbox import rental, ridehail
+    from providers.sandbox import didi, rental, ridehail
 
     apps: dict[str, Any] = {}
     for cfg in configs:
-        if cfg.kind == "ridehail":
+        if _is_didi(cfg):
+            apps[cfg.name] = lambda cfg=cfg: didi.create_app(cfg.app_key, cfg.secret,
+                                                             cfg.sign_key)
+        elif cfg.kind == "ridehail":
             apps[cfg.name] = lambda cfg=cfg: ridehail.create_app(cfg.app_key, cfg.secret)
         elif cfg.kind == "rental":
             apps[cfg.name] = lambda cfg=cfg: rental.create_app(
@@ -132,11 +167,16 @@ def settings_for_sandboxes(servers: dict[str, Any]) -> dict[str, str]:
 
 
 def sandbox_settings(servers: dict[str, Any], webhook_base: str) -> dict[str, str]:
-    """As ``settings_for_sandboxes``, and make each sandbox call back ``<webhook_base>/<name>``."""
+    """As ``settings_for_sandboxes``, make each sandbox call back ``<webhook_base>/<name>``,
+    and enable the providers the demo adds (``DEMO_ENABLED``: the DiDi-shaped one)."""
     import requests
 
     for name in sandbox_apps():
         if name in servers:
             requests.post(f"{servers[name].url}/__sandbox/config",
                           json={"webhook_url": f"{webhook_base}/{name}"}, timeout=5)
-    return settings_for_sandboxes(servers)
+    settings = json.loads(settings_for_sandboxes(servers)["PROVIDERS_JSON"])
+    for name in DEMO_ENABLED:
+        if name in settings:
+            settings[name]["enabled"] = True
+    return {"PROVIDERS_JSON": json.dumps(settings)}

@@ -13,13 +13,14 @@ from typing import Any, Mapping
 
 from providers.base import (Bill, Cancellation, FeeLine, NotApplicable, Order, OrderRequest,
                             ProviderError, ProviderOffer, QuoteRequest)
+from providers.fees import FEE_LABELS, map_fee_lines
 from providers.money import money
 from providers.http import SignedClient
 
 # The provider's answer for an estimate or order it does not know.
 NOT_FOUND = 40400
-FEE_LABELS = {"base": "起步价", "distance": "里程费", "time": "时长费", "tolls": "通行费",
-              "parking": "停车费", "other": "其他费用"}
+# This sandbox protocol's fee items are our kinds by name; ``total`` is what is charged.
+FEE_KINDS = {kind: kind for kind in FEE_LABELS}
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,11 @@ class DriverPosition:
 
 
 def fee_lines(fee: Mapping[str, Any]) -> tuple[FeeLine, ...]:
-    """A provider fee breakdown as our lines, in a fixed order, without zero extras."""
-    lines = []
-    for kind, label in FEE_LABELS.items():
-        if kind in fee and (kind == "base" or money(fee[kind])):
-            lines.append(FeeLine(kind, label, money(fee[kind])))
-    return tuple(lines)
+    """A provider fee breakdown as our lines, in a fixed order, without zero extras; items
+    of unknown kinds are kept in ``other``, and with a ``total`` the lines sum to it."""
+    items = {k: money(v) for k, v in fee.items() if k != "total"}
+    total = money(fee["total"]) if fee.get("total") is not None else None
+    return map_fee_lines(items, FEE_KINDS, total=total)
 
 
 class RideHailProvider:

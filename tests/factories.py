@@ -139,3 +139,17 @@ def updated_meanwhile(model: type) -> Iterator[None]:
     finally:
         event.remove(db.session, "before_commit", bump)
     assert done, f"no {table.name} row was left to flush at commit"
+
+
+def grant(api, wechat_url: str, openid: str, template_ids: list[str], times: int = 1) -> dict:
+    """The user taps "allow" in wx.requestSubscribeMessage ``times`` times: WeChat (the
+    sandbox) records the grants and the mini-program reports them to POST /me/subscriptions.
+    Returns the backend's last answer."""
+    import requests
+
+    answer = {}
+    for _ in range(times):
+        requests.post(f"{wechat_url}/__sandbox/subscriptions", timeout=5, json={
+            "touser": openid, "template_ids": template_ids}).raise_for_status()
+        answer = ok(api.post("/me/subscriptions", as_=openid, json={"template_ids": template_ids}))
+    return answer

@@ -5,6 +5,11 @@ A policy is ``{"steps": [step, ...]}``; each step is
 and is required when ``when`` is empty or any of its conditions holds. Conditions:
 ``{"type": "cross_region"}``, ``{"type": "estimate_at_least", "amount": "1000.00"}``,
 ``{"type": "vehicle_class_in", "classes": ["minibus", "bus"]}``, ``{"type": "non_workday"}``.
+
+A policy may also carry ``"requote": {"max_increase_pct": "10", "max_increase_amount":
+"50.00"}``: how much more than the approved estimate a provider's new price (asked again at
+booking because the locked one expired) may be and still be booked without the traveler;
+both bounds must hold. Without it, the defaults below apply.
 """
 from __future__ import annotations
 
@@ -27,6 +32,35 @@ DEFAULT_RULES: dict = {"steps": [
         {"type": "non_workday"},
     ]},
 ]}
+
+
+DEFAULT_REQUOTE = {"max_increase_pct": "10", "max_increase_amount": "50.00"}
+DEFAULT_RULES["requote"] = dict(DEFAULT_REQUOTE)
+
+
+@dataclass(frozen=True)
+class RequoteTolerance:
+    """A new price is booked when it is at most ``max_increase_pct`` % AND at most
+    ``max_increase_amount`` yuan above the approved estimate (cheaper always is)."""
+
+    max_increase_pct: Decimal
+    max_increase_amount: Decimal
+
+    def allows(self, approved: Decimal, new: Decimal) -> bool:
+        increase = new - approved
+        return (increase <= approved * self.max_increase_pct / 100
+                and increase <= self.max_increase_amount)
+
+    def as_dict(self) -> dict:
+        return {"max_increase_pct": str(self.max_increase_pct),
+                "max_increase_amount": str(self.max_increase_amount)}
+
+
+def requote_tolerance(rules: dict) -> RequoteTolerance:
+    """The re-quote tolerance of a policy (the defaults where it states none)."""
+    data = {**DEFAULT_REQUOTE, **(rules.get("requote") or {})}
+    return RequoteTolerance(Decimal(str(data["max_increase_pct"])),
+                            Decimal(str(data["max_increase_amount"])))
 
 
 @dataclass(frozen=True)

@@ -145,9 +145,21 @@ class PolicyStepSchema(Schema):
                 validate=validate.Length(max=len(CONDITIONS)))
 
 
+class RequoteToleranceSchema(Schema):
+    """How far a re-quoted price may exceed the approved estimate and still be booked."""
+
+    max_increase_pct = fields.Decimal(required=True, as_string=True, places=2,
+                                      validate=validate.Range(min=0, max=100))
+    max_increase_amount = MoneyField(required=True, validate=validate.Range(min=0, max=100000))
+
+
 class PolicyRulesSchema(Schema):
     steps = List(fields.Nested(PolicyStepSchema), required=True,
                  validate=validate.Length(min=1, max=5, error="审批环节须为1至5个"))
+    requote = fields.Nested(RequoteToleranceSchema, metadata={
+        "description": "Re-quote at booking: a new price at most this much above the approved "
+                       "estimate (both bounds) is booked; beyond it the trip goes back to the "
+                       "traveler. Default 10 % and 50.00 yuan"})
 
     @validates_schema
     def _unique_keys(self, data, **kwargs):

@@ -124,8 +124,10 @@ def submit_trip(session, *, actor: User, trip: Trip, offer_id: int,
 
 
 def reapprove_for_new_price(session, *, actor: User, trip: Trip,
-                            now: datetime | None = None) -> list[str]:
-    """The trip's estimate changed after submit (a provider trip moved to the fleet): route
+                            now: datetime | None = None,
+                            comment: str = "改派公车后预估费用变化，需补充审批") -> list[str]:
+    """The trip's estimate changed after submit (a provider trip moved to the fleet, the
+    traveler accepted a provider's new price): route
     it again under the rules its workflow was submitted with. Steps now required that the
     workflow does not hold (e.g. the platform step above an amount) are appended to it, so
     the approvals already given stand and only the new steps are asked. An approved
@@ -152,7 +154,6 @@ def reapprove_for_new_price(session, *, actor: User, trip: Trip,
     wf.steps.extend(added)
     keys = [step.key for step in added]
     detail = {"action": "approval:reopened", "steps": keys, "estimate": str(trip.estimate)}
-    comment = "改派公车后预估费用变化，需补充审批"
     if wf.state == WorkflowState.PENDING:
         trip.note(session, "approval:steps_added", actor_id=actor.id, at=now, comment=comment,
                   data=detail)

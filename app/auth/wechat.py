@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import String, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app import clock, db
@@ -38,21 +40,31 @@ class DatabaseTokenCache:
             row = side.get(WeChatToken, self.appid)
             if self._usable(row, stale):
                 return row.token
+        self._ensure_row()
         with Session(self.engine) as side:
-            # One refresher at a time: row lock on PostgreSQL, the write lock on SQLite;
-            # whoever waited re-reads and finds the fresh token.
+            # One refresher at a time, in every process: the row lock (SELECT … FOR UPDATE)
+            # on PostgreSQL, the write lock on SQLite; whoever waited re-reads the row and
+            # finds the token the first one fetched, so WeChat is asked once.
             db.begin_write(side)
             row = side.scalars(select(WeChatToken).where(WeChatToken.appid == self.appid)
-                               .with_for_update()).one_or_none()
-            if row is None:
-                row = WeChatToken(appid=self.appid)
-                side.add(row)
-            elif self._usable(row, stale):
+                               .with_for_update()).one()
+            if self._usable(row, stale):
                 return row.token
-            token, ttl = refresh()
+            token, ttl = refresh(row.token is not None and row.token == stale)
             row.token, row.expires_at = token, clock.now() + timedelta(seconds=ttl)
             side.commit()
             return token
+
+    def _ensure_row(self) -> None:
+        """The row exists before anyone locks it (two first-ever refreshers would both find
+        nothing to lock and both fetch): an insert that does nothing when it is there."""
+        dialect = self.engine.dialect.name
+        insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect]
+        with Session(self.engine) as side:
+            side.execute(insert(WeChatToken).values(appid=self.appid, token=None,
+                                                    expires_at=None)
+                         .on_conflict_do_nothing(index_elements=["appid"]))
+            side.commit()
 
 
 def client() -> WeChatClient:

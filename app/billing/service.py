@@ -197,7 +197,15 @@ def record_provider_bill(session, *, trip: Trip, bill, order) -> None:
 
 def record_cancellation_fee(session, *, trip: Trip, fee, at: datetime) -> Charge:
     """A provider's fee for a cancelled order is the trip's charge (SPEC §5.3): final at
-    once (nothing for the passenger to confirm), settled in the month of the cancellation."""
+    once (nothing for the passenger to confirm), settled in the month of the cancellation.
+
+    A provider that decides its fee later (DiDi) sends it after the cancellation: the final
+    cancellation charge is revised to the decided amount, audited, and its statement line
+    follows (an open statement's line changes; a locked one gets an adjustment at the next
+    generation)."""
+    existing = charge_of(session, trip.id)
+    if existing is not None and existing.final and FLAG_CANCELLATION_FEE in (existing.flags or []):
+        return _revise_cancellation_fee(session, existing, fee, at)
     channel = Channel(trip.channel) if trip.channel else Channel.RIDEHAIL
     charge = _upsert(session, trip, channel=channel, supplier=fee.provider,
                      order_id=str(fee.extra.get("order_id") or f"T{trip.id}"),
@@ -207,6 +215,20 @@ def record_cancellation_fee(session, *, trip: Trip, fee, at: datetime) -> Charge
                      finished_at=at)
     charge.final, charge.finalized_at = True, at
     session.flush()
+    return charge
+
+
+def _revise_cancellation_fee(session, charge: Charge, fee, at: datetime) -> Charge:
+    if charge.total == fee.amount:
+        return charge
+    before = charge.total
+    _replace_lines(charge, [FeeLine("cancellation_fee", "订单取消费（供应商核定）", fee.amount)])
+    charge.computed_at = at
+    session.flush()
+    audit.record(session, entity="charges", entity_id=charge.id, action="cancellation_fee_decided",
+                 actor_id=None, at=at, data={"before": str(before), "after": str(fee.amount),
+                                             "provider": fee.provider})
+    events.publish(session, CHARGE_CHANGED, charge=charge, actor_id=None)
     return charge
 
 

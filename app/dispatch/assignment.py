@@ -47,6 +47,13 @@ def queue_condition():
                 or_(Trip.channel == Channel.FLEET, Trip.dispatch_issue.is_not(None)))
 
 
+def trips_with_plate(plate: str):
+    """SELECT of the ids of trips a fleet vehicle with ``plate`` was assigned to (the trip
+    list's plate filter)."""
+    return (select(Assignment.trip_id).join(Vehicle, Vehicle.id == Assignment.vehicle_id)
+            .where(Vehicle.plate == plate))
+
+
 def active_assignment(session, trip_id: int) -> Assignment | None:
     return session.scalar(select(Assignment).where(Assignment.trip_id == trip_id,
                                                    Assignment.active))
@@ -237,8 +244,10 @@ def reassign(session, *, actor: User, trip_id: int, reason: str, vehicle_id: int
     new = _place(session, actor=actor, trip=trip, vehicle_id=vehicle_id, driver_id=driver_id,
                  reason=reason)
     audit_assignment(session, new, "assigned", actor.id, reason)
-    trip.note(session, "dispatch:reassigned", actor_id=actor.id, comment=reason,
-              data={"previous_assignment_id": old.id, **describe_assignment(new)})
+    event = trip.note(session, "dispatch:reassigned", actor_id=actor.id, comment=reason,
+                      data={"previous_assignment_id": old.id, **describe_assignment(new)})
+    events.publish(session, events.TRIP_REASSIGNED, trip=trip, previous=describe_assignment(old),
+                   current=describe_assignment(new), at=event.at)
     return new
 
 
@@ -250,8 +259,11 @@ def unassign(session, *, actor: User, trip_id: int, reason: str) -> Trip:
         raise IllegalTransition("只有已派车且未出发的行程可以撤销派车", code="not_unassignable",
                                 errors={"state": trip.state.value})
     release_assignment(session, current, ReleaseReason.UNASSIGNED, actor_id=actor.id, comment=reason)
-    trip.transition(session, trip.undispatched_state(), actor_id=actor.id, comment=reason,
-                    data={"action": "dispatch:unassigned", **describe_assignment(current)})
+    event = trip.transition(session, trip.undispatched_state(), actor_id=actor.id,
+                            comment=reason,
+                            data={"action": "dispatch:unassigned", **describe_assignment(current)})
+    events.publish(session, events.TRIP_REASSIGNED, trip=trip,
+                   previous=describe_assignment(current), current=None, at=event.at)
     return trip
 
 

@@ -36,6 +36,7 @@ def queue(args):
     user = current_user()
     stmt = select(Trip).where(assignment.queue_condition(), scope_filter(user, Trip.unit_id))
     page = paginate(stmt, Trip.id, limit=args["limit"], cursor=args["cursor"])
+    trips.attach_histories(db.session, page["items"])
     lifecycle.annotate(db.session, page["items"], user)
     return page
 

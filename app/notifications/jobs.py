@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select
 from app import db
 from app.auth.wechat import client
 from app.notifications.models import OutboxMessage, OutboxState
+from app.notifications.service import forget_grants
 from providers.wechat import WeChatError
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ def _outcome(row: OutboxMessage, error: WeChatError | None, now: datetime) -> No
         row.state, row.next_attempt_at = OutboxState.PENDING, now + backoff(row.attempts)
         log.warning("outbox %s: transient %s, retry at %s", row.id, error, row.next_attempt_at)
     else:
-        # 43101 (not subscribed) and other permanent errors are not retried.
+        # Not retried: 43101 (no grant), 45009 (the day's quota is spent: another try
+        # today fails the same way), 40226 (blocked user), 47003 and the like.
         row.state = OutboxState.FAILED
         log.warning("outbox %s failed for good after %s attempt(s): %s", row.id, row.attempts, error)
 
@@ -98,4 +100,6 @@ def _record(session, message_id: int, error: WeChatError | None, now: datetime) 
     row = session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id)
                          .with_for_update())
     _outcome(row, error, now)
+    if error is not None and error.no_grant and row.recipient_id is not None:
+        forget_grants(session, row.recipient_id, row.template_id, now)
     session.commit()

@@ -9,7 +9,9 @@ first call and every retry sends the same ``out_order_id``, which the provider d
 a lost answer, a crashed worker (its lease runs out) or a second run never make a second
 provider order. Transient failures (timeout, unreachable, 5xx, malformed) are retried with
 exponential backoff up to ``MAX_ATTEMPTS``; a refusal fails at once. Either way the trip's
-``dispatch_issue`` says why in Chinese, so the dispatcher queue shows it.
+``dispatch_issue`` says why in Chinese, so the dispatcher queue shows it. When the approved
+offer's price lock has expired (by our clock, or the provider refuses the offer as expired),
+the call step re-quotes (``app.orders.requote``).
 """
 from __future__ import annotations
 
@@ -20,11 +22,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 
 from app import audit, clock, supply
+from app.orders import requote
 from app.orders.models import ORDER_RANK, OrderState, ProviderOrder
 from app.quotes.service import provider_offer, quote_request_for
 from app.trips import events
 from app.trips.models import Channel, Offer, Trip, TripState
 from providers import base
+from providers.route import RouteEstimate
 
 S = TripState
 O = OrderState
@@ -34,8 +38,8 @@ RETRY_BASE = timedelta(seconds=30)
 # A worker that claimed a booking and vanished gives it up after this long.
 LEASE = timedelta(minutes=2)
 BATCH = 20
-PROVIDER_CHANNELS = (Channel.RENTAL, Channel.RIDEHAIL)
-REFUSALS = {40400: "供应商找不到所选报价", 40410: "所选报价已过期，供应商拒绝下单",
+PROVIDER_CHANNELS = (Channel.RENTAL, Channel.RIDEHAIL, Channel.PARTNER)
+REFUSALS = {40400: "供应商找不到所选报价，拒绝下单", 40410: "所选报价已过期，供应商拒绝下单",
             42200: "供应商认为下单信息不完整"}
 ENDED = (S.CANCELLED, S.REJECTED, S.WITHDRAWN, S.EXPIRED)
 
@@ -68,6 +72,9 @@ class Claimed:
     order_pk: int
     provider: str
     request: base.OrderRequest
+    # How to re-quote if the approved offer's price lock has expired (``requote.due``:
+    # it has by our clock, so ask again before booking).
+    requote: requote.Terms | None = None
 
 
 def open_orders(session, now: datetime) -> int:
@@ -93,17 +100,24 @@ def _order_request(session, trip: Trip, row: ProviderOrder) -> base.OrderRequest
     offer = session.get(Offer, trip.selected_offer_id)
     passengers = trip.passengers or []
     contact = passengers[0].get("name") if passengers else None
+    # The route as quoted (no routing call while the claim's write transaction is open).
+    known = (RouteEstimate(trip.est_distance_km, trip.est_duration_min)
+             if trip.est_distance_km is not None and trip.est_duration_min is not None else None)
     return base.OrderRequest(
         out_order_id=row.out_order_id, offer=provider_offer(offer),
-        request=quote_request_for(trip, supply.route_estimator()),
+        request=quote_request_for(trip, supply.route_estimator(), estimate=known),
         contact_name=contact or trip.applicant.name, contact_phone=trip.applicant.phone)
 
 
 def claim_due(session, now: datetime) -> list[Claimed]:
     """Due ``pending`` rows (and ``booking`` rows whose worker's lease ran out) become
     ``booking`` under a fresh lease; the caller commits before calling out."""
+    # Orders of trips not dispatchable now wait: back with the traveler for a new price, or
+    # waiting for an approval step a new price needs (ended trips are claimed, to drop them).
+    waiting = exists().where(Trip.id == ProviderOrder.trip_id, ~Trip.dispatchable,
+                             Trip.state.not_in(ENDED))
     rows = session.scalars(select(ProviderOrder).where(
-        ((ProviderOrder.state == O.PENDING) & (ProviderOrder.next_attempt_at <= now))
+        ((ProviderOrder.state == O.PENDING) & (ProviderOrder.next_attempt_at <= now) & ~waiting)
         | ((ProviderOrder.state == O.BOOKING) & (ProviderOrder.claimed_until < now)))
         .order_by(ProviderOrder.id).limit(BATCH).with_for_update(skip_locked=True)).all()
     claimed = []
@@ -117,14 +131,27 @@ def claim_due(session, now: datetime) -> list[Claimed]:
             continue
         row.claimed_until, row.attempts = now + LEASE, row.attempts + 1
         move(session, row, O.BOOKING, "claimed", {"attempt": row.attempts}, now)
-        claimed.append(Claimed(row.id, row.provider, _order_request(session, trip, row)))
+        terms = requote.terms_for(session, trip, session.get(Offer, trip.selected_offer_id), now)
+        claimed.append(Claimed(row.id, row.provider, _order_request(session, trip, row), terms))
     return claimed
 
 
-def place(claim: Claimed) -> base.Order | base.ProviderError:
-    """The network call, outside any transaction; failures come back as values."""
+Outcome = base.Order | base.ProviderError | requote.Requoted
+
+
+def place(claim: Claimed) -> Outcome:
+    """The network calls, outside any transaction; failures come back as values."""
+    provider = supply.ordering(claim.provider)
     try:
-        return supply.ordering(claim.provider).book(claim.request)
+        if claim.requote is not None and claim.requote.due:
+            return requote.requote_and_book(provider, claim.request, claim.requote)
+        try:
+            return provider.book(claim.request)
+        except base.ProviderError as exc:
+            # The provider's clock says the lock ran out although ours did not.
+            if claim.requote is None or exc.code not in requote.EXPIRED_CODES:
+                raise
+            return requote.requote_and_book(provider, claim.request, claim.requote)
     except base.ProviderError as exc:
         return exc
 
@@ -137,11 +164,17 @@ def transient(exc: base.ProviderError) -> bool:
     return code is None or (isinstance(code, int) and (500 <= code < 600 or 50000 <= code < 60000))
 
 
-def record(session, claim: Claimed, outcome: base.Order | base.ProviderError,
-           now: datetime) -> None:
+def record(session, claim: Claimed, outcome: Outcome, now: datetime) -> None:
     """Write down what the provider answered (in the caller's write transaction)."""
     row = lock_order(session, select(ProviderOrder).where(ProviderOrder.id == claim.order_pk))
     trip = session.get(Trip, row.trip_id, populate_existing=True)
+    if isinstance(outcome, requote.Requoted):
+        if not outcome.within:
+            if row.state == O.BOOKING:
+                requote.send_back(session, trip, row, outcome, claim.requote, now, move)
+            return
+        requote.booked_at_new_price(session, trip, outcome, claim.requote, now)
+        outcome = outcome.outcome
     if isinstance(outcome, base.ProviderError):
         _failed_attempt(session, row, trip, outcome, now)
         return
@@ -202,6 +235,9 @@ def _set_issue(session, trip: Trip, reason: str, row: ProviderOrder, now: dateti
 
 
 def absorb(row: ProviderOrder, order: base.Order) -> None:
+    if order.order_id and row.order_id and order.order_id != row.order_id:
+        # The provider reassigned the order under a new id: keep the old one findable.
+        row.order_id_history = [*(row.order_id_history or []), row.order_id]
     row.order_id = order.order_id or row.order_id
     row.plate = order.plate or row.plate
     row.driver_name = order.driver_name or row.driver_name
@@ -220,3 +256,9 @@ def drop(session, row: ProviderOrder, trip: Trip) -> None:
     to = O.FAILED if placed else O.CANCELLED
     if row.state != to:
         move(session, row, to, "dropped", {"trip_state": trip.state.value, "placed": placed})
+
+
+def trips_with_plate(plate: str):
+    """SELECT of the ids of trips whose provider order names a car with ``plate`` (the trip
+    list's plate filter)."""
+    return select(ProviderOrder.trip_id).where(ProviderOrder.plate == plate)

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from app.orders.booking import (PROVIDER_CHANNELS, absorb, dispatched, event_data, lock_order,
-                                move)
+from app.orders.booking import (PROVIDER_CHANNELS, absorb, audit_order, dispatched, event_data,
+                                lock_order, move)
 from app.orders.models import ORDER_RANK, OrderState, ProviderOrder, WebhookNonce
 from app.trips import events
 from app.trips.models import Trip, TripState
@@ -63,16 +63,23 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime, *,
                    source: str = "callback") -> dict:
     """Apply one verified callback, or a provider's answer to our asking (``source`` names
     it in the order's audit); duplicates, stale events and unknown orders change nothing."""
-    row = lock_order(session, select(ProviderOrder).where(
-        ProviderOrder.provider == provider, ProviderOrder.out_order_id == order.out_order_id))
+    row = _find_order(session, provider, order)
     if row is None:
         log.warning("callback from %s for unknown order %s/%s", provider, order.order_id,
                     order.out_order_id)
         return {"ignored": "unknown_order"}
+    if order.order_id in (row.order_id_history or []):
+        return {"ignored": "stale_event", "state": row.state}  # about a replaced order id
+    changed = _reassigned(session, row, order, now, source)
     rank = ORDER_RANK.get(order.state)
     if rank is None or rank <= ORDER_RANK[row.state]:
+        changed = _driver_changed(session, row, order, now, source) or changed
+        changed = _cancel_fee_changed(session, row, order, now, source) or changed
+        if changed:
+            return {"ok": True, "state": row.state}
         return {"ignored": "stale_event", "state": row.state}
     state = OrderState(order.state)
+    crew_before = _driver(row)
     absorb(row, order)
     row.last_event_at = now
     if state == O.CANCELLED:
@@ -91,10 +98,85 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime, *,
         _provider_cancelled(session, trip, data, now)
     else:
         _advance_trip(session, trip, TRIP_TARGET[state], data, now)
+        if _driver(row) != crew_before and row.plate:
+            events.publish(session, events.TRIP_CREW_KNOWN, trip=trip, crew=_driver(row), at=now)
     if order.bill is not None and row.bill is None and rank >= ORDER_RANK[O.COMPLETED]:
         row.bill = [line.as_dict() for line in order.bill.lines]
         _provider_bill(session, trip, order)
     return {"ok": True, "state": row.state}
+
+
+def _find_order(session, provider: str, order: base.Order) -> ProviderOrder | None:
+    """The order row a provider's answer is about: by our reference when the provider
+    echoes it, else by its order id, current or the one it replaced (reassignment)."""
+    stmt = select(ProviderOrder).where(ProviderOrder.provider == provider)
+    if order.out_order_id:
+        return lock_order(session, stmt.where(ProviderOrder.out_order_id == order.out_order_id))
+    ids = [order.order_id, *order.extra.get("previous_order_ids", [])]
+    return lock_order(session, stmt.where(ProviderOrder.order_id.in_(ids)).limit(1))
+
+
+def _reassigned(session, row: ProviderOrder, order: base.Order, now: datetime,
+                source: str) -> bool:
+    """The provider gave the order a new id (and a new driver search): keep the old id in the
+    history, take the new one and its driver (none yet), note it on the trip."""
+    if not (order.order_id and row.order_id and order.order_id != row.order_id):
+        return False
+    old = row.order_id
+    absorb(row, order)
+    row.plate, row.driver_name, row.driver_phone = (order.plate, order.driver_name,
+                                                    order.driver_phone)
+    row.last_event_at = now
+    data = {"from_order_id": old, "order_id": row.order_id, "source": source}
+    audit_order(session, row, "reassigned", data)
+    trip = session.get(Trip, row.trip_id)
+    trip.note(session, "provider:reassigned", actor_id=None, at=now,
+              data={"provider": row.provider, **data})
+    return True
+
+
+def _driver_changed(session, row: ProviderOrder, order: base.Order, now: datetime,
+                    source: str) -> bool:
+    """The same state with another driver or car (the provider changed them): take it."""
+    new = (order.plate, order.driver_name, order.driver_phone)
+    if order.state != row.state or order.state == O.CANCELLED or not order.plate \
+            or new == (row.plate, row.driver_name, row.driver_phone):
+        return False
+    before = _driver(row)
+    absorb(row, order)
+    row.last_event_at = now
+    audit_order(session, row, "driver_changed", {"before": before, "source": source,
+                                                 **_driver(row)})
+    trip = session.get(Trip, row.trip_id)
+    trip.note(session, "provider:driver_changed", actor_id=None, at=now,
+              data={"provider": row.provider, "order_id": row.order_id, **_driver(row)})
+    return True
+
+
+def _cancel_fee_changed(session, row: ProviderOrder, order: base.Order, now: datetime,
+                        source: str) -> bool:
+    """The fee a provider finally decides for a cancelled order (it arrives with the order's
+    detail after the cancellation) replaces the one its fee rule gave on the order, audited
+    and noted on the trip; the decided fee is published again (``cancellation_fee``), so
+    billing revises the trip's cancellation charge and its statement line follows."""
+    fee = order.extra.get("cancel_fee")
+    if row.state != O.CANCELLED or order.state != O.CANCELLED or fee is None:
+        return False
+    fee = base.money(fee)
+    if row.cancel_fee is not None and base.money(row.cancel_fee) == fee:
+        return False
+    data = {"before": None if row.cancel_fee is None else str(row.cancel_fee),
+            "fee": str(fee), "source": source}
+    audit_order(session, row, "cancel_fee_decided", data)
+    row.cancel_fee = fee
+    trip = session.get(Trip, row.trip_id)
+    trip.note(session, "provider:cancel_fee_decided", actor_id=None, at=now,
+              data={"provider": row.provider, "order_id": row.order_id, **data})
+    trip.cancellation_fee = fee
+    events.publish(session, events.CANCELLATION_FEE, trip=trip, at=now,
+                   fee=events.CancellationFee(amount=fee, provider=row.provider,
+                                              extra={"order_id": row.order_id}))
+    return True
 
 
 def _driver(row: ProviderOrder) -> dict:

@@ -3,7 +3,7 @@ orders whose callbacks were missed, forget old webhook nonces."""
 from __future__ import annotations
 
 from app import db
-from app.orders import booking, callbacks, cancellation, reconciliation
+from app.orders import booking, callbacks, cancellation, reconciliation, requote
 
 
 def book(session, now) -> int:
@@ -38,3 +38,9 @@ def purge_nonces(session, now) -> int:
     """Webhook nonces past their signature window are of no more use."""
     db.begin_write(session)
     return callbacks.purge_nonces(session, now)
+
+
+def expire_price_changes(session, now) -> int:
+    """Trips whose new price the traveler left unanswered until departure expire."""
+    db.begin_write(session)
+    return requote.expire_unanswered(session, now)

@@ -70,9 +70,11 @@ class ProviderOrder(StateMachine, Base):
     provider: Mapped[str] = mapped_column(String(40))
     out_order_id: Mapped[str] = mapped_column(String(40), unique=True)
     order_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    # The provider's earlier ids of this order, oldest first (it reassigned the order).
+    order_id_history: Mapped[list | None] = mapped_column(JSON)
     state: Mapped[OrderState] = mapped_column(enum_column(OrderState, "order_state"),
                                               default=O.PENDING, index=True)
-    plate: Mapped[str | None] = mapped_column(String(20))
+    plate: Mapped[str | None] = mapped_column(String(20), index=True)  # the trips' plate filter
     driver_name: Mapped[str | None] = mapped_column(String(40))
     driver_phone: Mapped[str | None] = mapped_column(String(20))
     bill: Mapped[list | None] = mapped_column(JSON)

@@ -7,7 +7,10 @@ asked about with the adapter's ``status``, and the answer is applied exactly as 
 would have been (``callbacks.apply_callback``: forward only, the first final bill billed
 once, so a callback arriving late changes nothing). An order given up after its booking
 was sent (``failed``) whose id we never learned may have been made all the same (every
-answer lost): it is looked up by our own ``out_order_id`` until the provider answers.
+answer lost): it is looked up by our own ``out_order_id`` until the provider answers. A
+cancelled order of a provider that decides its cancellation fee after the fact
+(``cancel_fee_decided_later``, DiDi) is asked about for ``FEE_WINDOW`` after it was made,
+so a fee whose notify was lost still reaches the order.
 
 Like booking, in three steps so that no transaction is open during a call: *claim* the due
 rows (their ``updated_at`` is touched, so each is asked at most once per ``STALE_AFTER`` and
@@ -32,6 +35,8 @@ O = OrderState
 
 # An order is asked about once nothing has touched it (callback, booking, poll) this long.
 STALE_AFTER = timedelta(minutes=5)
+# How long a cancelled order's fee may still be decided by its provider.
+FEE_WINDOW = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -45,12 +50,18 @@ class Due:
 def claim_stale(session, now: datetime) -> list[Due]:
     """Live orders untouched for ``STALE_AFTER``, and sent-then-failed orders we never heard
     of, of enabled providers; touched so that they are not asked again before it passes."""
-    enabled = [name for name, provider in supply.providers().items() if provider.takes_orders]
+    every = {**supply.providers(), **supply.dynamic()}
+    enabled = [name for name, provider in every.items() if provider.takes_orders]
+    decided_later = [name for name, provider in every.items()
+                     if provider.takes_orders and getattr(provider, "cancel_fee_decided_later",
+                                                          False)]
     never_heard = ((ProviderOrder.state == O.FAILED) & (ProviderOrder.attempts > 0)
                    & ProviderOrder.order_id.is_(None) & ProviderOrder.last_event_at.is_(None))
+    fee_open = ((ProviderOrder.state == O.CANCELLED) & ProviderOrder.provider.in_(decided_later)
+                & ProviderOrder.order_id.is_not(None) & (ProviderOrder.created_at >= now - FEE_WINDOW))
     rows = session.scalars(select(ProviderOrder).where(
         ProviderOrder.provider.in_(enabled), ProviderOrder.updated_at < now - STALE_AFTER,
-        ProviderOrder.state.in_(LIVE) | never_heard)
+        ProviderOrder.state.in_(LIVE) | never_heard | fee_open)
         .order_by(ProviderOrder.updated_at, ProviderOrder.id).limit(BATCH)
         .with_for_update(skip_locked=True)).all()
     for row in rows:

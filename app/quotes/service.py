@@ -6,7 +6,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 from sqlalchemy import func, select
 
@@ -15,10 +15,11 @@ from app.accounts.models import User, VehicleClass
 from app.errors import IllegalTransition, NotFound
 from app.quotes import policy
 from app.quotes.models import QuoteRound
+from app.quotes.route import full_estimate
 from app.trips.models import Channel, Offer, Trip, TripState
 from app.trips.service import get_own
 from providers import base
-from providers.route import RouteEstimator
+from providers.route import RouteEstimate, RouteEstimator
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,12 @@ class QuoteResult:
 
 
 def quote_request_for(trip: Trip, route: RouteEstimator,
-                      rules: policy.QuotePolicy = policy.DEFAULT_POLICY) -> base.QuoteRequest:
-    """The provider-neutral facts of ``trip`` (plain data, safe to hand to other threads)."""
+                      rules: policy.QuotePolicy = policy.DEFAULT_POLICY, *,
+                      estimate: RouteEstimate | None = None) -> base.QuoteRequest:
+    """The provider-neutral facts of ``trip`` (plain data, safe to hand to other threads);
+    ``estimate`` is the trip's full route when already known, else asked of ``route``."""
     stops = tuple(base.Stop(s["name"], float(s["lat"]), float(s["lng"])) for s in trip.stops)
-    estimate = route.estimate([(s.lat, s.lng) for s in stops])
+    estimate = estimate or full_estimate(trip, route)
     requested = trip.vehicle_class.value if trip.vehicle_class else None
     return base.QuoteRequest(
         trip_ref=str(trip.id), stops=stops, depart_at=trip.depart_at, return_at=trip.return_at,
@@ -84,6 +87,15 @@ def _ask(provider: base.SupplyProvider, request: base.QuoteRequest) -> ProviderO
         return outcome("error", message=STATUS_MESSAGES["error"])
 
 
+# The fan-out's threads, kept between requests: starting four threads per quote cost about
+# 30 ms under load (each start waits for the new thread to take the GIL), most of the time
+# the quote spent beyond its slowest provider. Hung calls hold a worker until their own
+# timeout; with every worker busy a provider's call waits in the queue and, past the
+# deadline, counts as a timeout like any late answer.
+QUOTE_WORKERS = 64
+_POOL = ThreadPoolExecutor(max_workers=QUOTE_WORKERS, thread_name_prefix="quote")
+
+
 def fan_out(providers: Mapping[str, base.SupplyProvider], request: base.QuoteRequest, *,
             deadline: float) -> list[ProviderOutcome]:
     """Ask every provider at once; whatever has not answered by ``deadline`` seconds is a
@@ -91,10 +103,10 @@ def fan_out(providers: Mapping[str, base.SupplyProvider], request: base.QuoteReq
     if not providers:
         return []
     started = time.monotonic()
-    pool = ThreadPoolExecutor(max_workers=len(providers), thread_name_prefix="quote")
-    futures = {name: pool.submit(_ask, provider, request) for name, provider in providers.items()}
+    futures = {name: _POOL.submit(_ask, provider, request) for name, provider in providers.items()}
     wait(futures.values(), timeout=deadline)
-    pool.shutdown(wait=False, cancel_futures=True)
+    for future in futures.values():
+        future.cancel()  # one still queued (every worker busy with a hung call) is dropped
     late_ms = round((time.monotonic() - started) * 1000)
     outcomes = []
     for name, future in futures.items():
@@ -113,7 +125,9 @@ def _facts(offer: base.ProviderOffer) -> policy.OfferFacts:
 
 
 def request_quotes(session, *, actor: User, trip_id: int,
-                   providers: Mapping[str, base.SupplyProvider], route: RouteEstimator,
+                   providers: Mapping[str, base.SupplyProvider]
+                   | Callable[[base.QuoteRequest], Mapping[str, base.SupplyProvider]],
+                   route: RouteEstimator,
                    deadline: float, rules: policy.QuotePolicy = policy.DEFAULT_POLICY
                    ) -> QuoteResult:
     """Quote a draft or quoted trip: a new round of ranked offers; the trip becomes ``quoted``.
@@ -125,6 +139,8 @@ def request_quotes(session, *, actor: User, trip_id: int,
     trip = get_own(session, actor, trip_id)
     _check_quotable(trip)
     request = quote_request_for(trip, route, rules)
+    if callable(providers):  # chosen for the trip (e.g. a partner city serving its destination)
+        providers = providers(request)
     session.rollback()  # end the read transaction before the network calls
 
     outcomes = fan_out(providers, request, deadline=deadline)
@@ -172,8 +188,10 @@ def latest_quotes(session, *, actor: User, trip_id: int) -> QuoteResult:
                                  .order_by(QuoteRound.round.desc()).limit(1))
     if quote_round is None:
         raise NotFound("该行程尚未询价", code="not_quoted")
+    # Rank 0: an offer re-quoted at booking (app.orders.requote), not part of the round.
     rows = session.scalars(select(Offer).where(Offer.trip_id == trip.id,
-                                               Offer.quote_round == quote_round.round)
+                                               Offer.quote_round == quote_round.round,
+                                               Offer.rank >= 1)
                            .order_by(Offer.rank)).all()
     return QuoteResult(trip, quote_round, list(rows), quote_round.providers)
 

@@ -23,7 +23,7 @@ def request_quotes(trip_id):
     # request's Session, not the scoped proxy.
     return service.request_quotes(
         db.session(), actor=current_user(), trip_id=trip_id,
-        providers=supply.providers(), route=supply.route_estimator(),
+        providers=supply.quoting, route=supply.route_estimator(),
         deadline=float(current_app.config["QUOTE_DEADLINE_SECONDS"]))
 
 

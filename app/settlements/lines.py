@@ -10,7 +10,8 @@ from decimal import Decimal
 from app.billing.tariff import FLAG_OVER_CEILING, FLAG_OVER_ESTIMATE
 from app.money import CENT
 
-CHANNEL_LABELS = {"fleet": "公车平台", "rental": "社会租赁", "ridehail": "网约车"}
+CHANNEL_LABELS = {"fleet": "公车平台", "rental": "社会租赁", "ridehail": "网约车",
+                  "partner": "合作城市"}
 FLAG_LABELS = {
     FLAG_OVER_CEILING: "超出协议上限",
     FLAG_OVER_ESTIMATE: "超出预估20%以上",

@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from app import clock
@@ -78,12 +78,18 @@ class Settlement(StateMachine, Base):
         return user.unit_id == self.unit_id
 
     def has_disputed_lines(self) -> bool:
+        facts = self.__dict__.get("_page_facts")
+        if facts is not None:
+            return facts[0]
         return object_session(self).scalar(select(
             select(SettlementLine.id).where(SettlementLine.settlement_id == self.id,
                                             SettlementLine.disputed.is_(True)).exists())) is True
 
     def issued_by(self, user: User) -> bool:
         """Whether ``user`` issued the statement last (its history is the audit log)."""
+        facts = self.__dict__.get("_page_facts")
+        if facts is not None:
+            return facts[1] == user.id
         issuer = object_session(self).scalar(
             select(AuditEntry.actor_id)
             .where(AuditEntry.entity == self.__tablename__, AuditEntry.entity_id == self.id,
@@ -110,6 +116,29 @@ class Settlement(StateMachine, Base):
 
     def allowed_actions(self, user: User) -> list[str]:
         return [a for a in ACTIONS if getattr(self, f"can_{a}")(user)]
+
+    @classmethod
+    def prefetch_facts(cls, session, statements: list["Settlement"]) -> None:
+        """For a page of statements about to be shown read-only: whether each has a
+        disputed line and who issued it last, in two statements for the page (instead of
+        two per statement when ``allowed_actions`` asks)."""
+        ids = [s.id for s in statements]
+        if not ids:
+            return
+        disputed = set(session.scalars(
+            select(SettlementLine.settlement_id).distinct()
+            .where(SettlementLine.settlement_id.in_(ids), SettlementLine.disputed.is_(True))))
+        action = f"state:{S.PENDING_CONFIRMATION.value}"
+        last = (select(AuditEntry.entity_id, func.max(AuditEntry.id).label("last_id"))
+                .where(AuditEntry.entity == cls.__tablename__, AuditEntry.entity_id.in_(ids),
+                       AuditEntry.action == action)
+                .group_by(AuditEntry.entity_id).subquery())
+        issuers = dict(session.execute(
+            select(AuditEntry.entity_id, AuditEntry.actor_id)
+            .join(last, AuditEntry.id == last.c.last_id)).all())
+        for statement in statements:
+            statement.__dict__["_page_facts"] = (statement.id in disputed,
+                                                 issuers.get(statement.id))
 
 
 class SettlementLine(Base):

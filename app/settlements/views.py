@@ -55,7 +55,9 @@ class Settlements(MethodView):
         for key in ("period", "unit_id", "supplier"):
             if args.get(key) is not None:
                 stmt = stmt.where(getattr(Settlement, key) == args[key])
-        return paginate(stmt, Settlement.id, limit=args["limit"], cursor=args["cursor"])
+        page = paginate(stmt, Settlement.id, limit=args["limit"], cursor=args["cursor"])
+        Settlement.prefetch_facts(db.session, page["items"])
+        return page
 
     @finance
     @blp.arguments(GenerateSchema)

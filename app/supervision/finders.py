@@ -20,8 +20,6 @@ from app.violations import Finding, RuleSpec, Scope
 BATCH = 5000
 KM = Decimal("0.1")
 RUNS = "finished_runs"  # the group of rules about finished fleet runs
-# Trips carry ``one_way`` once the estimates work lands; until then every trip returns.
-_ONE_WAY = getattr(Trip, "one_way", None)
 
 
 def _scoped(stmt, scope: Scope, trip_col, vehicle_col=None):
@@ -40,8 +38,7 @@ RUN_COLUMNS = (TripRun.trip_id, Trip.unit_id, TripRun.vehicle_id, Trip.purpose_c
 def _finished_rows(session, scope: Scope):
     """Every finished fleet run (in ``scope``) with its trip's plan, streamed in batches as
     the driver's raw values (a sweep reads a million: ``_run_facts`` types the few it keeps)."""
-    one_way = _ONE_WAY if _ONE_WAY is not None else false()
-    stmt = (select(*(type_coerce(c, NullType()) for c in RUN_COLUMNS), one_way)
+    stmt = (select(*(type_coerce(c, NullType()) for c in RUN_COLUMNS))
             .join(Trip, Trip.id == TripRun.trip_id)
             .where(TripRun.finished_at.is_not(None)))
     stmt = _scoped(stmt, scope, TripRun.trip_id, TripRun.vehicle_id)
@@ -70,7 +67,7 @@ def _run_facts(row) -> rules.RunFacts:
         trip_id=row[0], unit_id=row[1], vehicle_id=row[2], purpose=str(row[3]),
         depart_at=_utc(row[4]), return_at=_utc(row[5]), started_at=_utc(row[6]),
         finished_at=_utc(row[7]), km=_km(row[8]) or Decimal(0),
-        odometer_gap_km=_km(row[9]) or Decimal(0), est_km=_km(row[10]), one_way=bool(row[11]))
+        odometer_gap_km=_km(row[9]) or Decimal(0), est_km=_km(row[10]))
 
 
 def finished_runs(session, scope: Scope) -> Iterator[rules.RunFacts]:
@@ -123,7 +120,7 @@ def find_run_rules(session, *, params_by_rule: dict, scope: Scope, now: datetime
     found: list[Finding] = []
     late_ones: list[tuple[rules.RunFacts, dict]] = []
     for row in _finished_rows(session, scope):
-        (_, _, _, purpose, depart, back, started, finished, km, gap, est, one_way) = row
+        (_, _, _, purpose, depart, back, started, finished, km, gap, est) = row
         depart, back = _parsed(depart), _parsed(back)
         started, finished = _parsed(started), _parsed(finished)
         km = float(km or 0)
@@ -132,7 +129,7 @@ def find_run_rules(session, *, params_by_rule: dict, scope: Scope, now: datetime
             look.append("outside_window")
         if gap_min is not None and gap is not None and float(gap) >= gap_min - 0.01:
             look.append("odometer_gap")
-        if ratio is not None and est and km >= float(est) * (1 if one_way else 2) * ratio - 0.01:
+        if ratio is not None and est and km >= float(est) * ratio - 0.01:
             look.append("distance_overrun")
         if speed is not None:
             hours = (finished - started).total_seconds() / 3600

@@ -45,19 +45,10 @@ class RunFacts:
     finished_at: datetime
     km: Decimal
     odometer_gap_km: Decimal = Decimal(0)
-    est_km: Decimal | None = None  # the one-way estimate, as quoted
-    one_way: bool = False
+    # The trip's full route estimate as quoted (out and back unless one-way:
+    # ``app.quotes.route.full_estimate``), the distance the car was expected to drive.
+    est_km: Decimal | None = None
     platform_step: bool = False  # its approval had a platform (second-level) step
-
-
-def full_route_estimate_km(one_way_km: Decimal | None, *, one_way: bool = False) -> Decimal | None:
-    """The trip's whole planned distance: out and back unless the trip is one-way.
-
-    The quoted estimate is the one-way route; every trip has a return time, so a trip that
-    is not one-way drives it twice."""
-    if one_way_km is None:
-        return None
-    return Decimal(one_way_km) * (1 if one_way else 2)
 
 
 def hhmm(text: str) -> time:
@@ -125,10 +116,10 @@ def outside_window(run: RunFacts, params: Params) -> dict | None:
 def distance_overrun(run: RunFacts, params: Params) -> dict | None:
     """Actual km above the full route estimate × ``ratio`` and at least ``min_extra_km`` more
     (exactly 30 % over does not fire; exactly 20 km more does)."""
-    estimate = full_route_estimate_km(run.est_km, one_way=run.one_way)
+    estimate = run.est_km
     if estimate is None or estimate <= 0:
         return None
-    km = Decimal(run.km)
+    estimate, km = Decimal(estimate), Decimal(run.km)
     if km > estimate * Decimal(str(params["ratio"])) and \
             km - estimate >= Decimal(str(params["min_extra_km"])):
         return {"km": str(km), "estimate_km": str(estimate), "extra_km": str(km - estimate)}

@@ -7,6 +7,13 @@ publisher's transaction, in subscription order (see ``app.events``):
 - ``trip_submitted``, ``trip_approved``, ``trip_rejected``, ``trip_withdrawn``,
   ``trip_expired`` (approvals), ``trip_dispatched``, ``trip_started`` (dispatch, orders):
   ``handler(session, trip=..., at=...)``.
+- ``trip_reassigned``: dispatch changed or took back the vehicle/driver before departure;
+  ``handler(session, trip=..., previous=..., current=..., at=...)`` with the assignments
+  described as dicts (``plate``, ``driver_id``, ``driver``…), ``current`` None when
+  unassigned — notifications tells the drivers and the traveler.
+- ``trip_crew_known``: a provider told the trip's plate and driver (a ride-hailing driver
+  accepted, or another one took over); ``handler(session, trip=..., crew={"plate",
+  "driver_name", "driver_phone"}, at=...)``.
 - ``trip_finished``: a fleet run ended, or its facts were corrected in a dispute;
   ``handler(session, trip=..., facts=FinishedRun)`` — billing prices it.
 - ``trip_confirmed``: the passenger confirmed, or 72 h passed (``auto``); billing makes the
@@ -17,6 +24,10 @@ publisher's transaction, in subscription order (see ``app.events``):
 - ``cancellation_fee``: the fee is on the trip; billing makes it a final charge.
 - ``provider_bill``: a provider's final bill arrived (``bill``, ``order``); billing records it.
 - ``trip_settled``: the statement carrying the trip's charge closed.
+- ``trip_price_changed`` (orders): the locked price expired before booking and the
+  provider's new price is beyond the policy's tolerance; the trip is back with the traveler
+  (``price_changed``). ``handler(session, trip=..., approved=..., new_price=..., at=...)``
+  (``new_price`` None: the provider no longer offers the product).
 """
 from __future__ import annotations
 
@@ -36,16 +47,20 @@ TRIP_WITHDRAWN = "trip_withdrawn"
 TRIP_EXPIRED = "trip_expired"
 TRIP_DISPATCHED = "trip_dispatched"
 TRIP_STARTED = "trip_started"
+TRIP_REASSIGNED = "trip_reassigned"
+TRIP_CREW_KNOWN = "trip_crew_known"
 TRIP_FINISHED = "trip_finished"
 TRIP_CONFIRMED = "trip_confirmed"
 TRIP_CANCELLED = "trip_cancelled"
 CANCELLATION_FEE = "cancellation_fee"
 PROVIDER_BILL = "provider_bill"
 TRIP_SETTLED = "trip_settled"
+TRIP_PRICE_CHANGED = "trip_price_changed"
 
 EVENTS = (TRIP_SUBMITTED, TRIP_APPROVED, TRIP_REJECTED, TRIP_WITHDRAWN, TRIP_EXPIRED,
-          TRIP_DISPATCHED, TRIP_STARTED, TRIP_FINISHED, TRIP_CONFIRMED, TRIP_CANCELLED,
-          CANCELLATION_FEE, PROVIDER_BILL, TRIP_SETTLED)
+          TRIP_DISPATCHED, TRIP_STARTED, TRIP_REASSIGNED, TRIP_CREW_KNOWN, TRIP_FINISHED,
+          TRIP_CONFIRMED, TRIP_CANCELLED, CANCELLATION_FEE, PROVIDER_BILL, TRIP_SETTLED,
+          TRIP_PRICE_CHANGED)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, and_, or_
+from sqlalchemy import (JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, and_,
+                        false, or_)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -22,6 +23,9 @@ class TripState(enum.StrEnum):
     QUOTED = "quoted"
     PENDING_APPROVAL = "pending_approval"
     APPROVED = "approved"
+    # The locked price expired before booking and the provider's new one is beyond the
+    # policy's tolerance: back with the traveler, who accepts it or cancels.
+    PRICE_CHANGED = "price_changed"
     DISPATCHED = "dispatched"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
@@ -46,6 +50,7 @@ class Channel(enum.StrEnum):
     FLEET = "fleet"
     RENTAL = "rental"
     RIDEHAIL = "ridehail"
+    PARTNER = "partner"  # a partner city's fleet (SPEC §7)
 
 
 S = TripState
@@ -55,7 +60,9 @@ TRANSITIONS: dict[TripState, set[TripState]] = {
     S.QUOTED: {S.QUOTED, S.PENDING_APPROVAL, S.CANCELLED},
     S.PENDING_APPROVAL: {S.APPROVED, S.REJECTED, S.WITHDRAWN, S.EXPIRED, S.DISPATCHED,
                          S.CANCELLED},
-    S.APPROVED: {S.DISPATCHED, S.CANCELLED, S.PENDING_APPROVAL},  # re-approval (new price)
+    S.APPROVED: {S.DISPATCHED, S.CANCELLED, S.PENDING_APPROVAL,  # re-approval (new price)
+                 S.PRICE_CHANGED},
+    S.PRICE_CHANGED: {S.APPROVED, S.CANCELLED, S.EXPIRED},
     S.DISPATCHED: {S.IN_PROGRESS, S.APPROVED, S.PENDING_APPROVAL, S.REJECTED, S.CANCELLED,
                    S.COMPLETED},
     S.IN_PROGRESS: {S.COMPLETED},
@@ -69,7 +76,8 @@ EARLIEST_START = timedelta(hours=2)
 
 # The trip actions of the HTTP API, in the order ``allowed_actions`` lists them.
 TRIP_ACTIONS = ("quote", "submit", "withdraw", "cancel", "assign", "reassign", "unassign",
-                "switch_to_fleet", "start", "finish", "confirm", "dispute", "resolve_dispute")
+                "switch_to_fleet", "start", "finish", "confirm", "dispute", "resolve_dispute",
+                "accept_price")
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ class ActionContext:
 
 STATE_LABELS = {
     S.DRAFT: "草稿", S.QUOTED: "已报价", S.PENDING_APPROVAL: "待审批", S.APPROVED: "已审批",
+    S.PRICE_CHANGED: "待确认新价",
     S.DISPATCHED: "已派车", S.IN_PROGRESS: "行程中", S.COMPLETED: "已完成", S.CONFIRMED: "已确认",
     S.SETTLED: "已结算", S.REJECTED: "已驳回", S.WITHDRAWN: "已撤回", S.CANCELLED: "已取消",
     S.EXPIRED: "已过期",
@@ -93,11 +102,16 @@ STATE_LABELS = {
 
 class Trip(StateMachine, Base):
     __tablename__ = "trips"
-    __table_args__ = (Index("ix_trips_state_depart", "state", "depart_at"),)
+    # Lists read newest first by id (keyset pages): the applicant's and each unit's trips
+    # in id order are index range scans; a departure range is one too.
+    __table_args__ = (Index("ix_trips_state_depart", "state", "depart_at"),
+                      Index("ix_trips_unit_id_id", "unit_id", "id"),
+                      Index("ix_trips_applicant_id_id", "applicant_id", "id"),
+                      Index("ix_trips_depart_at", "depart_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     state: Mapped[TripState] = mapped_column(enum_column(TripState, "trip_state"), default=S.DRAFT)
     purpose_category: Mapped[Purpose] = mapped_column(enum_column(Purpose, "purpose"))
     purpose_text: Mapped[str] = mapped_column(String(200), default="")
@@ -107,6 +121,8 @@ class Trip(StateMachine, Base):
     return_at: Mapped[datetime]
     vehicle_class: Mapped[VehicleClass | None] = mapped_column(enum_column(VehicleClass, "vehicle_class"))
     cross_region: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A trip with a return time comes back to its origin unless the traveler says one way.
+    one_way: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     est_distance_km: Mapped[Decimal | None] = mapped_column(Numeric(8, 1))
     est_duration_min: Mapped[int | None] = mapped_column(Integer)
     selected_offer_id: Mapped[int | None] = mapped_column(
@@ -117,6 +133,9 @@ class Trip(StateMachine, Base):
     # the dispatch queue shows it.
     dispatch_issue: Mapped[str | None] = mapped_column(Text)
     cancellation_fee: Mapped[Decimal | None]
+    # A partner city's order (SPEC §7): {code, name, order_id, order_ref, approval_ref};
+    # the dispatch queue shows it as a partner trip. None for our own travelers' trips.
+    partner: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     # Optimistic lock: two writers of one trip cannot both win (StaleDataError → 409).
@@ -140,8 +159,23 @@ class Trip(StateMachine, Base):
         return self.purpose_category == Purpose.EMERGENCY
 
     @property
+    def number(self) -> str:
+        """The trip number people quote (ASCII, fits a WeChat character_string)."""
+        return f"YC{clock.local_date(self.created_at):%Y%m%d}{self.id:06d}"
+
+    @property
     def passenger_count(self) -> int:
         return len(self.passengers)
+
+    @property
+    def route_points(self) -> list[tuple[float, float]]:
+        """The (lat, lng) points the vehicle drives through: the stops in order and, unless
+        the trip is one-way, back to the origin (every trip has a return time). A trip
+        whose last stop already is its origin is not sent round twice."""
+        points = [(float(s["lat"]), float(s["lng"])) for s in self.stops]
+        if not self.one_way and len(points) > 1 and points[-1] != points[0]:
+            points.append(points[0])
+        return points
 
     # --- the lifecycle: which state allows what (one definition each) ---------------------
     # Services check these before acting; ``can_<action>(user, ctx)`` below adds who may
@@ -174,6 +208,20 @@ class Trip(StateMachine, Base):
     @property
     def cancellable(self) -> bool:
         return self.can_transition(S.CANCELLED)
+
+    @property
+    def price_acceptable(self) -> bool:
+        """Back with the traveler after a re-quote beyond tolerance (``price_changed``)."""
+        return self.state == S.PRICE_CHANGED
+
+    def price_change(self) -> dict | None:
+        """What a ``price_changed`` trip waits on (the history's last move there): the
+        approved estimate, the new price and offer, the provider and why."""
+        if self.state != S.PRICE_CHANGED:
+            return None
+        event = next(e for e in reversed(self.events) if e.to_state == S.PRICE_CHANGED)
+        return {key: event.data.get(key) for key in ("approved_estimate", "new_price",
+                                                     "offer_id", "provider", "reason")}
 
     @property
     def with_fleet(self) -> bool:
@@ -265,6 +313,9 @@ class Trip(StateMachine, Base):
 
     def can_resolve_dispute(self, user: User, ctx: "ActionContext") -> bool:
         return self.confirmable and ctx.dispute_open and self._oversees(user, Role.DISPATCHER)
+
+    def can_accept_price(self, user: User, ctx: "ActionContext") -> bool:
+        return self.price_acceptable and self.is_applicant(user) and user.has_role(Role.TRAVELER)
 
     def allowed_actions(self, user: User, ctx: "ActionContext") -> list[str]:
         """The actions ``user`` may take on the trip now, in the API's fixed order."""

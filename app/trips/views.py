@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from sqlalchemy import select
+from marshmallow import RAISE
 
 from app import db
 from app.accounts.models import Role
@@ -16,17 +16,14 @@ blp = blueprint("trips", "/trips", "Trip requests and their history")
 
 @blp.route("")
 class Trips(MethodView):
-    @blp.arguments(TripListArgs, location="query")
+    @blp.arguments(TripListArgs, location="query", unknown=RAISE)
     @blp.response(200, page_schema(TripSchema))
     def get(self, args):
         """Trips the caller may see: their own, plus their unit subtree for overseeing roles."""
         user = current_user()
-        stmt = select(Trip).where(service.visible_filter(user))
-        if args.get("mine"):
-            stmt = stmt.where(Trip.applicant_id == user.id)
-        if args.get("state"):
-            stmt = stmt.where(Trip.state == args["state"])
-        page = paginate(stmt, Trip.id, limit=args["limit"], cursor=args["cursor"])
+        page = service.visible_page(db.session, user, service.list_conditions(args, user),
+                                    limit=args["limit"], cursor=args["cursor"])
+        service.attach_histories(db.session, page["items"])
         lifecycle.annotate(db.session, page["items"], user)
         return page
 

@@ -1,7 +1,7 @@
 """supervision: violation rule versions, violations (one per rule and subject) with their case history, published quarterly lists
 
 Revision ID: 0015_supervision
-Revises: 0010_odometer_at
+Revises: 0012_one_way_requote
 Create Date: 2026-12-04 14:56:24.435096
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0015_supervision'
-down_revision = '0010_odometer_at'
+down_revision = '0012_one_way_requote'
 branch_labels = None
 depends_on = None
 

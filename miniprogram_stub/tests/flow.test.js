@@ -86,16 +86,19 @@ async function openFromHome(home, entry, route) {
 async function approveFromInbox(home, tripId, comment) {
   const inbox = await openFromHome(home, 'approvals', '/pages/approval/inbox')
   assertNoError(inbox, 'approvals inbox')
-  let index = inbox.data.tasks.findIndex((t) => String(t.trip_id) === String(tripId))
+  let index = inbox.data.items.findIndex((t) => String(t.trip_id) === String(tripId))
   while (index < 0 && inbox.data.nextCursor) {
     await inbox.tap('#more')
-    index = inbox.data.tasks.findIndex((t) => String(t.trip_id) === String(tripId))
+    index = inbox.data.items.findIndex((t) => String(t.trip_id) === String(tripId))
   }
   if (index < 0) return null
-  const task = inbox.data.tasks[index]
+  const task = inbox.data.items[index]
   assert.equal(task.state, 'pending')
 
   await inbox.tap(`#task-${index}`)
+  assert.deepEqual(bridge.state.subscribeCalls[bridge.state.subscribeCalls.length - 1], ['tmpl-approval-task'])
+  const reported = bridge.state.requests.filter((r) => r.url.endsWith('/me/subscriptions') && r.method === 'POST')
+  assert.deepEqual(reported.pop().data, { template_ids: ['tmpl-approval-task'] })
   const detail = await openPage(expectNavigation('navigateTo', '/pages/approval/detail'))
   assertNoError(detail, 'approval detail')
   assert.equal(String(detail.data.task.id), String(task.id))
@@ -170,9 +173,19 @@ test('(a) the demo traveler fills a new trip, gets offers and submits the recomm
 
   await offers.tap(`#offer-${index}`)
   assert.equal(offers.data.selectedId, chosen.id)
+  bridge.state.subscribeAnswer = { 'tmpl-trip-result': 'accept', 'tmpl-vehicle-assigned': 'accept' }
   await offers.tap('#submit')
   assertNoError(offers, 'submit')
   assert.ok(bridge.state.toasts.includes('已提交审批'))
+  // The submit tap asked WeChat for the messages that follow; the backend counted the two
+  // accepted ones (and not the refused one).
+  assert.deepEqual(bridge.state.subscribeCalls,
+    [['tmpl-trip-result', 'tmpl-vehicle-assigned', 'tmpl-trip-confirm']])
+  const grants = await api.get('/me/subscriptions')
+  const remaining = Object.fromEntries(grants.templates.map((g) => [g.template_id, g.remaining]))
+  assert.ok(remaining['tmpl-trip-result'] >= 1 && remaining['tmpl-vehicle-assigned'] >= 1,
+    `grants counted: ${JSON.stringify(remaining)}`)
+  assert.equal(remaining['tmpl-trip-confirm'], 0)
 
   const detail = await openPage(expectNavigation('redirectTo', '/pages/trip/detail'))
   assertNoError(detail, 'trip detail')
@@ -201,13 +214,13 @@ test('(c) the traveler sees the trip approved in my trips', { skip: Boolean(skip
   const home = await loginAs('demo-traveler')
   const list = await openFromHome(home, 'my-trips', '/pages/trip/list')
   assertNoError(list, 'my trips')
-  let index = list.data.trips.findIndex((tr) => String(tr.id) === String(shared.tripId))
+  let index = list.data.items.findIndex((tr) => String(tr.id) === String(shared.tripId))
   while (index < 0 && list.data.nextCursor) {
     await list.tap('#more')
-    index = list.data.trips.findIndex((tr) => String(tr.id) === String(shared.tripId))
+    index = list.data.items.findIndex((tr) => String(tr.id) === String(shared.tripId))
   }
   assert.ok(index >= 0, `trip ${shared.tripId} is in my trips`)
-  assert.equal(list.data.trips[index].state, 'approved')
+  assert.equal(list.data.items[index].state, 'approved')
   assert.ok(list.text(`#trip-${index}`).includes('已批准'))
 
   await list.tap(`#trip-${index}`)
@@ -216,6 +229,27 @@ test('(c) the traveler sees the trip approved in my trips', { skip: Boolean(skip
   const states = detail.data.trip.history.map((h) => h.state)
   assert.ok(states.includes('pending_approval') && states.includes('approved'),
     `history records submit and approval: ${JSON.stringify(states)}`)
+})
+
+test('(c2) the approval reached the traveler\'s message centre, with the unread badge on home', { skip: Boolean(skip) }, async () => {
+  assert.ok(shared.tripId, 'flow (a) created a trip')
+  const home = await loginAs('demo-traveler')
+  assert.ok(home.data.unreadCount >= 1, 'home counts the unread message')
+  assert.ok(home.has('#unread-badge'), 'and shows the badge on the message centre entry')
+  const centre = await openFromHome(home, 'messages', '/pages/messages/index')
+  assertNoError(centre, 'message centre')
+  const at = centre.data.items.findIndex((m) => m.link === `pages/trip/detail?id=${shared.tripId}` && m.kind === 'trip_result')
+  assert.ok(at >= 0, `a result message for trip ${shared.tripId}: ${JSON.stringify(centre.data.items.map((m) => m.title))}`)
+  const message = centre.data.items[at]
+  assert.equal(message.title, '用车申请结果')
+  assert.ok(centre.text(`#message-${message.id}`).includes('已通过'))
+  const before = centre.data.unreadCount
+  await centre.tap(`#message-${message.id}`)
+  assertNoError(centre, 'open message')
+  assert.equal(centre.data.unreadCount, before - 1)
+  expectNavigation('navigateTo', `/pages/trip/detail?id=${shared.tripId}`)
+  const again = await api.get('/me/messages/unread')
+  assert.equal(again.unread_count, before - 1)
 })
 
 test('(d) after approval the traveler may cancel but not withdraw; the approver has nothing left to do', { skip: Boolean(skip) }, async () => {
@@ -266,12 +300,21 @@ test('(e) a fleet trip: the driver gets only start, then only finish, readings g
   // implying more than 150 km/h since the last one, so the odometer has not moved
   const endKm = startKm
 
+  await loginAs('demo-traveler')
+  const dispatched = await openPage(`/pages/trip/detail?id=${tripId}`)
+  assertNoError(dispatched, 'dispatched trip detail')
+  assert.equal(dispatched.data.trip.state, 'dispatched')
+  assert.equal(dispatched.text('#plate'), assignment.vehicle.plate)
+  assert.equal(dispatched.text('#driver'), assignment.driver.name)
+  assert.equal(dispatched.text('#driver-phone'), assignment.driver.phone)
+
   const driverHome = await loginAs('demo-driver')
   const tasks = await openFromHome(driverHome, 'driver-tasks', '/pages/driver/tasks')
   assertNoError(tasks, 'driver tasks')
   let at = tasks.data.tasks.findIndex((t) => String(t.tripId) === String(tripId))
   assert.ok(at >= 0, `trip ${tripId} is among the driver's tasks`)
   await tasks.tap(`#task-${at}`)
+  assert.deepEqual(bridge.state.subscribeCalls, [['tmpl-driver-task']], 'picking a task asks for task messages')
   assert.ok(tasks.has('#start'), 'a dispatched trip can be started')
   assert.equal(tasks.has('#finish'), false, 'and not finished yet')
   await tasks.input('#start-km', startKm)
@@ -298,4 +341,68 @@ test('(e) a fleet trip: the driver gets only start, then only finish, readings g
   assertNoError(charge, 'confirm')
   assert.equal(charge.has('#confirm'), false)
   assert.equal(charge.has('#dispute'), false)
+})
+
+test('(f) the traveler withdraws a submitted trip from its page; refusing the messages does not stop the submit', { skip: Boolean(skip) }, async () => {
+  const home = await loginAs('demo-traveler')
+  const form = await openFromHome(home, 'new-trip', '/pages/trip/new')
+  await fillTripForm(form)
+  await form.tap('#submit')
+  assertNoError(form, 'create trip')
+  const offers = await openPage(expectNavigation('navigateTo', '/pages/trip/offers'))
+  assertNoError(offers, 'quotes')
+  bridge.state.subscribeAnswer = 'reject'
+  await offers.tap('#submit')
+  assertNoError(offers, 'submit')
+  assert.equal(bridge.state.requests.filter((r) => r.url.endsWith('/me/subscriptions') && r.method === 'POST').length, 0)
+  const detail = await openPage(expectNavigation('redirectTo', '/pages/trip/detail'))
+  assert.equal(detail.data.trip.state, 'pending_approval')
+  assert.ok(detail.has('#withdraw'), 'a pending trip offers withdraw')
+  await detail.tap('#withdraw')
+  assert.ok(bridge.state.toasts.includes('请填写撤回原因'))
+  await detail.input('#withdraw-reason', '会议改期')
+  await detail.tap('#withdraw')
+  assertNoError(detail, 'withdraw')
+  assert.equal(detail.data.trip.state, 'withdrawn')
+  assert.equal(detail.has('#withdraw'), false)
+})
+
+test('(g) the approver names a delegate on the delegation screen, sees a refusal in Chinese, and revokes it', { skip: Boolean(skip) }, async () => {
+  await loginAs('demo-traveler')
+  const delegateId = wx.getStorageSync('auth_user').id
+  await loginAs('demo-approver')
+  const inbox = await openPage('/pages/approval/inbox')
+  await inbox.tap('#delegations')
+  const page = await openPage(expectNavigation('navigateTo', '/pages/approval/delegation'))
+  assertNoError(page, 'delegations')
+  const before = page.data.items.length
+
+  await page.input('#delegate-id', '999999')
+  await page.tap('#create')
+  assert.equal(page.data.error, '代理人：代理人无效', 'the backend\'s field error, named as the form names it')
+
+  await page.input('#delegate-id', String(delegateId))
+  await page.change('#end-date', departDate())
+  await page.tap('#create')
+  assertNoError(page, 'create delegation')
+  assert.equal(page.data.items.length, before + 1)
+  assert.equal(page.data.items[0].delegate_id, delegateId)
+  assert.equal(page.data.items[0].active, true)
+  await page.tap('#revoke-0')
+  assertNoError(page, 'revoke')
+  assert.ok(page.data.items[0].revoked_at, 'revoked')
+  assert.equal(page.has('#revoke-0'), false)
+})
+
+test('(h) the message centre marks everything read and the badge goes', { skip: Boolean(skip) }, async () => {
+  const home = await loginAs('demo-approver')
+  assert.ok(home.data.unreadCount > 0, 'the approver was told of tasks')
+  const centre = await openFromHome(home, 'messages', '/pages/messages/index')
+  assert.ok(centre.data.items.some((m) => m.kind === 'approval_task' && m.title === '审批待办'))
+  await centre.tap('#read-all')
+  assertNoError(centre, 'read all')
+  assert.equal(centre.data.unreadCount, 0)
+  const again = await loginAs('demo-approver')
+  assert.equal(again.data.unreadCount, 0)
+  assert.equal(again.has('#unread-badge'), false)
 })

@@ -78,7 +78,7 @@ test('binding a phone nobody registered shows the backend message', async () => 
 test('home shows the entries of the user roles', async () => {
   await signIn('demo-approver')
   const home = await openPage('/pages/home/index')
-  assert.deepEqual(home.data.entries.map((e) => e.id), ['approvals'])
+  assert.deepEqual(home.data.entries.map((e) => e.id), ['approvals', 'messages'])
   assert.ok(home.text().includes('王科长'))
   await home.tap('#entry-approvals')
   assert.deepEqual(bridge.lastNavigation(), { type: 'navigateTo', url: '/pages/approval/inbox' })
@@ -260,6 +260,33 @@ test('trip detail withdraws a pending trip with a reason; a draft offers quoting
   assert.deepEqual(bridge.lastNavigation(), { type: 'navigateTo', url: `/pages/trip/offers?trip_id=${draft.id}` })
 })
 
+test('a trip whose price changed shows both prices; the traveler accepts and it is approved again', async () => {
+  await signIn('demo-traveler')
+  const trip = addTrip({ state: 'price_changed', estimate: '180.00', price_change: {
+    approved_estimate: '180.00', new_price: '260.00', offer_id: 77, provider: 'rental-a',
+    reason: '报价已过期，新报价超出批准金额的容差' } })
+  const detail = await openPage(`/pages/trip/detail?id=${trip.id}`)
+  assert.equal(detail.text('#state'), '待确认新价')
+  assert.equal(detail.text('#approved-estimate'), '¥180.00')
+  assert.equal(detail.text('#new-price'), '¥260.00')
+  assert.ok(detail.has('#accept-price') && detail.has('#cancel'), 'accept or decline by cancelling')
+
+  await detail.tap('#accept-price')
+  const posted = lastPost(`/trips/${trip.id}/accept-price`)
+  assert.equal(detail.data.error, '')
+  assert.ok(posted && posted.key, 'accept-price carries an Idempotency-Key')
+  assert.equal(detail.text('#state'), '已批准')
+  assert.equal(detail.has('#price-change'), false)
+  assert.equal(detail.has('#accept-price'), false)
+
+  // Another traveler's view of such a trip (no accept_price allowed) has no button.
+  const other = addTrip({ state: 'price_changed', allowed_actions: [], price_change: {
+    approved_estimate: '180.00', new_price: null, offer_id: null, provider: 'rental-a', reason: '' } })
+  const shown = await openPage(`/pages/trip/detail?id=${other.id}`)
+  assert.equal(shown.text('#new-price'), '该车型已无报价')
+  assert.equal(shown.has('#accept-price'), false)
+})
+
 test('approval detail offers approve and reject only as the task allowed_actions say', async () => {
   const trip = addTrip({ state: 'pending_approval' })
   const task = addTask(trip)
@@ -414,7 +441,7 @@ test('driver task the backend allows nothing on shows neither form', async () =>
 test('my trips lists the traveler trips with Chinese states', async () => {
   await signIn('demo-traveler')
   const list = await openPage('/pages/trip/list')
-  assert.ok(list.data.trips.length > 0)
+  assert.ok(list.data.items.length > 0)
   assert.ok(list.text().includes('已取消'))
   await list.tap('#trip-0')
   assert.match(bridge.lastNavigation().url, /^\/pages\/trip\/detail\?id=\d+$/)

@@ -4,6 +4,7 @@ const TRIP_STATES = {
   quoted: '已报价',
   pending_approval: '待审批',
   approved: '已批准',
+  price_changed: '待确认新价',
   dispatched: '已派车',
   in_progress: '行程中',
   completed: '已完成',
@@ -56,6 +57,7 @@ const FIELD_LABELS = {
   passengers: '乘车人', 'passengers.name': '姓名', stops: '地点', 'stops.name': '地点名称',
   lat: '纬度', lng: '经度', depart_at: '出发时间', return_at: '返回时间', vehicle_class: '车型',
   offer_id: '用车方案', reason: '原因', comment: '意见', odometer_km: '里程', at: '时间',
+  delegate_id: '代理人', starts_at: '开始时间', ends_at: '结束时间', template_ids: '订阅消息',
 }
 
 // 'passengers[1].name' → '乘车人第2项 姓名'; a field without a label keeps its own name.

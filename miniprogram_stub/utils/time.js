@@ -26,4 +26,10 @@ function beijingDate(days = 0) {
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`
 }
 
-module.exports = { toIso, display, beijingDate }
+// The Asia/Shanghai wall-clock time now, HH:MM (a form's "from now" default).
+function beijingTime() {
+  const d = new Date(Date.now() + 8 * 3600 * 1000)
+  return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`
+}
+
+module.exports = { toIso, display, beijingDate, beijingTime }

@@ -102,6 +102,9 @@ def create_app(app_key: str = "otb-rental", secret: str = "sandbox-rental-secret
         for vehicle_class in classes:
             _, _, model, seats, nev = PRICE_LIST[vehicle_class]
             lines = _price(vehicle_class, factor, hours, km)
+            if state.price_change:  # the market moved since the last quote
+                lines.append({"kind": "other", "description": "价格调整",
+                              "amount": str(round_money(state.price_change))})
             item = {"quote_id": "q_" + secrets.token_hex(8), "company": company,
                     "vehicle_class": vehicle_class, "model": model, "seats": seats, "nev": nev,
                     "price": _total(lines), "lines": lines, "valid_until": iso(valid_until)}

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 from providers import registry
-from providers.sandbox import wechat
+from providers.sandbox import gaode, wechat
 from providers.sandbox.server import SandboxServer
+
+# The routing sandbox sits apart from the supply sandboxes' consecutive offsets.
+ROUTE_OFFSET = 9
 
 # name -> (port offset, factory); the supply sandboxes follow the registry's defaults.
 SANDBOXES = {
     "wechat": (0, wechat.create_app),
     **{name: (offset, factory)
        for offset, (name, factory) in enumerate(registry.sandbox_apps().items(), start=1)},
+    "route": (ROUTE_OFFSET, gaode.create_app),
 }
 
 
@@ -23,5 +27,7 @@ def start_all(port_base: int = 0) -> dict[str, SandboxServer]:
 
 def settings_for(servers: dict[str, SandboxServer]) -> dict[str, str]:
     """App settings that point the adapters at the running sandboxes."""
+    route = {"ROUTE_PROVIDER": "gaode", "ROUTE_BASE_URL": servers["route"].url,
+             "ROUTE_KEY": gaode.SANDBOX_KEY} if "route" in servers else {}
     return {"WECHAT_BASE_URL": servers["wechat"].url,
-            **registry.settings_for_sandboxes(servers)}
+            **registry.settings_for_sandboxes(servers), **route}

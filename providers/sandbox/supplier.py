@@ -10,7 +10,8 @@ timestamp and signature each time).
 Control endpoints (unsigned, loopback only, like the fault endpoints):
 
     POST /__sandbox/config     {"webhook_url": "...", "clock_offset_seconds": 601,
-                                "callback_attempts": 6, "callback_backoff": 0.2}
+                                "callback_attempts": 6, "callback_backoff": 0.2,
+                                "price_change": "50.00"}  (rental: added to new quotes)
     GET  /__sandbox/callbacks  every callback attempt: {order_id, state, attempt, status, at}
     POST /__sandbox/orders/<order_id>/advance  (per sandbox) move an order on and call back
 """
@@ -24,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -47,6 +49,8 @@ class SupplierState:
     clock_offset: float = 0.0
     callback_attempts: int = 6
     callback_backoff: float = 0.2
+    # Added to every new quote's price (yuan, may be negative): the market moved.
+    price_change: Decimal = Decimal("0")
     callbacks: list[dict] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     nonces: MemoryNonceStore = field(default_factory=MemoryNonceStore)
@@ -146,6 +150,8 @@ def create_supplier_app(name: str, app_key: str, secret: str, webhook_url: str |
                 state.callback_attempts = int(body["callback_attempts"])
             if "callback_backoff" in body:
                 state.callback_backoff = float(body["callback_backoff"])
+            if "price_change" in body:
+                state.price_change = Decimal(str(body["price_change"]))
         return jsonify({"ok": True})
 
     @app.get("/__sandbox/callbacks")

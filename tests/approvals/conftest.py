@@ -17,6 +17,7 @@ from tests import factories
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=SH)  # a Tuesday, a workday
+GRANTS = 5  # approval messages each approver accepted (WeChat sends one per grant)
 TO_NANJING = [{"name": "市民广场", "lat": 31.81, "lng": 119.97},
               {"name": "南京市政府", "lat": 32.06, "lng": 118.79}]
 
@@ -28,6 +29,15 @@ class Flow:
         self.api, self.app, self._move, self.wechat_url = api, app, move, wechat_url
         self.now = move(T0)
         self._first_message = len(self.messages())
+        with app.app_context():
+            approvers = [u.openid for u in db.session.scalars(select(User)) if u.openid and (
+                u.has_role("approver") or u.has_role("platform_approver"))]
+            db.session.remove()
+        for openid in approvers:  # they accepted the approval messages when opening tasks
+            self.grant(openid)
+
+    def grant(self, openid: str, times: int = GRANTS) -> None:
+        factories.grant(self.api, self.wechat_url, openid, ["tmpl-approval-task"], times)
 
     # time
     def at(self, when: datetime) -> datetime:
@@ -58,7 +68,8 @@ class Flow:
             db.session.commit()
             uid = user.id
             db.session.remove()
-            return uid
+        self.grant(openid)  # approvers and delegates accepted the approval messages
+        return uid
 
     def quoted_trip(self, as_: str = "demo-traveler", *, price: str = "120.00",
                     vehicle_class: str = "sedan", channel: str = "fleet", compliant: bool = True,

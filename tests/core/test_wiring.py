@@ -18,11 +18,17 @@ def test_create_app_subscribes_each_domain_once(app):
         "app.approvals.workflow.close_on_cancel",
         "app.dispatch.assignment.release_on_cancel",
         "app.orders.cancellation.cancel_provider_order",
+        "app.notifications.handlers.on_cancelled",
+        "app.partners.inbound.on_cancelled",
     ]
+    # Billing prices a finished trip before partners send its bill to the partner.
     assert _names(events.subscribers(trip_events.TRIP_FINISHED, app)) == [
-        "app.billing.handlers.price_finished_trip", "app.supervision.service.check_trip"]
+        "app.billing.handlers.price_finished_trip", "app.notifications.handlers.on_finished",
+        "app.supervision.service.check_trip", "app.partners.inbound.on_finished"]
     assert _names(events.subscribers("violation_check", app)) == [
         "app.supervision.service.on_check"]
+    assert _names(events.subscribers(trip_events.TRIP_DISPATCHED, app)) == [
+        "app.notifications.handlers.on_dispatched", "app.partners.inbound.on_dispatched"]
     assert _names(events.subscribers("charge_changed", app)) == [
         "app.settlements.service.resettle_charge"]
     assert "orders.book" in jobs.registered(app) and "approvals.expire" in jobs.registered(app)

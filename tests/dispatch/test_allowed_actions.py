@@ -90,7 +90,8 @@ def test_trip_allowed_actions_are_typed_in_the_openapi_document(client):
         field = schemas[name]["properties"]["allowed_actions"]
         assert field["type"] == "array" and field["items"]["enum"] == [
             "quote", "submit", "withdraw", "cancel", "assign", "reassign", "unassign",
-            "switch_to_fleet", "start", "finish", "confirm", "dispute", "resolve_dispute"]
+            "switch_to_fleet", "start", "finish", "confirm", "dispute", "resolve_dispute",
+            "accept_price"]
 
 
 def test_the_driver_is_offered_start_only_within_two_hours_of_departure(api, now, make_trip,

@@ -3,7 +3,10 @@ auto-assign → start → finish → confirm, and its charge is the paid-use tar
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import chinese_calendar
 import requests
+
+from app import clock
 
 from tests.e2e.test_devserver import devserver  # noqa: F401  (the fixture)
 
@@ -46,6 +49,14 @@ def test_fleet_trip_from_request_to_confirmed_charge(devserver):  # noqa: F811
     task = next(t for t in call("GET", "/approvals?state=pending", approver)["items"]
                 if t["trip_id"] == trip["id"])
     call("POST", f"/approvals/{task['id']}/approve", approver, {"comment": "同意"})
+    # The trip leaves in two hours, real time: when that falls on a non-workday in Beijing
+    # (a Friday evening in UTC is already Saturday there), SPEC §4 adds the platform step.
+    if not chinese_calendar.is_workday(clock.local_date(depart)):
+        assert call("GET", f"/trips/{trip['id']}", traveler)["state"] == "pending_approval"
+        platform = login("demo-platform-approver")
+        task = next(t for t in call("GET", "/approvals?state=pending", platform)["items"]
+                    if t["trip_id"] == trip["id"])
+        call("POST", f"/approvals/{task['id']}/approve", platform, {"comment": "同意"})
     assert call("GET", f"/trips/{trip['id']}", traveler)["state"] == "approved"
 
     queue = call("GET", "/dispatch/queue", dispatcher)["items"]

@@ -14,6 +14,7 @@ from app.accounts.models import User
 from app.approvals.admin import publish_policy
 from app.audit import AuditEntry
 from app.orders.models import ProviderOrder, WebhookNonce
+from app.trips.models import Offer, Trip
 from app.worker import run_due
 from tests import factories
 from tests.factories import ok
@@ -92,15 +93,16 @@ def test_transient_failure_is_retried_with_backoff(orders, faults, frozen_clock)
 
 
 def _refused_rental(orders, sandboxes) -> int:
-    """An approved rental trip whose reservation the company refused (its quote lock passed)."""
+    """An approved rental trip whose reservation the company refused: it no longer knows
+    the quote. (A quote lock that passed is no refusal: the booking re-quotes,
+    tests/orders/test_requote.py.)"""
     trip_id = orders.approved_trip("rental", provider="rental-a")
-    requests.post(f"{sandboxes['rental-a'].url}/__sandbox/config",
-                  json={"clock_offset_seconds": 7200}, timeout=5).raise_for_status()
-    try:
-        orders.book()
-    finally:
-        requests.post(f"{sandboxes['rental-a'].url}/__sandbox/config",
-                      json={"clock_offset_seconds": 0}, timeout=5)
+    with orders.app.app_context():
+        offer = db.session.get(Offer, db.session.get(Trip, trip_id).selected_offer_id)
+        offer.extra = {**offer.extra, "quote_id": "q_purged_by_the_supplier"}
+        db.session.commit()
+        db.session.remove()
+    orders.book()
     assert orders.order(trip_id).state == "failed"
     return trip_id
 

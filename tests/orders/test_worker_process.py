@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 from app import db
 from app.notifications.models import OutboxMessage, OutboxState
 from app.orders.models import ProviderOrder
+from tests import factories
+from tests.orders.conftest import APPROVERS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +34,8 @@ def _counts(app, trip_id):
 
 def test_python_m_app_worker_sends_messages_and_books_orders(app, orders, sandboxes,
                                                              committed_db):
+    for approver in APPROVERS:  # they accepted approval messages: WeChat sends are due
+        factories.grant(orders.api, sandboxes["wechat"].url, approver, ["tmpl-approval-task"])
     trip_id = orders.approved_trip("ridehail")
     pending, state, _ = _counts(app, trip_id)
     assert pending > 0 and state is None  # nothing has run yet: no order, messages waiting

@@ -56,13 +56,21 @@ def test_fleet_without_vehicles_is_not_applicable():
 
 
 def test_registry_defaults_overrides_and_replacement():
-    assert [c.name for c in load_config("")] == ["fleet", "ridehail", "rental-a", "rental-b"]
+    assert [c.name for c in load_config("")] == ["fleet", "ridehail", "rental-a", "rental-b",
+                                                 "didi"]
+    assert list(build_providers(load_config(""), fleet_availability=lambda *a: [],
+                                fleet_price=flat_price)) == ["fleet", "ridehail", "rental-a",
+                                                             "rental-b"]  # didi is off
     cfg = load_config(json.dumps({"rental-b": {"enabled": False},
                                   "ridehail": {"base_url": "https://open.example.com"},
-                                  "didi": {"kind": "ridehail", "base_url": "http://x"}}))
+                                  "caocao": {"kind": "ridehail", "base_url": "http://x"},
+                                  "didi": {"enabled": True}}))
     providers = build_providers(cfg, fleet_availability=lambda *a: [],
                                 fleet_price=flat_price)
-    assert list(providers) == ["fleet", "ridehail", "rental-a", "didi"]
+    assert list(providers) == ["fleet", "ridehail", "rental-a", "didi", "caocao"]
+    assert type(providers["didi"]).__name__ == "DidiRideHailProvider"
+    assert providers["didi"].client.protocol.envelope.code_field == "errno"
+    assert type(providers["caocao"]).__name__ == "RideHailProvider"
     assert providers["ridehail"].client.base_url == "https://open.example.com"
     assert providers["rental-a"].client.secret == DEFAULTS[2].secret
     only = load_config(json.dumps([{"name": "fleet", "kind": "fleet"}]))

@@ -1,4 +1,8 @@
-"""The WeChat adapter against the sandbox over real HTTP: token caching, refresh, field rules, 43101."""
+"""The WeChat adapter against the sandbox over real HTTP: stable_token caching and refresh,
+keyword rules and fitting, one send per grant (43101), errors that must not be retried."""
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
 import pytest
 import requests
 
@@ -23,6 +27,16 @@ def stats(sandbox):
     return requests.get(f"{sandbox.url}/__sandbox/stats", timeout=2).json()
 
 
+def grant(sandbox, touser="demo-approver", template_ids=("tmpl-approval-task",)):
+    """The user taps "allow" in wx.requestSubscribeMessage: one grant per template."""
+    requests.post(f"{sandbox.url}/__sandbox/subscriptions", timeout=2, json={
+        "touser": touser, "template_ids": list(template_ids)}).raise_for_status()
+
+
+def received(sandbox):
+    return requests.get(f"{sandbox.url}/__sandbox/messages", timeout=2).json()
+
+
 def send(wx, **over):
     args = {"touser": "demo-approver", "template_id": "tmpl-approval-task",
             "page": "pages/approval/detail?task_id=1",
@@ -39,12 +53,15 @@ def test_code2session_and_phone(wx):
 
 def test_access_token_is_fetched_once_and_shared(wx, sandbox):
     for _ in range(3):
+        grant(sandbox)
         wx.phone_number("sandbox-phone:13800000001")
         send(wx)
     assert stats(sandbox)["tokens_issued"] == 1
 
 
 def test_rejected_token_is_refreshed_once(wx, sandbox):
+    grant(sandbox)
+    grant(sandbox)
     send(wx)
     requests.post(f"{sandbox.url}/__sandbox/expire-tokens", timeout=2)
     send(wx)  # 42001 → refresh → retried
@@ -58,6 +75,7 @@ def test_field_rules_are_enforced(wx):
 
 
 def test_fit_value_makes_long_values_acceptable(wx, sandbox):
+    grant(sandbox)
     send(wx, data={"thing1": fit_value("thing", "关于全市安全生产大检查的现场调研用车申请（补充）"),
                    "character_string3": fit_value("character_string", "行程T000001"),
                    "phrase4": fit_value("phrase", "pending待审批中")})
@@ -100,11 +118,11 @@ def test_database_token_cache_shares_one_token_between_clients(app, sandboxes):
     with app.app_context():
         engine = db.session.get_bind()
         url = sandboxes["wechat"].url
-        before = requests.get(f"{url}/__sandbox/stats", timeout=2).json()["tokens_issued"]
+        before = requests.get(f"{url}/__sandbox/stats", timeout=2).json()["token_requests"]
         clients = [WeChatClient(url, "wx-sandbox-appid", "wx-sandbox-secret",
                                 token_cache=DatabaseTokenCache(engine, "wx-sandbox-appid"))
                    for _ in range(3)]
         for c in clients:
             c.phone_number("sandbox-phone:13800000001")
-        after = requests.get(f"{url}/__sandbox/stats", timeout=2).json()["tokens_issued"]
+        after = requests.get(f"{url}/__sandbox/stats", timeout=2).json()["token_requests"]
         assert after - before == 1

@@ -17,7 +17,7 @@ def cases(api, as_="demo-supervisor", **query):
 def test_an_overrun_and_an_odometer_gap_are_detected_at_finish(api, make_trip, drive, fleet,
                                                                  in_db, demo):
     sedan = fleet["sedans"][0]
-    trip_id = make_trip(est_distance_km=Decimal("16.4"))  # full route 32.8 km
+    trip_id = make_trip(est_distance_km=Decimal("32.8"))  # the full route, out and back
     start = sedan["odometer_km"] + 10
     drive(trip_id, start_km=str(start), finish_body={
         "odometer_km": str(start + 53), "tolls": "0.00", "parking": "0.00", "lodging": "0.00",
@@ -40,7 +40,7 @@ def test_an_overrun_and_an_odometer_gap_are_detected_at_finish(api, make_trip, d
 
 def test_within_the_limits_nothing_is_opened(api, make_trip, drive, fleet):
     sedan = fleet["sedans"][0]
-    trip_id = make_trip(est_distance_km=Decimal("16.4"))
+    trip_id = make_trip(est_distance_km=Decimal("32.8"))
     start = sedan["odometer_km"] + 4
     drive(trip_id, start_km=str(start), finish_body={
         "odometer_km": str(start + 52), "tolls": "0.00", "parking": "0.00", "lodging": "0.00",
@@ -50,7 +50,7 @@ def test_within_the_limits_nothing_is_opened(api, make_trip, drive, fleet):
 
 def _one_case(api, make_trip, drive, fleet) -> dict:
     start = fleet["sedans"][0]["odometer_km"] + 10
-    drive(make_trip(est_distance_km=Decimal("16.4")), start_km=str(start))
+    drive(make_trip(est_distance_km=Decimal("32.8")), start_km=str(start))
     (case,) = cases(api, rule="odometer_gap")
     return case
 
@@ -137,7 +137,7 @@ def test_a_rule_switched_off_finds_nothing(api, make_trip, drive, fleet):
     ok(api.post("/admin/violation-rules", "demo-admin",
                 json={"code": "odometer_gap", "enabled": False}), 201)
     start = fleet["sedans"][0]["odometer_km"] + 10
-    drive(make_trip(est_distance_km=Decimal("16.4")), start_km=str(start))
+    drive(make_trip(est_distance_km=Decimal("32.8")), start_km=str(start))
     assert cases(api, rule="odometer_gap") == []
 
 

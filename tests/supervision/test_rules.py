@@ -7,7 +7,7 @@ import pytest
 from app import clock
 from app.approvals.calendar import PrcCalendar
 from app.supervision import rules
-from app.supervision.rules import RunFacts, full_route_estimate_km
+from app.supervision.rules import RunFacts
 
 P = rules.DEFAULT_PARAMS
 CAL = PrcCalendar()
@@ -18,14 +18,13 @@ def at(day: str, hhmmss: str) -> datetime:
 
 
 def run(*, start=("2026-12-01", "09:00:00"), end=("2026-12-01", "12:00:00"), km="40",
-        depart=None, back=None, purpose="meeting", est="16.4", gap="0", platform=False,
-        one_way=False) -> RunFacts:
+        depart=None, back=None, purpose="meeting", est="16.4", gap="0", platform=False) -> RunFacts:
     started, finished = at(*start), at(*end)
     return RunFacts(trip_id=1, unit_id=1, vehicle_id=1, purpose=purpose,
                     depart_at=at(*depart) if depart else started,
                     return_at=at(*back) if back else finished, started_at=started,
                     finished_at=finished, km=Decimal(km), odometer_gap_km=Decimal(gap),
-                    est_km=Decimal(est) if est is not None else None, one_way=one_way,
+                    est_km=Decimal(est) if est is not None else None,
                     platform_step=platform)
 
 
@@ -87,32 +86,26 @@ def test_outside_window(start, end, fires, early, late):
         assert found == {"early_minutes": early, "late_minutes": late}
 
 
-@pytest.mark.parametrize("est,km,one_way,fires", [
-    ("50", "130", False, False),     # full route 100: exactly 30 % over does not fire
-    ("50", "130.1", False, True),    # just over 30 % and 30.1 km more
-    ("50", "120", False, False),     # 20 km more but only 20 % over
-    ("100", "130.1", True, True),    # one-way: the estimate is not doubled
-    ("100", "130", True, False),
-    ("25", "70", False, True),       # full 50: 40 % over and exactly 20 km more fires
-    ("25", "69.9", False, False),    # 39.8 % over but 19.9 km more
-    ("10", "39.9", False, False),    # full 20: 99.5 % over but 19.9 km more
-    ("10", "40", False, True),
-    (None, "500", False, False),     # no estimate, no finding
+@pytest.mark.parametrize("est,km,fires", [
+    # ``est`` is the trip's full route estimate (out and back unless one-way)
+    ("100", "130", False),     # exactly 30 % over does not fire
+    ("100", "130.1", True),    # just over 30 % and 30.1 km more
+    ("100", "120", False),     # 20 km more but only 20 % over
+    ("50", "70", True),        # 40 % over and exactly 20 km more fires
+    ("50", "69.9", False),     # 39.8 % over but 19.9 km more
+    ("20", "39.9", False),     # 99.5 % over but 19.9 km more
+    ("20", "40", True),
+    (None, "500", False),      # no estimate, no finding
 ])
-def test_distance_overrun(est, km, one_way, fires):
-    found = rules.distance_overrun(run(est=est, km=km, one_way=one_way), P["distance_overrun"])
+def test_distance_overrun(est, km, fires):
+    found = rules.distance_overrun(run(est=est, km=km), P["distance_overrun"])
     assert (found is not None) is fires
 
 
 def test_distance_overrun_reports_the_full_route():
-    found = rules.distance_overrun(run(est="25", km="70"), P["distance_overrun"])
+    found = rules.distance_overrun(run(est="50", km="70"), P["distance_overrun"])
     assert found == {"km": "70", "estimate_km": "50", "extra_km": "20"}
 
-
-def test_full_route_estimate_doubles_unless_one_way():
-    assert full_route_estimate_km(Decimal("16.4")) == Decimal("32.8")
-    assert full_route_estimate_km(Decimal("16.4"), one_way=True) == Decimal("16.4")
-    assert full_route_estimate_km(None) is None
 
 
 @pytest.mark.parametrize("gap,fires", [("0", False), ("4.9", False), ("5", True), ("10", True)])

@@ -99,7 +99,7 @@ def test_a_night_run_needs_a_platform_step(api, make_trip, drive, fleet, in_db, 
 
 def test_a_violation_check_from_another_domain(app, api, make_trip, drive, fleet, in_db):
     start = fleet["sedans"][0]["odometer_km"] + 10
-    trip_id = make_trip(est_distance_km=Decimal("16.4"))
+    trip_id = make_trip(est_distance_km=Decimal("32.8"))
     ok(api.post("/admin/violation-rules", "demo-admin",
                 json={"code": "odometer_gap", "enabled": False}), 201)
     drive(trip_id, start_km=str(start))

@@ -1,8 +1,6 @@
-const api = require('../../utils/request')
-const { run } = require('../../utils/page')
+const paging = require('../../utils/paging')
+const subscribe = require('../../utils/subscribe')
 const { viewTrip } = require('../../utils/trip')
-
-const PAGE_SIZE = 20
 
 // The inbox item is an approval task; a backend that embeds the trip gets it shown.
 function viewTask(t) {
@@ -10,32 +8,19 @@ function viewTask(t) {
 }
 
 Component({
-  data: { loading: false, error: '', tasks: [], nextCursor: null },
+  behaviors: [paging],
   methods: {
+    pageSource() { return { path: '/approvals', query: { state: 'pending' }, view: viewTask } },
+    onLoad() { return subscribe.prefetch() },
     onShow() { return this.refresh() },
-    onPullDownRefresh() { return this.refresh().then(() => wx.stopPullDownRefresh()) },
-    onReachBottom() { return this.onMore() },
 
-    refresh() {
-      return run(this, async () => {
-        const res = await api.get('/approvals', { state: 'pending', limit: PAGE_SIZE })
-        this.setData({ tasks: (res.items || []).map(viewTask), nextCursor: res.next_cursor || null })
-      })
-    },
-
-    onMore() {
-      if (!this.data.nextCursor || this.data.loading) return undefined
-      return run(this, async () => {
-        const res = await api.get('/approvals', { state: 'pending', limit: PAGE_SIZE, cursor: this.data.nextCursor })
-        this.setData({
-          tasks: this.data.tasks.concat((res.items || []).map(viewTask)),
-          nextCursor: res.next_cursor || null,
-        })
-      })
-    },
-
+    // Opening a task is the approver's tap: ask for the next task messages then.
     onOpen(e) {
+      this._pending = subscribe.ask('approval_inbox')
       wx.navigateTo({ url: `/pages/approval/detail?task_id=${e.currentTarget.dataset.id}` })
+    },
+    onDelegations() {
+      wx.navigateTo({ url: '/pages/approval/delegation' })
     },
   },
 })

@@ -1,5 +1,6 @@
 const api = require('../../utils/request')
 const { run, keyed, bindField } = require('../../utils/page')
+const subscribe = require('../../utils/subscribe')
 const { viewTrip } = require('../../utils/trip')
 
 function emptyFinish() {
@@ -26,6 +27,7 @@ Component({
   data: { loading: false, error: '', tasks: [], selected: -1, task: null, startKm: '', finish: emptyFinish() },
   methods: {
     onField: bindField,
+    onLoad() { return subscribe.prefetch() },
     onShow() { return this.refresh() },
     onPullDownRefresh() { return this.refresh().then(() => wx.stopPullDownRefresh()) },
 
@@ -40,6 +42,8 @@ Component({
     onSelect(e) {
       const selected = Number(e.currentTarget.dataset.index)
       this.setData({ selected, task: this.data.tasks[selected], startKm: '', finish: emptyFinish() })
+      // The driver's tap on a task: ask to be told of new, changed and cancelled tasks.
+      this._pending = subscribe.ask('driver_tasks')
     },
 
     tripId() { return this.data.task.tripId },

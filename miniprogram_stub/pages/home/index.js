@@ -6,7 +6,13 @@ const ENTRIES = [
   { id: 'my-trips', label: '我的行程', url: '/pages/trip/list', roles: ['traveler'] },
   { id: 'approvals', label: '审批待办', url: '/pages/approval/inbox', roles: ['approver', 'platform_approver'] },
   { id: 'driver-tasks', label: '司机任务', url: '/pages/driver/tasks', roles: ['driver'] },
+  { id: 'messages', label: '消息中心', url: '/pages/messages/index', roles: null },
 ]
+
+// The unread count for the message centre's badge; a failure leaves the badge off.
+function unreadCount() {
+  return api.get('/me/messages/unread').then((res) => res.unread_count || 0).catch(() => 0)
+}
 
 function roleNames(me) {
   const roles = (me && (me.roles || (me.user && me.user.roles))) || []
@@ -14,17 +20,20 @@ function roleNames(me) {
 }
 
 Component({
-  data: { loading: false, error: '', userName: '', unitName: '', entries: [] },
+  data: { loading: false, error: '', userName: '', unitName: '', entries: [], hasFeatures: true, unreadCount: 0 },
   methods: {
     onShow() {
       return run(this, async () => {
         const me = await api.get('/me')
         const roles = roleNames(me)
         const user = me.user || me
+        const entries = ENTRIES.filter((e) => !e.roles || e.roles.some((r) => roles.indexOf(r) >= 0))
         this.setData({
           userName: user.name || '',
           unitName: (me.unit && me.unit.name) || '',
-          entries: ENTRIES.filter((e) => e.roles.some((r) => roles.indexOf(r) >= 0)),
+          entries,
+          hasFeatures: entries.some((e) => e.roles),
+          unreadCount: await unreadCount(),
         })
       })
     },

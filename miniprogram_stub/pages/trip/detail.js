@@ -9,8 +9,27 @@ const REASON_ACTIONS = {
   cancel: { field: 'cancelReason', missing: '请填写取消原因', done: '行程已取消' },
 }
 
+// States in which a vehicle and driver are (or were) on the trip.
+const CREWED = ['dispatched', 'in_progress', 'completed', 'confirmed', 'settled']
+
+// The vehicle and driver from the trip's dispatch record: the fleet's active (else last)
+// assignment, or the provider's order (ride-hailing and rental report plate and driver).
+function crewOf(dispatch) {
+  const assignments = (dispatch && dispatch.assignments) || []
+  const current = assignments.filter((a) => a.active).pop() || assignments[assignments.length - 1]
+  if (current && current.vehicle) {
+    return { plate: current.vehicle.plate, driver: (current.driver && current.driver.name) || '',
+      phone: (current.driver && current.driver.phone) || '' }
+  }
+  const order = dispatch && dispatch.provider_order
+  if (order && (order.plate || order.driver_name)) {
+    return { plate: order.plate || '', driver: order.driver_name || '', phone: order.driver_phone || '' }
+  }
+  return null
+}
+
 Component({
-  data: { loading: false, error: '', tripId: '', trip: null, cancelReason: '', withdrawReason: '' },
+  data: { loading: false, error: '', tripId: '', trip: null, crew: null, cancelReason: '', withdrawReason: '' },
   methods: {
     onField: bindField,
 
@@ -20,7 +39,14 @@ Component({
     },
 
     async load() {
-      this.setData({ trip: viewTrip(await api.get(`/trips/${this.data.tripId}`)) })
+      const trip = viewTrip(await api.get(`/trips/${this.data.tripId}`))
+      const crew = CREWED.indexOf(trip.state) >= 0
+        ? crewOf(await api.get(`/trips/${this.data.tripId}/dispatch`)) : null
+      this.setData({ trip, crew })
+    },
+
+    onCallDriver() {
+      if (this.data.crew && this.data.crew.phone) wx.makePhoneCall({ phoneNumber: this.data.crew.phone })
     },
 
     withReason(action) {
@@ -40,6 +66,16 @@ Component({
 
     onWithdraw() { return this.withReason('withdraw') },
     onCancel() { return this.withReason('cancel') },
+
+    // The locked price expired before booking and the provider's new one is beyond the
+    // policy's tolerance: the traveler accepts it (or cancels the trip).
+    onAcceptPrice() {
+      return run(this, async () => {
+        await keyed(this, 'accept_price', (key) => api.post(`/trips/${this.data.tripId}/accept-price`, {}, key))
+        wx.showToast({ title: '已接受新价格', icon: 'success' })
+        await this.load()
+      })
+    },
 
     onQuote() {
       wx.navigateTo({ url: `/pages/trip/offers?trip_id=${this.data.tripId}` })

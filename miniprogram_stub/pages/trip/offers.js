@@ -1,6 +1,7 @@
 const api = require('../../utils/request')
 const { run, keyed } = require('../../utils/page')
 const { CHANNELS, PROVIDER_STATUSES, VEHICLE_CLASS_NAMES } = require('../../utils/labels')
+const subscribe = require('../../utils/subscribe')
 const time = require('../../utils/time')
 
 function reasonText(r) {
@@ -30,7 +31,7 @@ Component({
   methods: {
     onLoad(query) {
       this.setData({ tripId: query.trip_id })
-      return this.onQuote()
+      return Promise.all([subscribe.prefetch(), this.onQuote()])
     },
 
     onQuote() {
@@ -56,7 +57,11 @@ Component({
         wx.showToast({ title: '请先选择一个方案', icon: 'none' })
         return undefined
       }
+      // The tap that submits is the moment to ask for the messages that will follow
+      // (approved or rejected, vehicle assigned, please confirm).
+      const asked = subscribe.ask('submit_trip')
       return run(this, async () => {
+        await asked
         await keyed(this, 'submit', (key) =>
           api.post(`/trips/${this.data.tripId}/submit`, { offer_id: this.data.selectedId }, key))
         wx.showToast({ title: '已提交审批', icon: 'success' })

@@ -38,8 +38,15 @@ const APPLICANT_ACTIONS = {
   quoted: ['quote', 'submit', 'cancel'],
   pending_approval: ['withdraw', 'cancel'],
   approved: ['cancel'],
+  price_changed: ['accept_price', 'cancel'],
   dispatched: ['cancel'],
   completed: ['confirm', 'dispute'],
+}
+// When the mini-program asks for which WeChat templates (GET /me/subscriptions moments).
+const MOMENTS = {
+  submit_trip: ['tmpl-trip-result', 'tmpl-vehicle-assigned', 'tmpl-trip-confirm'],
+  approval_inbox: ['tmpl-approval-task'],
+  driver_tasks: ['tmpl-driver-task'],
 }
 const DRIVER_ACTIONS = { dispatched: ['start'], in_progress: ['finish'] }
 
@@ -59,6 +66,11 @@ async function startFakeBackend() {
     openDisputes: new Set(),
     tripValidation: null,
     posted: [],
+    // The message centre: {id, user_id, kind, title, body, link, read, created_at}
+    messages: [],
+    grants: {}, // `${userId} ${templateId}` -> count
+    dispatch: new Map(), // trip id -> the /trips/{id}/dispatch answer
+    delegations: [],
   }
   const tokens = new Map()
 
@@ -123,7 +135,7 @@ async function startFakeBackend() {
 
     // POST /trips/{id}/<action> and /approvals/{id}/<action> are refused unless allowed.
     const segment = r.method === 'POST' ? p.split('/')[3] : undefined
-    const action = segment === 'quotes' ? 'quote' : segment
+    const action = segment === 'quotes' ? 'quote' : segment && segment.replace(/-/g, '_')
     const trip = p.startsWith('/trips/') ? state.trips.get(id) : null
     const task = p.startsWith('/approvals/') ? state.tasks.get(id) : null
     if (p.startsWith('/trips/') && !trip) return error(res, 404, 'not_found', '行程不存在')
@@ -158,6 +170,12 @@ async function startFakeBackend() {
         state.tasks.set(created.id, created)
         return send(res, 200, tripOut(trip, user))
       }
+      case 'POST /trips/:id/accept-price':
+        if (trip.state !== 'price_changed') return error(res, 409, 'no_price_change', '该行程没有待确认的新价格')
+        trip.estimate = trip.price_change.new_price
+        trip.price_change = null
+        moveTrip(trip, 'approved', user, '申请人接受新价格')
+        return send(res, 200, tripOut(trip, user))
       case 'POST /trips/:id/withdraw':
       case 'POST /trips/:id/cancel':
         closeTasks(id)
@@ -201,6 +219,57 @@ async function startFakeBackend() {
       case 'POST /trips/:id/finish':
         moveTrip(trip, 'completed', user)
         return send(res, 200, { trip_id: id, trip_state: trip.state, end_odometer_km: r.body.odometer_km })
+      case 'GET /me/subscriptions':
+        return send(res, 200, { templates: [], moments: MOMENTS })
+      case 'POST /me/subscriptions': {
+        const known = [].concat(...Object.values(MOMENTS))
+        const ids = r.body.template_ids || []
+        if (!ids.length || ids.some((t) => !known.includes(t))) {
+          return error(res, 422, 'unknown_template', '包含未知的订阅消息模板', { errors: { template_ids: ['未知的模板'] } })
+        }
+        for (const t of ids) state.grants[`${user.id} ${t}`] = (state.grants[`${user.id} ${t}`] || 0) + 1
+        return send(res, 200, { templates: [], moments: MOMENTS })
+      }
+      case 'GET /me/messages': {
+        const mine = state.messages.filter((m) => m.user_id === user.id).sort((a, b) => b.id - a.id)
+        const cursor = Number(url.searchParams.get('cursor') || 0)
+        const limit = Number(url.searchParams.get('limit') || 20)
+        const after = cursor ? mine.filter((m) => m.id < cursor) : mine
+        const items = after.slice(0, limit)
+        return send(res, 200, {
+          items,
+          next_cursor: after.length > limit ? String(items[items.length - 1].id) : null,
+          unread_count: mine.filter((m) => !m.read).length,
+        })
+      }
+      case 'GET /me/messages/unread':
+        return send(res, 200, { unread_count: state.messages.filter((m) => m.user_id === user.id && !m.read).length })
+      case 'POST /me/messages/read': {
+        let marked = 0
+        for (const m of state.messages) {
+          if (m.user_id === user.id && !m.read && (!r.body.ids || r.body.ids.includes(m.id))) {
+            m.read = true
+            marked += 1
+          }
+        }
+        return send(res, 200, { marked, unread_count: state.messages.filter((m) => m.user_id === user.id && !m.read).length })
+      }
+      case 'GET /trips/:id/dispatch':
+        return send(res, 200, state.dispatch.get(id) || { trip_id: id, state: trip.state, assignments: [], provider_order: null })
+      case 'GET /delegations':
+        return send(res, 200, { items: state.delegations.filter((d) => d.delegator_id === user.id).slice().reverse(), next_cursor: null })
+      case 'POST /delegations': {
+        const created = Object.assign({ id: state.seq += 1, delegator_id: user.id, revoked_at: null, active: true }, r.body)
+        state.delegations.push(created)
+        return send(res, 201, created)
+      }
+      case 'POST /delegations/:id/revoke': {
+        const found = state.delegations.find((d) => d.id === id && d.delegator_id === user.id)
+        if (!found) return error(res, 404, 'not_found', '代理设置不存在')
+        found.revoked_at = '2026-11-25T06:05:00Z'
+        found.active = false
+        return send(res, 200, found)
+      }
       default:
         return error(res, 404, 'not_found', `未实现 ${route}`)
     }
@@ -209,4 +278,4 @@ async function startFakeBackend() {
   return { baseUrl: server.baseUrl, state, server, close: () => server.close() }
 }
 
-module.exports = { startFakeBackend }
+module.exports = { startFakeBackend, MOMENTS }

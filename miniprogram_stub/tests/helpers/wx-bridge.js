@@ -15,6 +15,11 @@ function createBridge() {
     navigations: [],
     requests: [],
     loginCalls: 0,
+    // wx.requestSubscribeMessage: every call's tmplIds, and what the user taps —
+    // 'accept' / 'reject' for all, or {templateId: 'accept'|'reject'} (others rejected).
+    subscribeCalls: [],
+    subscribeAnswer: 'accept',
+    phoneCalls: [],
   }
 
   function call(opts, name, res) {
@@ -71,6 +76,17 @@ function createBridge() {
     removeStorageSync(key) { state.storage.delete(key) },
     clearStorageSync() { state.storage.clear() },
 
+    requestSubscribeMessage(opts) {
+      state.subscribeCalls.push(opts.tmplIds.slice())
+      setImmediate(() => {
+        const answer = state.subscribeAnswer
+        const res = { errMsg: 'requestSubscribeMessage:ok' }
+        for (const id of opts.tmplIds) res[id] = typeof answer === 'string' ? answer : (answer[id] || 'reject')
+        call(opts, 'success', res)
+      })
+    },
+    makePhoneCall(opts) { state.phoneCalls.push(opts.phoneNumber); call(opts, 'success', {}) },
+
     showToast(opts) { state.toasts.push(opts.title); call(opts, 'success', {}) },
     showModal(opts) { state.toasts.push(opts.content || opts.title); call(opts, 'success', { confirm: true }) },
     showLoading() {},
@@ -98,6 +114,9 @@ function createBridge() {
       state.navigations.length = 0
       state.requests.length = 0
       state.loginCalls = 0
+      state.subscribeCalls.length = 0
+      state.subscribeAnswer = 'accept'
+      state.phoneCalls.length = 0
     },
     setBaseUrl(url) { state.storage.set('api_base_url', url) },
     lastNavigation() { return state.navigations[state.navigations.length - 1] || null },
