@@ -50,7 +50,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import scoped_session, selectinload
 
 from app import clock, seed, supply
-from app.accounts.models import User
+from app.accounts.models import Role, Unit, User, Vehicle
+from app.admin import service as admin_service
 from app.approvals import workflow as approvals
 from app.approvals.models import ApprovalTask, TaskState
 from app.billing import tariff as engine
@@ -124,6 +125,8 @@ class Plan:
     tier: str = "comfort"    # ride-hailing tier
     auto_confirmed: bool = False
     dispute: Dispute | None = None
+    planned_hours: float | None = None  # the approved duration, when it differs (late return)
+    odometer_gap: str = "0"  # km the vehicle moved unrecorded before this run (账实不符)
 
 
 PLANS = [
@@ -143,15 +146,18 @@ PLANS = [
          passengers=5),
     Plan("fleet", "mpv", "武进高新区", "13:30", 4.5, parking="12", passengers=6,
          auto_confirmed=True),
-    Plan("fleet", "sedan", "无锡市政府", "09:00", 6, tolls="25.00"),
+    # …and a run of over three times the estimated distance (distance_overrun).
+    Plan("fleet", "sedan", "无锡市政府", "09:00", 6, tolls="25.00", factor="3.2"),
     Plan("fleet", "bus", "溧阳市政府", "07:00", 9.2, purpose="inspection", passengers=30),
     Plan("fleet", "sedan", "金坛区政府", "08:00", 6, purpose="enforcement", passengers=2),
     Plan("fleet", "minibus", "江苏省人民政府（南京）", "07:00", 12, tolls="150.00", waiting=90,
          passengers=10),
-    Plan("fleet", "sedan", "天宁区政府", "15:00", 2),
+    # Supervision's cases: a return 2.5 h after the approved time; a start reading 12 km
+    # above the vehicle's last finish.
+    Plan("fleet", "sedan", "天宁区政府", "15:00", 4.5, planned_hours=2),
     Plan("fleet", "sedan", "无锡市政府", "08:30", 8, tolls="25.00", parking="10",
          auto_confirmed=True),
-    Plan("fleet", "sedan", "武进区政府", "14:00", 1.5, purpose="enforcement"),
+    Plan("fleet", "sedan", "武进区政府", "14:00", 1.5, purpose="enforcement", odometer_gap="12"),
     # Ride-hailing (official use allows economy and comfort): one-way hops; the 1.45 fare
     # runs more than 20 % over its estimate, and its passenger objects to it.
     Plan("ridehail", "sedan", "常州北站", "07:40", 0.6, factor="1.05", tier="economy"),
@@ -207,6 +213,8 @@ RENTAL_QUOTE_SHARES = {"rental-a": Decimal("0.80"), "rental-b": Decimal("0.84")}
 RIDE_LOCK = timedelta(minutes=10)
 RENTAL_LOCK = timedelta(minutes=30)
 COMPANY_DRIVERS = ["王师傅", "陈师傅", "刘师傅", "黄师傅"]
+# (unit name, NEV?): the cars stationed at district units after the month.
+STATIONED = [("武进区市场监督管理局", False), ("天宁区人民政府办公室", True)]
 
 
 def previous_month(now: datetime) -> tuple[date, date]:
@@ -341,8 +349,10 @@ class _History:
 
     def run(self) -> None:
         """Play every plan's story, then mark what it made."""
+        self._in_service_since_last_year()
         _play([self._story(plan, unit_key, self.users[applicant], depart, n)
                for n, (plan, unit_key, applicant, depart) in enumerate(self._laid_out())])
+        self._station()
         self._mark()
         self.session.flush()
 
@@ -410,7 +420,7 @@ class _History:
             place = "市行政中心" if origin != "市行政中心" else "武进区政府"
         one_way = self._channel(plan) == Channel.RIDEHAIL
         names = [origin, place] + ([] if one_way else [origin])
-        planned = timedelta(hours=plan.hours)
+        planned = timedelta(hours=plan.planned_hours or plan.hours)
         planned = timedelta(minutes=30 * -(-planned // timedelta(minutes=30)))
         return {"purpose": {"category": plan.purpose,
                             "text": f"{PURPOSES[plan.purpose]}（{MARK}）"},
@@ -446,7 +456,8 @@ class _History:
         driver = s.get(User, assignment.driver.user_id)
         yield started
         run = driving.start_trip(s, actor=driver, trip_id=trip_id,
-                                  odometer_km=assignment.vehicle.odometer_km)
+                                  odometer_km=assignment.vehicle.odometer_km
+                                  + Decimal(plan.odometer_gap))
         yield finished
         estimated = s.get(Trip, trip_id).est_distance_km
         km = _one_decimal(estimated * Decimal(plan.factor) + Decimal(3 + n % 7))
@@ -511,6 +522,29 @@ class _History:
                                      correction=plan.dispute.correction)
         yield settled_at
         passenger.confirm(s, actor=applicant, trip_id=trip_id)
+
+    # --- the fleet ledger ----------------------------------------------------------------
+
+    def _in_service_since_last_year(self) -> None:
+        """The demo's vehicles have been in service since 1 January of last year (the ledger
+        date the utilisation report counts days from)."""
+        since = _at(date(clock.local_date(self.now).year - 1, 1, 1), "00:00")
+        for vehicle in self.session.scalars(select(Vehicle)):
+            vehicle.created_at = since
+
+    def _station(self) -> None:
+        """The platform admin stations two pooled cars at district units (派驻), so the
+        utilisation report has stationed vehicles (unused this year: recall candidates)
+        and the NEV share differs by district."""
+        admin = next(u for u in self.users.values() if u.has_role(Role.ADMIN)
+                     and u.unit.parent_id is None)
+        units = {u.name: u for u in self.session.scalars(select(Unit))}
+        cars = list(self.session.scalars(select(Vehicle).where(
+            Vehicle.vehicle_class == "sedan").order_by(Vehicle.id.desc())))
+        for name, nev in STATIONED:
+            car = next(v for v in cars if v.pooled and v.nev == nev)
+            admin_service.update_vehicle(self.session, actor=admin, vehicle=car, data={
+                "pooled": False, "unit_id": units[name].id})
 
     # --- afterwards --------------------------------------------------------------------
 

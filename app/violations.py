@@ -24,6 +24,7 @@ from flask import Flask, current_app
 from app import events
 
 EXTENSION = "otb.violation_rules"
+GROUPS = "otb.violation_rule_groups"
 VIOLATION_CHECK = "violation_check"
 SEVERITIES = ("low", "medium", "high")
 
@@ -56,6 +57,9 @@ class Finding:
 
 # ``find(session, params, scope, now) -> Iterable[Finding]``; ``params`` are the version in force.
 Find = Callable[..., Iterable[Finding]]
+# ``find_all(session, params_by_rule, scope, now) -> Iterable[Finding]``: several rules over
+# the same facts in one pass (e.g. every rule about finished runs reads each run once).
+FindAll = Callable[..., Iterable[Finding]]
 
 
 @dataclass(frozen=True)
@@ -69,15 +73,29 @@ class RuleSpec:
     label: str
     severity: str
     params: Mapping[str, Any]
-    find: Find
+    find: Find | None
     description: str = ""
+    # Rules of one group are found together by the group's ``FindAll`` (``find`` unused).
+    group: str | None = None
 
 
 def register_rule(app: Flask, spec: RuleSpec) -> None:
     """Make ``spec`` one of the app's violation rules (registering a code again replaces it)."""
     if spec.severity not in SEVERITIES:
         raise ValueError(f"unknown severity {spec.severity!r}")
+    if (spec.find is None) == (spec.group is None):
+        raise ValueError(f"rule {spec.code!r} needs either find or group")
     app.extensions.setdefault(EXTENSION, {})[spec.code] = spec
+
+
+def register_group(app: Flask, name: str, find_all: FindAll) -> None:
+    """The finder of the rules whose ``group`` is ``name``: called once per run with the
+    params of each of its enabled rules."""
+    app.extensions.setdefault(GROUPS, {})[name] = find_all
+
+
+def registered_groups(app: Flask | None = None) -> dict[str, FindAll]:
+    return (app or current_app).extensions.get(GROUPS, {})
 
 
 def registered_rules(app: Flask | None = None) -> dict[str, RuleSpec]:

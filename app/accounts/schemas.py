@@ -5,7 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app.accounts.models import (LICENCE_VEHICLE_CLASSES, EnergyType, Role, UnitLevel,
                                  VehicleClass, VehicleStatus)
-from app.api import ID, List, PageArgs
+from app.api import ID, AwareDateTime, List, PageArgs
 
 PHONE = validate.Regexp(r"^1\d{10}$", error="请输入11位手机号")
 LICENCE_CLASS = validate.OneOf(list(LICENCE_VEHICLE_CLASSES), error="准驾车型不在允许范围内")
@@ -91,6 +91,10 @@ class VehicleSchema(Schema):
     device_id = DEVICE_ID
     depot_lat = DEPOT_LAT
     depot_lng = DEPOT_LNG
+    # When the odometer was last read (the next reading is judged against it).
+    odometer_at = AwareDateTime(dump_only=True)
+    placement = fields.Function(lambda v: "pooled" if v.pooled else "stationed",
+                                dump_only=True, metadata={"enum": ["pooled", "stationed"]})
 
 
 class VehiclePatchSchema(Schema):

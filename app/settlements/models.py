@@ -111,7 +111,8 @@ class Settlement(StateMachine, Base):
         return self.can_transition(S.CLOSED) and self.permits("close", user)
 
     def can_export(self, user: User) -> bool:
-        return self.permits("export", user)
+        """Finance in scope, and supervisors (read-only, platform-wide)."""
+        return self.permits("export", user) or user.has_role(Role.SUPERVISOR)
 
     def allowed_actions(self, user: User) -> list[str]:
         return [a for a in ACTIONS if getattr(self, f"can_{a}")(user)]

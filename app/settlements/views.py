@@ -29,6 +29,12 @@ reconciliation_blp = blueprint("reconciliations", "/reconciliations",
 MIMETYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
              "csv": "text/csv; charset=utf-8"}
 finance = roles_required(Role.FINANCE)
+# Supervisors (纪委监委/审计) read every statement platform-wide; they write nothing here.
+readers = roles_required(Role.FINANCE, Role.SUPERVISOR)
+
+
+def _reads_everything(user) -> bool:
+    return user.has_role(Role.SUPERVISOR)
 
 
 def _platform_finance():
@@ -40,13 +46,16 @@ def _platform_finance():
 
 @blp.route("")
 class Settlements(MethodView):
-    decorators = [finance]
+    decorators = [readers]
 
     @blp.arguments(SettlementListArgs, location="query")
     @blp.response(200, page_schema(SettlementSchema))
     def get(self, args):
         """Statements in the caller's unit subtree, filtered by period, unit or supplier."""
-        stmt = select(Settlement).where(scope_filter(current_user(), Settlement.unit_id))
+        user = current_user()
+        stmt = select(Settlement)
+        if not _reads_everything(user):
+            stmt = stmt.where(scope_filter(user, Settlement.unit_id))
         for key in ("period", "unit_id", "supplier"):
             if args.get(key) is not None:
                 stmt = stmt.where(getattr(Settlement, key) == args[key])
@@ -54,6 +63,7 @@ class Settlements(MethodView):
         Settlement.prefetch_facts(db.session, page["items"])
         return page
 
+    @finance
     @blp.arguments(GenerateSchema)
     @blp.response(200, GenerateResultSchema)
     def post(self, data):
@@ -64,18 +74,24 @@ class Settlements(MethodView):
 
 
 def _statement(settlement_id: int) -> Settlement:
+    user = current_user()
+    if _reads_everything(user) and not user.has_role(Role.FINANCE):
+        statement = db.session.get(Settlement, settlement_id)
+        if statement is None:
+            raise NotFound()
+        return statement
     return scoped_get(Settlement, settlement_id)
 
 
 @blp.route("/<int:settlement_id>")
-@finance
+@readers
 @blp.response(200, SettlementSchema)
 def get_settlement(settlement_id):
     return _statement(settlement_id)
 
 
 @blp.route("/<int:settlement_id>/lines")
-@finance
+@readers
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_schema(SettlementLineSchema))
 def get_lines(args, settlement_id):
@@ -125,7 +141,7 @@ def close(settlement_id):
 
 
 @blp.route("/<int:settlement_id>/export")
-@finance
+@readers
 @blp.arguments(ExportArgs, location="query")
 @blp.alt_response(200, description="The statement as an XLSX or CSV (UTF-8 with BOM) file",
                   content_type="application/octet-stream")

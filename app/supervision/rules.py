@@ -51,7 +51,7 @@ class RunFacts:
     platform_step: bool = False  # its approval had a platform (second-level) step
 
 
-def _hhmm(text: str) -> time:
+def hhmm(text: str) -> time:
     hours, minutes = str(text).split(":")
     return time(int(hours), int(minutes))
 
@@ -83,8 +83,12 @@ def off_hours(run: RunFacts, params: Params, calendar) -> dict | None:
     platform approval step, unless for an emergency or enforcement."""
     if run.purpose in OFF_HOURS_EXEMPT or run.platform_step:
         return None
-    night = night_overlap(run.started_at, run.finished_at, _hhmm(params["night_start"]),
-                          _hhmm(params["night_end"]))
+    night_start, night_end = hhmm(params["night_start"]), hhmm(params["night_end"])
+    start, end = clock.local(run.started_at), clock.local(run.finished_at)
+    if (start.date() == end.date() and night_end <= start.time() and end.time() <= night_start
+            and night_end <= night_start and calendar.verdict(start.date()).workday):
+        return None  # the common case: a daytime run on one workday
+    night = night_overlap(run.started_at, run.finished_at, night_start, night_end)
     rest_days = [d for d in local_days(run.started_at, run.finished_at)
                  if not calendar.verdict(d).workday]
     if not night and not rest_days:
@@ -134,9 +138,10 @@ def implausible_run(run: RunFacts, params: Params) -> dict | None:
     """An average speed over ``max_speed_kmh``, or more than ``max_day_km`` a day."""
     hours = Decimal((run.finished_at - run.started_at).total_seconds()) / 3600
     km = Decimal(run.km)
-    days = len(local_days(run.started_at, run.finished_at))
+    max_day_km = Decimal(str(params["max_day_km"]))
     too_fast = hours > 0 and km / hours > Decimal(str(params["max_speed_kmh"]))
-    too_far = km > Decimal(str(params["max_day_km"])) * days
+    days = len(local_days(run.started_at, run.finished_at)) if km > max_day_km or too_fast else 1
+    too_far = km > max_day_km * days
     if not (too_fast or too_far):
         return None
     speed = (km / hours).quantize(Decimal("0.1")) if hours > 0 else None

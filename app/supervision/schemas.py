@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.api import ID, AwareDateTime, PageArgs, allowed_actions_field
+from app.api import ID, AwareDateTime, MoneyField, PageArgs, allowed_actions_field
 from app.security import current_user
 from app.supervision.models import VIOLATION_ACTIONS, Outcome, ViolationState
 from app.violations import SEVERITIES, registered_rules
@@ -98,3 +98,183 @@ class RuleVersionBody(Schema):
 
 class RuleListSchema(Schema):
     items = fields.List(fields.Nested(RuleSchema))
+
+
+# --- reports -------------------------------------------------------------------------------
+
+# Years 2000–2099, like every time the API takes.
+PERIOD = validate.Regexp(r"^20\d{2}-(0[1-9]|1[0-2])$", error="月份格式应为 YYYY-MM（2000–2099 年）")
+QUARTER = validate.Regexp(r"^20\d{2}Q[1-4]$", error="季度格式应为 YYYYQn，如 2026Q4")
+YEAR = validate.Range(min=2000, max=2099, error="年份应在 2000 至 2099 之间")
+
+
+def _km(**kw):
+    return fields.Decimal(as_string=True, places=1, **kw)
+
+
+def _share(**kw):
+    return fields.Decimal(as_string=True, allow_none=True, metadata={
+        "description": "A fraction with four decimals (\"0.3500\" is 35 %); null when the base is 0"},
+        **kw)
+
+
+class ReportArgs(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(
+        ["json", "xlsx"], error="格式应为 json 或 xlsx"))
+    unit_id = fields.Integer(validate=ID)
+
+
+class UtilisationArgs(ReportArgs):
+    year = fields.Integer(validate=YEAR)
+
+
+class PeriodOrYearArgs(ReportArgs):
+    period = fields.String(validate=PERIOD)
+    year = fields.Integer(validate=YEAR)
+
+
+class MonthRangeArgs(ReportArgs):
+    from_ = fields.String(data_key="from", validate=PERIOD)
+    to = fields.String(validate=PERIOD)
+
+
+class QuarterArgs(Schema):
+    quarter = fields.String(required=True, validate=QUARTER)
+
+
+class RecallSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class UtilisationRowSchema(Schema):
+    vehicle_id = fields.Integer()
+    plate = fields.String()
+    vehicle_class = fields.String()
+    energy_type = fields.String()
+    nev = fields.Boolean()
+    placement = fields.String(metadata={"enum": ["pooled", "stationed"]})
+    unit_id = fields.Integer()
+    unit_name = fields.String()
+    status = fields.String()
+    km = _km()
+    days_in_service = fields.Integer()
+    threshold_km = _km()
+    below_threshold = fields.Boolean()
+    recall_candidate = fields.Boolean()
+
+
+class UtilisationTotalsSchema(Schema):
+    vehicles = fields.Integer()
+    km = _km()
+    below_threshold = fields.Integer()
+    recall_candidates = fields.Integer()
+
+
+class UtilisationSchema(Schema):
+    year = fields.Integer()
+    threshold_km_per_year = _km()
+    items = fields.List(fields.Nested(UtilisationRowSchema))
+    totals = fields.Nested(UtilisationTotalsSchema)
+
+
+class NevRowSchema(Schema):
+    unit_id = fields.Integer()
+    unit_name = fields.String()
+    region_code = fields.String()
+    vehicles = fields.Integer()
+    nev_vehicles = fields.Integer()
+    vehicle_share = _share()
+    km = _km()
+    nev_km = _km()
+    km_share = _share()
+
+
+class NevTotalsSchema(Schema):
+    vehicles = fields.Integer()
+    nev_vehicles = fields.Integer()
+    vehicle_share = _share()
+    km = _km()
+    nev_km = _km()
+    km_share = _share()
+
+
+class NevRegionSchema(NevTotalsSchema):
+    region_code = fields.String()
+
+
+class NevShareSchema(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    items = fields.List(fields.Nested(NevRowSchema))
+    regions = fields.List(fields.Nested(NevRegionSchema))
+    totals = fields.Nested(NevTotalsSchema)
+
+
+class SavingsRowSchema(Schema):
+    unit_id = fields.Integer()
+    unit_name = fields.String()
+    month = fields.String()
+    trips = fields.Integer()
+    market_reference = MoneyField()
+    charged = MoneyField()
+    savings = MoneyField()
+    savings_rate = _share()
+
+
+class SavingsTotalsSchema(Schema):
+    trips = fields.Integer()
+    market_reference = MoneyField()
+    charged = MoneyField()
+    savings = MoneyField()
+    savings_rate = _share()
+
+
+class SavingsSchema(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    items = fields.List(fields.Nested(SavingsRowSchema))
+    totals = fields.Nested(SavingsTotalsSchema)
+
+
+class SpendRowSchema(Schema):
+    unit_id = fields.Integer()
+    unit_name = fields.String()
+    channel = fields.String()
+    supplier = fields.String()
+    month = fields.String()
+    trips = fields.Integer()
+    amount = MoneyField()
+
+
+class SpendTotalsSchema(Schema):
+    trips = fields.Integer()
+    amount = MoneyField()
+
+
+class SpendSchema(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    items = fields.List(fields.Nested(SpendRowSchema))
+    totals = fields.Nested(SpendTotalsSchema)
+
+
+class ListedUnitSchema(Schema):
+    unit_id = fields.Integer()
+    unit_name = fields.String()
+    trips = fields.Integer()
+    upheld_violations = fields.Integer()
+
+
+class QuarterListSchema(Schema):
+    quarter = fields.String()
+    published = fields.Boolean()
+    published_at = AwareDateTime(allow_none=True)
+    positive = fields.List(fields.Nested(ListedUnitSchema))
+    negative = fields.List(fields.Nested(ListedUnitSchema))
+
+
+class RecalledVehicleSchema(Schema):
+    id = fields.Integer()
+    plate = fields.String()
+    placement = fields.Function(lambda v: "pooled" if v.pooled else "stationed")
+    unit_id = fields.Integer()

@@ -16,13 +16,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app import audit, clock, db
 from app.accounts.models import Role, Unit, User, UserRole
-from app.errors import Forbidden, NotFound, ValidationFailed
-from app.notifications.service import enqueue_wechat
+from app.errors import Forbidden, IllegalTransition, NotFound, ValidationFailed
+from app.notifications.service import notify
 from app.security import in_scope, scope_filter
-from app.supervision.models import (Outcome, Violation, ViolationEvent, ViolationRuleVersion,
-                                    ViolationState)
-from app.violations import SEVERITIES, Finding, RuleSpec, Scope, registered_rules
-from providers.wechat import fit_value
+from app.supervision.models import (VIOLATION_LABELS, Outcome, Violation, ViolationEvent,
+                                    ViolationRuleVersion, ViolationState)
+from app.violations import Finding, RuleSpec, Scope, registered_groups, registered_rules
 
 log = logging.getLogger(__name__)
 V = ViolationState
@@ -102,7 +101,7 @@ def _check_params(spec: RuleSpec, given: dict[str, Any]) -> dict[str, Any]:
                         and 0 <= int(minutes) < 60):
                     raise ValueError
                 clean[key] = str(value)
-        except (ValueError, TypeError, InvalidOperation):
+        except (ValueError, TypeError, OverflowError, InvalidOperation):
             kind = ("非负整数" if isinstance(default, int) else
                     "非负数字（字符串）" if isinstance(default, Decimal) else "时间 HH:MM")
             errors[key] = [f"应为{kind}"]
@@ -198,33 +197,40 @@ def case_no(violation_id: int, at: datetime) -> str:
 
 def _notify_opened(session, rule: RuleInForce, new: list[tuple[int, int, int | None]], *,
                    now: datetime) -> None:
-    """A WeChat message (through the outbox) to the unit's approvers and admins (SPEC §10)."""
-    template = current_app.config.get("WECHAT_VIOLATION_TEMPLATE_ID") or "tmpl-violation-opened"
+    """Tell the unit's approvers and admins (SPEC §10): a message-centre entry each, and a
+    WeChat message while they hold a grant for the template."""
     cache: dict[int, list[User]] = {}
     for vid, unit_id, _ in new:
         for user in _unit_officers(session, unit_id, cache):
-            enqueue_wechat(session, recipient=user, kind="violation_opened", ref=f"violation:{vid}",
-                           now=now, template_id=template,
-                           page=f"pages/supervision/violation?id={vid}",
-                           data={"thing1": fit_value("thing", rule.label),
-                                 "character_string2": fit_value("character_string",
-                                                                case_no(vid, now)),
-                                 "time3": clock.local(now).strftime("%Y-%m-%d %H:%M"),
-                                 "phrase4": fit_value("phrase", "待说明")})
+            notify(session, user, "violation_opened",
+                   {"thing1": rule.label, "character_string2": case_no(vid, now),
+                    "time3": now, "phrase4": "待说明"},
+                   f"pages/supervision/violation?id={vid}", ref=f"violation:{vid}", now=now)
 
 
 def run_rules(session, *, scope: Scope, now: datetime | None = None) -> dict[str, dict[str, int]]:
-    """Run every enabled rule over ``scope``; per rule, how many it found and how many of
-    those are new cases."""
+    """Run every enabled rule over ``scope`` (a group's rules in one pass); per rule, how
+    many it found and how many of those are new cases."""
     now = now or clock.now()
-    counts: dict[str, dict[str, int]] = {}
     specs = registered_rules()
-    for rule in rules_in_force(session):
-        if not rule.enabled:
-            continue
-        findings = list(specs[rule.code].find(session, params=rule.params, scope=scope, now=now))
-        new = record_findings(session, findings, rule, now=now)
-        counts[rule.code] = {"found": len(findings), "new": len(new)}
+    enabled = {rule.code: rule for rule in rules_in_force(session) if rule.enabled}
+    found: dict[str, list[Finding]] = {code: [] for code in enabled}
+    groups: dict[str, dict[str, dict]] = {}
+    for code, rule in enabled.items():
+        spec = specs[code]
+        if spec.group is not None:
+            groups.setdefault(spec.group, {})[code] = rule.params
+        else:
+            found[code].extend(spec.find(session, params=rule.params, scope=scope, now=now))
+    finders = registered_groups()
+    for group, params_by_rule in groups.items():
+        for finding in finders[group](session, params_by_rule=params_by_rule, scope=scope,
+                                      now=now):
+            found[finding.rule].append(finding)
+    counts: dict[str, dict[str, int]] = {}
+    for code, findings in found.items():
+        new = record_findings(session, findings, enabled[code], now=now)
+        counts[code] = {"found": len(findings), "new": len(new)}
     return counts
 
 
@@ -281,7 +287,8 @@ def explain(session, *, actor: User, violation_id: int, text: str) -> Violation:
     case = get_case(session, actor, violation_id)
     if not case.can_explain(actor):
         if case.state != V.OPEN:
-            case.transition(session, V.EXPLAINED, actor_id=actor.id)  # raises the 409
+            raise IllegalTransition(f"违规线索当前状态为“{VIOLATION_LABELS[case.state]}”，不能再说明",
+                                    code="not_open", errors={"state": case.state.value})
         raise Forbidden("只有本单位审批人或管理员可以说明", code="not_case_unit")
     case.explanation = text
     case.transition(session, V.EXPLAINED, actor_id=actor.id, comment=text)

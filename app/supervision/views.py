@@ -9,15 +9,14 @@ from sqlalchemy import select
 
 from app import db
 from app.accounts.models import Role, Unit
-from app.api import blueprint, paginate
+from app.api import blueprint, page_schema, paginate
 from app.errors import NotFound
-from app.security import current_user, in_scope, platform_admin, roles_required
+from app.security import current_user, platform_admin, roles_required
 from app.supervision import service
 from app.supervision.models import Violation
 from app.supervision.schemas import (CloseSchema, ExplainSchema, RuleListSchema, RuleSchema,
                                      RuleVersionBody, SweepResultSchema, ViolationDetailSchema,
                                      ViolationListArgs, ViolationSchema)
-from app.api import page_schema
 
 blp = blueprint("supervision", "/supervision", "Violations (违规线索) and their cases")
 admin_blp = blueprint("violation-rules", "/admin", "Violation rules as versioned data")

@@ -1,12 +1,12 @@
 """Violations detected from trips driven through the API, and their case workflow."""
-from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
 from app.audit import AuditEntry
-from app.notifications.models import OutboxMessage
+from app.notifications.models import OutboxMessage, UserMessage
 from app.supervision.models import Violation
+from tests import factories
 from tests.factories import ok
 
 
@@ -16,7 +16,9 @@ def cases(api, as_="demo-supervisor", **query):
 
 
 def test_an_overrun_and_an_odometer_gap_are_detected_at_finish(api, make_trip, drive, fleet,
-                                                                 in_db, demo):
+                                                                 in_db, demo, sandboxes):
+    # The unit's approver allowed one "violation opened" WeChat message (a single grant).
+    factories.grant(api, sandboxes["wechat"].url, "demo-approver", ["tmpl-violation-opened"])
     sedan = fleet["sedans"][0]
     trip_id = make_trip(est_distance_km=Decimal("32.8"))  # the full route, out and back
     start = sedan["odometer_km"] + 10
@@ -32,9 +34,12 @@ def test_an_overrun_and_an_odometer_gap_are_detected_at_finish(api, make_trip, d
     assert found["odometer_gap"]["facts"] == {"gap_km": "10.0"}
     assert found["odometer_gap"]["allowed_actions"] == ["close"]
     with in_db() as s:
-        told = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "violation_opened")).all()
-        assert {m.recipient_id for m in told} == {demo["users"]["demo-approver"]}
+        # Both cases reach the approver's message centre; WeChat carries one (one grant).
+        told = s.scalars(select(UserMessage).where(UserMessage.kind == "violation_opened")).all()
+        assert {m.user_id for m in told} == {demo["users"]["demo-approver"]}
         assert {m.ref for m in told} == {f"violation:{c['id']}" for c in found.values()}
+        sent = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "violation_opened")).all()
+        assert [m.recipient_id for m in sent] == [demo["users"]["demo-approver"]]
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.entity == "violations", AuditEntry.action == "state:open")) == 2
 

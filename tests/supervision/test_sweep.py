@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 
 from app import clock, db, violations
 from app.approvals.models import ApprovalStep, StepMode, Workflow, WorkflowState
-from app.supervision import service
 from app.supervision.models import Violation
 from app.trips.models import Purpose, Trip, TripState
 from tests import factories
