@@ -2,7 +2,7 @@
 (DiDi gives a reassigned order a new id; callbacks for any of them find the trip)
 
 Revision ID: 0013_provider_protocol
-Revises: 0015_supervision
+Revises: 0012_supervision
 Create Date: 2026-12-04 15:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0013_provider_protocol'
-down_revision = '0015_supervision'
+down_revision = '0012_supervision'
 branch_labels = None
 depends_on = None
 

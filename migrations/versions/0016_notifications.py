@@ -1,16 +1,16 @@
 """subscription_grants (one-time WeChat grants per user and template, spent one per send) and
 user_messages (the in-app message centre every notification lands in)
 
-Revision ID: 0014_notifications
-Revises: 0017_partners
+Revision ID: 0016_notifications
+Revises: 0015_partners
 Create Date: 2026-12-04 15:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0014_notifications'
-down_revision = '0017_partners'
+revision = '0016_notifications'
+down_revision = '0015_partners'
 branch_labels = None
 depends_on = None
 

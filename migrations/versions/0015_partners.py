@@ -1,15 +1,15 @@
 """partners (SPEC §7): partner platforms, the orders they place with us, the callbacks we owe them
 
-Revision ID: 0017_partners
-Revises: 0011_read_indexes
+Revision ID: 0015_partners
+Revises: 0014_read_indexes
 Create Date: 2026-12-04 14:58:06.526606
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0017_partners'
-down_revision = '0011_read_indexes'
+revision = '0015_partners'
+down_revision = '0014_read_indexes'
 branch_labels = None
 depends_on = None
 

@@ -2,14 +2,14 @@
 for keyset pages newest first, (state, id) for the dispatch queue, depart_at for date ranges;
 provider orders by plate
 
-Revision ID: 0011_read_indexes
+Revision ID: 0014_read_indexes
 Revises: 0013_provider_protocol
 Create Date: 2026-12-04 15:30:00
 """
 from alembic import op
 
 
-revision = '0011_read_indexes'
+revision = '0014_read_indexes'
 down_revision = '0013_provider_protocol'
 branch_labels = None
 depends_on = None

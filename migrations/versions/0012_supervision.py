@@ -1,15 +1,15 @@
 """supervision: violation rule versions, violations (one per rule and subject) with their case history, published quarterly lists
 
-Revision ID: 0015_supervision
-Revises: 0012_one_way_requote
+Revision ID: 0012_supervision
+Revises: 0011_one_way_requote
 Create Date: 2026-12-04 14:56:24.435096
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0015_supervision'
-down_revision = '0012_one_way_requote'
+revision = '0012_supervision'
+down_revision = '0011_one_way_requote'
 branch_labels = None
 depends_on = None
 

@@ -5,8 +5,8 @@ On PostgreSQL ``positions`` is partitioned by range of ``at``; the partitions (s
 ``position_parts``, one per month) from a year back to three months ahead are made here,
 and the worker's ``positions.partitions`` job keeps them ahead and drops expired ones.
 
-Revision ID: 0016_positions
-Revises: 0018_console_accounts
+Revision ID: 0018_positions
+Revises: 0017_console_accounts
 Create Date: 2026-12-04 14:58:55.447071
 """
 from datetime import datetime, timezone
@@ -15,8 +15,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0016_positions'
-down_revision = '0018_console_accounts'
+revision = '0018_positions'
+down_revision = '0017_console_accounts'
 branch_labels = None
 depends_on = None
 

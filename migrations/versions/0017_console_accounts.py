@@ -2,16 +2,16 @@
 changed at first sign-in, lockout after repeated failures); reconciliation_runs: the kept
 history of supplier statement uploads
 
-Revision ID: 0018_console_accounts
-Revises: 0014_notifications
+Revision ID: 0017_console_accounts
+Revises: 0016_notifications
 Create Date: 2026-12-04 15:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0018_console_accounts'
-down_revision = '0014_notifications'
+revision = '0017_console_accounts'
+down_revision = '0016_notifications'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """trips: one_way (the route estimate is out and back unless set)
 
-Revision ID: 0012_one_way_requote
+Revision ID: 0011_one_way_requote
 Revises: 0010_odometer_at
 Create Date: 2026-12-04 15:00:00
 """
@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0012_one_way_requote'
+revision = '0011_one_way_requote'
 down_revision = '0010_odometer_at'
 branch_labels = None
 depends_on = None
