@@ -4,6 +4,8 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { bridge, openPage } = require('./helpers/miniapp')
+const pages = require('./helpers/pages')
+const { signIn } = pages
 const { startFakeBackend, MOMENTS } = require('./helpers/fake-backend')
 
 let backend
@@ -17,23 +19,8 @@ const USER_IDS = { 'demo-traveler': 1, 'demo-approver': 2, 'demo-driver': 3 }
 
 function posts(path) { return backend.state.posted.filter((p) => p.path === path) }
 
-async function signIn(openid) {
-  bridge.useUser(openid)
-  const login = await openPage('/pages/login/index')
-  await login.tap('#login')
-  assert.equal(login.data.error, '')
-}
-
 function addTrip(fields) {
-  const id = backend.state.seq += 1
-  const trip = Object.assign({
-    id, state: 'quoted', cross_region: false, unit_id: 1, applicant_id: 1,
-    purpose: { category: 'meeting', text: '会议' }, passengers: [{ name: '张三' }],
-    stops: [{ name: '市政府', lat: 31.81, lng: 119.97 }, { name: '规划馆', lat: 31.78, lng: 119.95 }],
-    depart_at: '2026-11-26T01:00:00Z', return_at: '2026-11-26T04:00:00Z', vehicle_class: 'sedan', history: [],
-  }, fields)
-  backend.state.trips.set(id, trip)
-  return trip
+  return pages.addTrip(backend, Object.assign({ state: 'quoted', vehicle_class: 'sedan' }, fields))
 }
 
 function addMessages(openid, n) {

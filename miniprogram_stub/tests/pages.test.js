@@ -3,6 +3,8 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { bridge, openPage } = require('./helpers/miniapp')
+const pages = require('./helpers/pages')
+const { signIn } = pages
 const { startFakeBackend } = require('./helpers/fake-backend')
 
 let backend
@@ -17,23 +19,8 @@ function lastPost(path) {
   return found[found.length - 1]
 }
 
-async function signIn(openid) {
-  bridge.useUser(openid)
-  const login = await openPage('/pages/login/index')
-  await login.tap('#login')
-  assert.equal(login.data.error, '')
-}
-
 function addTrip(fields) {
-  const id = backend.state.seq += 1
-  const trip = Object.assign({
-    id, state: 'draft', cross_region: false, unit_id: 1, applicant_id: 1,
-    purpose: { category: 'meeting', text: '会议' }, passengers: [{ name: '张三' }],
-    stops: [{ name: '市政府', lat: 31.81, lng: 119.97 }, { name: '规划馆', lat: 31.78, lng: 119.95 }],
-    depart_at: '2026-11-26T01:00:00Z', return_at: '2026-11-26T04:00:00Z', vehicle_class: null, history: [],
-  }, fields)
-  backend.state.trips.set(id, trip)
-  return trip
+  return pages.addTrip(backend, fields)
 }
 
 // A pending approval task of the trip, assigned to demo-approver (id 2).
