@@ -5,10 +5,11 @@ import { bodyOf, cellText, RESOURCES } from '../src/admin.js'
 
 describe('navigation by role', () => {
   it('opens each console role its screens', () => {
-    expect(screensFor(['dispatcher']).map((s) => s.path)).toEqual(['/dispatch', '/trips'])
+    expect(screensFor(['dispatcher']).map((s) => s.path)).toEqual(['/dispatch', '/trips', '/map'])
     expect(screensFor(['finance']).map((s) => s.path)).toEqual(['/trips', '/finance'])
     expect(homeFor(['admin'])).toBe('/trips')
-    expect(screensFor(['supervisor']).map((s) => s.path)).toEqual(['/trips', '/supervision'])
+    expect(screensFor(['supervisor']).map((s) => s.path)).toEqual(['/trips', '/supervision', '/dashboard', '/map'])
+    expect(screensFor(['admin']).map((s) => s.path)).toEqual(['/trips', '/supervision', '/dashboard', '/admin'])
     expect(homeFor(['traveler'])).toBe('/none')
   })
 })
