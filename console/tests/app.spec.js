@@ -43,3 +43,28 @@ describe('administration forms', () => {
     expect(cellText(undefined, null)).toBe('—')
   })
 })
+
+describe('violation rules and partners', () => {
+  it('keeps each rule parameter in its own type and sends every key', async () => {
+    const { ruleParams } = await import('../src/admin.js')
+    const original = { max_gap_minutes: 5, min_gap_km: '3', ratio: '0.15', night_start: '22:00' }
+    const edited = { max_gap_minutes: '10', min_gap_km: ' 4.5 ', ratio: '0.2' }
+    expect(ruleParams(original, edited)).toEqual({ max_gap_minutes: 10, min_gap_km: '4.5', ratio: '0.2', night_start: '' })
+    // A non-integer in a minutes field is left as text for the API to refuse with a field error.
+    expect(ruleParams({ early_minutes: 60 }, { early_minutes: '1.5' })).toEqual({ early_minutes: '1.5' })
+  })
+  it('builds a partner body with its service area as one object', async () => {
+    const { partnerBody } = await import('../src/admin.js')
+    const body = partnerBody({ code: 'nj', name: '南京市公务用车平台', city: '南京市', base_url: 'http://127.0.0.1:9/api', our_id: 'changzhou',
+      secret: 'x'.repeat(24), south: '31.2', north: '32.6', west: '118.3', east: '119.2', unit_id: '' })
+    expect(body.service_area).toEqual({ south: 31.2, north: 32.6, west: 118.3, east: 119.2 })
+    expect(body.enabled).toBe(true)
+    expect(body).not.toHaveProperty('unit_id')
+  })
+  it('shows a vehicle depot and placement', async () => {
+    const { PLACEMENTS } = await import('../src/admin.js')
+    expect(cellText('depot', { lat: 31.81, lng: 119.97 })).toBe('31.81, 119.97')
+    expect(cellText('depot', { lat: null, lng: null })).toBe('—')
+    expect(cellText(PLACEMENTS, 'stationed')).toBe('驻点')
+  })
+})
