@@ -399,6 +399,16 @@ test('an admin edits a violation rule and sees partners and vehicle placement', 
   assert.match(table, /统管/)
   assert.match(table, /8600000000000\d\d/)   // the demo's device ids
   await shot(page, 'admin-vehicles-placement')
+  // Edit a vehicle's terminal: only the changed field is sent, the table shows it.
+  const vid = await page.$eval('[data-test=admin-vehicles] [data-edit]', (el) => el.getAttribute('data-edit'))
+  await page.click(`[data-edit="${vid}"]`)
+  await page.waitForSelector('[data-test=form-vehicles] input[name=device_id]', { visible: true })
+  await page.$eval('[data-test=form-vehicles] input[name=device_id]', (el) => { el.value = '' })
+  await page.type('[data-test=form-vehicles] input[name=device_id]', 'E2E-TERMINAL-1')
+  await page.click('[data-test=create-submit]')
+  await page.waitForFunction(() => document.querySelector('[data-test=admin-vehicles]').innerText.includes('E2E-TERMINAL-1'))
+  const edited = await api.call('GET', `/admin/vehicles/${vid}`, await consoleToken('demo-admin'))
+  assert.equal(edited.device_id, 'E2E-TERMINAL-1')
   assert.deepEqual(page.errors, [])
   await page.browserContext().close()
 })

@@ -108,3 +108,12 @@ export function partnerBody(values) {
   body.enabled = values.enabled !== false
   return body
 }
+
+/** The PATCH body of an edit form: only the fields whose value differs from the row's. */
+export function changedBody(form, values, row) {
+  const body = bodyOf(form, values)
+  for (const [key, value] of Object.entries(body)) {
+    if (row[key] !== undefined && row[key] !== null && String(row[key]) === String(value)) delete body[key]
+  }
+  return body
+}

@@ -68,3 +68,12 @@ describe('violation rules and partners', () => {
     expect(cellText(PLACEMENTS, 'stationed')).toBe('驻点')
   })
 })
+
+describe('editing a vehicle', () => {
+  it('sends only what changed', async () => {
+    const { changedBody } = await import('../src/admin.js')
+    const row = { plate: '苏DD1019', vehicle_class: 'bus', seats: 45, energy_type: 'electric', pooled: true, unit_id: 1, odometer_km: '46264.1', device_id: '860000000000019', depot_lat: 31.8106, depot_lng: 119.9741 }
+    const values = { ...row, device_id: '860000000000099', depot_lat: '31.9' }
+    expect(changedBody(RESOURCES.vehicles.form, values, row)).toEqual({ device_id: '860000000000099', depot_lat: 31.9 })
+  })
+})
