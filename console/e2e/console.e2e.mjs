@@ -114,6 +114,11 @@ test('a dispatcher assigns a queued trip and sees it on the timeline', async () 
   await clickText(page, '.el-tabs__item', '驾驶员')
   await page.waitForSelector(`[data-test=timeline-drivers] .gantt-bar[data-trip="${trip.id}"]`, { visible: true })
   await shot(page, 'dispatch-timeline-drivers')
+  // The live map on the board itself.
+  await clickText(page, '.el-tabs__item', '实时位置')
+  await page.waitForSelector('[data-test=live-map] .vehicle-marker')
+  assert.ok(await page.$$eval('[data-test=live-map] .vehicle-marker', (els) => els.length) > 0)
+  await shot(page, 'dispatch-live-map')
   // The trip page shows history, approval, assignment and the route map.
   await page.goto(`${backend.url}/console/trips/${trip.id}`, { waitUntil: 'networkidle0' })
   await page.waitForSelector('[data-test=history]')
