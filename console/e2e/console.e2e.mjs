@@ -316,6 +316,12 @@ test('a supervisor opens the dashboard: the charts render with the demo data, a 
   const file = await downloaded(dir)
   assert.match(path.basename(file), /\.xlsx$/)
   assert.ok(workbookSheets(file).length >= 1)
+  // Last quarter is over: the supervisor publishes its lists, once.
+  await page.click('[data-test=publish-lists]')
+  await confirmBox(page)
+  await page.waitForFunction(() => document.querySelector('[data-test=lists]').closest('.el-card').innerText.includes('已发布'))
+  assert.equal(await page.$('[data-test=publish-lists]'), null)
+  await shot(page, 'supervision-lists-published')
   assert.deepEqual(page.errors, [])
   await page.browserContext().close()
 })
@@ -348,6 +354,14 @@ test('the live map shows the demo vehicles and a vehicle track; the trip page sh
     await page.click('[data-test=show-track]')
     await page.waitForSelector('[data-test=track-info]')
     assert.match(await textOf(page, '[data-test=track-info]'), /GPS 里程 [\d.]+ km/)
+    // The vehicles stay on screen once the map is fitted to the track (a one-point track must not zoom away).
+    await page.waitForFunction(() => {
+      const box = document.querySelector('[data-test=live-map]').getBoundingClientRect()
+      return [...document.querySelectorAll('[data-test=live-map] .vehicle-marker')].some((el) => {
+        const r = el.getBoundingClientRect()
+        return r.width > 0 && r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom
+      })
+    })
     await shot(page, `live-map-${who}`)
     assert.deepEqual(page.errors, [])
     await page.browserContext().close()
