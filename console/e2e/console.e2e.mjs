@@ -114,6 +114,11 @@ test('a dispatcher assigns a queued trip and sees it on the timeline', async () 
   await clickText(page, '.el-tabs__item', '驾驶员')
   await page.waitForSelector(`[data-test=timeline-drivers] .gantt-bar[data-trip="${trip.id}"]`, { visible: true })
   await shot(page, 'dispatch-timeline-drivers')
+  // The live map on the board itself.
+  await clickText(page, '.el-tabs__item', '实时位置')
+  await page.waitForSelector('[data-test=live-map] .vehicle-marker')
+  assert.ok(await page.$$eval('[data-test=live-map] .vehicle-marker', (els) => els.length) > 0)
+  await shot(page, 'dispatch-live-map')
   // The trip page shows history, approval, assignment and the route map.
   await page.goto(`${backend.url}/console/trips/${trip.id}`, { waitUntil: 'networkidle0' })
   await page.waitForSelector('[data-test=history]')
@@ -278,6 +283,151 @@ test('a supervisor reviews violations and closes a case', async () => {
   }, {}, id)
   await page.keyboard.press('Escape')
   await shot(page, 'supervision-closed')
+  assert.deepEqual(page.errors, [])
+  await page.browserContext().close()
+})
+
+/** A console token for ``username`` (the demo password), for setting up through the API. */
+async function consoleToken(username) {
+  return (await api.call('POST', '/auth/password-login', null, { username, password: PASSWORD })).access_token
+}
+
+test('a supervisor opens the dashboard: the charts render with the demo data, a report downloads', async () => {
+  const page = await signedIn('demo-supervisor')
+  await page.goto(`${backend.url}/console/dashboard`, { waitUntil: 'networkidle0' })
+  for (const chart of ['nev', 'utilisation', 'savings', 'spend']) {
+    await page.waitForSelector(`[data-test=chart-${chart}] canvas`)
+    // data-points counts the non-empty series points drawn from the report's answer.
+    await page.waitForFunction((c) => Number(document.querySelector(`[data-test=chart-${c}]`).dataset.points) > 0, {}, chart)
+  }
+  // The demo's vehicles all run far less than 5,000 km: the list below the threshold is filled,
+  // and the stationed one is a recall candidate (only admins may recall: no button here).
+  await page.waitForSelector('[data-test=below-threshold] .el-table__row')
+  assert.match(await textOf(page, '[data-test=below-threshold]'), /可收回/)
+  assert.equal(await page.$('[data-recall]'), null)
+  await page.waitForSelector('[data-test=lists]')
+  assert.match(await textOf(page, '[data-test=lists]'), /红榜/)
+  await shot(page, 'supervision-dashboard')
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'otb-console-dl-'))
+  const cdp = await page.createCDPSession()
+  await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir, browserContextId: page.browserContext().id })
+  await page.click('[data-xlsx="/reports/utilisation"]')
+  const file = await downloaded(dir)
+  assert.match(path.basename(file), /\.xlsx$/)
+  assert.ok(workbookSheets(file).length >= 1)
+  // Last quarter is over: the supervisor publishes its lists, once.
+  await page.click('[data-test=publish-lists]')
+  await confirmBox(page)
+  await page.waitForFunction(() => document.querySelector('[data-test=lists]').closest('.el-card').innerText.includes('已发布'))
+  assert.equal(await page.$('[data-test=publish-lists]'), null)
+  await shot(page, 'supervision-lists-published')
+  assert.deepEqual(page.errors, [])
+  await page.browserContext().close()
+})
+
+test('an admin recalls a stationed vehicle from the dashboard', async () => {
+  const page = await signedIn('demo-admin')
+  await page.goto(`${backend.url}/console/dashboard`, { waitUntil: 'networkidle0' })
+  await page.waitForSelector('[data-test=below-threshold] [data-recall]')
+  const id = await page.$eval('[data-test=below-threshold] [data-recall]', (el) => el.getAttribute('data-recall'))
+  await page.click(`[data-recall="${id}"]`)
+  await page.waitForSelector('.el-message-box input', { visible: true })
+  await confirmBox(page)
+  await page.waitForFunction((vid) => !document.querySelector(`[data-recall="${vid}"]`), {}, id)
+  const vehicle = await api.call('GET', `/admin/vehicles/${id}`, await consoleToken('demo-admin'))
+  assert.equal(vehicle.placement, 'pooled')
+  assert.deepEqual(page.errors, [])
+  await page.browserContext().close()
+})
+
+test('the live map shows the demo vehicles and a vehicle track; the trip page shows the run track', async () => {
+  for (const who of ['demo-dispatcher', 'demo-supervisor']) {
+    const page = await signedIn(who)
+    await page.goto(`${backend.url}/console/map`, { waitUntil: 'networkidle0' })
+    await page.waitForSelector('[data-test=live-map] .vehicle-marker')
+    const markers = await page.$$eval('[data-test=live-map] .vehicle-marker', (els) => els.length)
+    assert.ok(markers > 0, `${who}: ${markers} markers`)
+    assert.equal(Number(await page.$eval('[data-test=live-map]', (el) => el.dataset.markers)), markers)
+    await page.click('[data-test=positions] .el-table__row')
+    await page.waitForSelector('[data-test=show-track]', { visible: true })
+    await page.click('[data-test=show-track]')
+    await page.waitForSelector('[data-test=track-info]')
+    assert.match(await textOf(page, '[data-test=track-info]'), /GPS 里程 [\d.]+ km/)
+    // The vehicles stay on screen once the map is fitted to the track (a one-point track must not zoom away).
+    await page.waitForFunction(() => {
+      const box = document.querySelector('[data-test=live-map]').getBoundingClientRect()
+      return [...document.querySelectorAll('[data-test=live-map] .vehicle-marker')].some((el) => {
+        const r = el.getBoundingClientRect()
+        return r.width > 0 && r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom
+      })
+    })
+    await shot(page, `live-map-${who}`)
+    assert.deepEqual(page.errors, [])
+    await page.browserContext().close()
+  }
+  // A demo trip that has run: its page shows GPS km beside the odometer km.
+  const token = await consoleToken('demo-supervisor')
+  let ran = null
+  for (let id = 1; id <= 40 && !ran; id++) {
+    const track = await api.call('GET', `/trips/${id}/track`, token).catch(() => null)
+    if (track && track.started_at && track.odometer_km) ran = track
+  }
+  assert.ok(ran, 'a demo trip with a run')
+  const page = await signedIn('demo-supervisor')
+  await page.goto(`${backend.url}/console/trips/${ran.trip_id}`, { waitUntil: 'networkidle0' })
+  await page.waitForSelector('[data-test=trip-track]')
+  const text = await textOf(page, '[data-test=trip-track]')
+  assert.match(text, new RegExp(`里程表 ${ran.odometer_km} km`))
+  assert.match(text, /GPS 里程/)
+  await shot(page, 'trip-detail-track')
+  await page.browserContext().close()
+})
+
+test('an admin edits a violation rule and sees partners and vehicle placement', async () => {
+  const page = await signedIn('demo-admin')
+  await page.goto(`${backend.url}/console/admin/rules`, { waitUntil: 'networkidle0' })
+  await page.waitForSelector('[data-edit-rule=distance_overrun]')
+  const before = await page.$eval('[data-version=distance_overrun]', (el) => Number(el.innerText))
+  await page.click('[data-edit-rule=distance_overrun]')
+  await page.waitForSelector('[data-test=form-rule] input[name=min_extra_km]', { visible: true })
+  await page.$eval('[data-test=form-rule] input[name=min_extra_km]', (el) => { el.value = '' })
+  await page.type('[data-test=form-rule] input[name=min_extra_km]', '25')
+  await page.type('[data-test=form-rule] input[name=note]', '端到端测试调整')
+  await shot(page, 'admin-rule-form')
+  await page.click('[data-test=rule-submit]')
+  await page.waitForFunction((v) => Number(document.querySelector('[data-version=distance_overrun]').innerText) === v + 1, {}, before)
+  assert.match(await textOf(page, '[data-params=distance_overrun]'), /min_extra_km=25/)
+  await shot(page, 'admin-rules')
+  // A bad parameter is refused with the API's field error, in the form.
+  await page.click('[data-edit-rule=outside_window]')
+  await page.waitForSelector('[data-test=form-rule] input[name=early_minutes]', { visible: true })
+  await page.$eval('[data-test=form-rule] input[name=early_minutes]', (el) => { el.value = '' })
+  await page.type('[data-test=form-rule] input[name=early_minutes]', 'abc')
+  await page.click('[data-test=rule-submit]')
+  await page.waitForSelector('.el-dialog .el-alert--error', { visible: true })
+  await page.keyboard.press('Escape')
+
+  await page.goto(`${backend.url}/console/admin/partners`, { waitUntil: 'networkidle0' })
+  await page.waitForSelector('[data-test=admin-partners] .el-table__row')
+  assert.match(await textOf(page, '[data-test=admin-partners]'), /福州/)
+  await shot(page, 'admin-partners')
+  await page.goto(`${backend.url}/console/admin/vehicles`, { waitUntil: 'networkidle0' })
+  await page.waitForSelector('[data-test=admin-vehicles] .el-table__row')
+  const table = await textOf(page, '[data-test=admin-vehicles]')
+  assert.match(table, /统管/)
+  assert.match(table, /8600000000000\d\d/)   // the demo's device ids
+  await shot(page, 'admin-vehicles-placement')
+  // Edit a vehicle's terminal: only the changed field is sent, the table shows it.
+  const vid = await page.$eval('[data-test=admin-vehicles] [data-edit]', (el) => el.getAttribute('data-edit'))
+  await page.click(`[data-edit="${vid}"]`)
+  await page.waitForSelector('[data-test=form-vehicles] input[name=device_id]', { visible: true })
+  await page.$eval('[data-test=form-vehicles] input[name=device_id]', (el) => { el.value = '' })
+  await page.type('[data-test=form-vehicles] input[name=device_id]', 'E2E-TERMINAL-1')
+  await page.click('[data-test=create-submit]')
+  await page.waitForFunction(() => document.querySelector('[data-test=admin-vehicles]').innerText.includes('E2E-TERMINAL-1'))
+  const edited = await api.call('GET', `/admin/vehicles/${vid}`, await consoleToken('demo-admin'))
+  assert.equal(edited.device_id, 'E2E-TERMINAL-1')
   assert.deepEqual(page.errors, [])
   await page.browserContext().close()
 })

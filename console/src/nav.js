@@ -4,6 +4,8 @@ export const SCREENS = [
   { path: '/trips', title: '行程查询', icon: 'Search', roles: ['dispatcher', 'finance', 'supervisor', 'admin', 'approver', 'platform_approver'] },
   { path: '/finance', title: '结算与对账', icon: 'Money', roles: ['finance'] },
   { path: '/supervision', title: '监督检查', icon: 'View', roles: ['supervisor', 'admin', 'approver'] },
+  { path: '/dashboard', title: '监督看板', icon: 'DataAnalysis', roles: ['supervisor', 'admin'] },
+  { path: '/map', title: '车辆实时位置', icon: 'Location', roles: ['dispatcher', 'supervisor'] },
   { path: '/admin', title: '系统管理', icon: 'Setting', roles: ['admin'] },
 ]
 

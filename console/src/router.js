@@ -10,6 +10,8 @@ const TripDetail = () => import('./views/TripDetail.vue')
 const Finance = () => import('./views/Finance.vue')
 const Admin = () => import('./views/Admin.vue')
 const Supervision = () => import('./views/Supervision.vue')
+const Dashboard = () => import('./views/Dashboard.vue')
+const LiveMap = () => import('./views/LiveMap.vue')
 const Nothing = () => import('./views/Nothing.vue')
 
 export const routes = [
@@ -20,6 +22,8 @@ export const routes = [
   { path: '/trips/:id', component: TripDetail, meta: { title: '行程详情' }, props: true },
   { path: '/finance', component: Finance, meta: { title: '结算与对账' } },
   { path: '/supervision', component: Supervision, meta: { title: '监督检查' } },
+  { path: '/dashboard', component: Dashboard, meta: { title: '监督看板' } },
+  { path: '/map', component: LiveMap, meta: { title: '车辆实时位置' } },
   { path: '/admin/:tab?', component: Admin, meta: { title: '系统管理' }, props: true },
   { path: '/none', component: Nothing, meta: { title: '无可用功能' } },
   { path: '/', redirect: () => homeFor(session.user ? session.user.roles : []) },
