@@ -43,6 +43,7 @@ test-miniprogram: $(STAMP) $(NODE_STAMP)
 	cd miniprogram_stub && npm test
 
 test-console: $(STAMP) $(CONSOLE_BUILD)  ## console component tests, then end to end in Debian's headless Chromium
+	.ci/browser
 	cd console && npm test --silent && npm run e2e --silent
 
 bench: $(STAMP)  ## benchmark figures (ratios), printed
