@@ -34,7 +34,8 @@ export async function freePorts(from, size) {
 export async function startBackend() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'otb-console-e2e-'))
   const port = await freePorts(Number(process.env.E2E_PORT_BASE || 18850), 1)
-  const sandboxBase = await freePorts(port + 1, 8)
+  // The sandboxes take SANDBOX_PORT_BASE + 0 … + 9 (providers/sandbox/runner.py PORT_BLOCK).
+  const sandboxBase = await freePorts(port + 1, 10)
   const env = {
     ...process.env, PORT: String(port), SANDBOX_PORT_BASE: String(sandboxBase),
     DATABASE_URL: process.env.BACKEND_DATABASE_URL || `sqlite:///${path.join(dir, 'e2e.sqlite')}`,

@@ -18,6 +18,8 @@ SANDBOXES = {
     "route": (ROUTE_OFFSET, gaode.create_app),
     "gateway": (GATEWAY_OFFSET, gateway.create_app),
 }
+# How many consecutive ports from SANDBOX_PORT_BASE the sandboxes take.
+PORT_BLOCK = max(offset for offset, _ in SANDBOXES.values()) + 1
 
 
 def start_all(port_base: int = 0) -> dict[str, SandboxServer]:

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from providers.sandbox import runner
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -40,7 +42,7 @@ def devserver(tmp_path, empty_database):
     url = (empty_database("devserver") if os.environ.get("TEST_DATABASE_URL")
            else f"sqlite:///{tmp_path / 'dev.sqlite'}")
     env = {**os.environ, "PORT": str(free_port_block(1)),
-           "SANDBOX_PORT_BASE": str(free_port_block(10)), "DATABASE_URL": url}  # route: +9
+           "SANDBOX_PORT_BASE": str(free_port_block(runner.PORT_BLOCK)), "DATABASE_URL": url}
     proc = subprocess.Popen([sys.executable, "-m", "app.devserver"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     banner = []

@@ -20,6 +20,7 @@ import requests
 from app import clock
 from app.partners.demo import DEMO_SECRET
 from providers.partner import sign_request
+from providers.sandbox import runner
 from tests.e2e.test_devserver import ROOT, free_port_block
 
 FUZHOU_STOPS = [{"name": "福州火车站", "lat": 26.11, "lng": 119.32},
@@ -52,11 +53,11 @@ def two_cities(tmp_path_factory, empty_database):
     cz_port, fz_port = free_port_block(1), free_port_block(1)
     while fz_port == cz_port:
         fz_port = free_port_block(1)
-    cz_env = {"PORT": str(cz_port), "SANDBOX_PORT_BASE": str(free_port_block(8)),
+    cz_env = {"PORT": str(cz_port), "SANDBOX_PORT_BASE": str(free_port_block(runner.PORT_BLOCK)),
               "PARTNER_URL": f"http://127.0.0.1:{fz_port}/api/v1",
               "DATABASE_URL": empty_database("partners_cz") if pg
               else f"sqlite:///{tmp_path / 'cz.sqlite'}"}
-    fz_env = {"PORT": str(fz_port), "SANDBOX_PORT_BASE": str(free_port_block(8)),
+    fz_env = {"PORT": str(fz_port), "SANDBOX_PORT_BASE": str(free_port_block(runner.PORT_BLOCK)),
               "PARTNER_DEMO": "1", "PARTNER_URL": f"http://127.0.0.1:{cz_port}/api/v1",
               "DATABASE_URL": empty_database("partners_fz") if pg
               else f"sqlite:///{tmp_path / 'fz.sqlite'}"}
