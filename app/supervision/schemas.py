@@ -177,18 +177,6 @@ class UtilisationSchema(Schema):
     totals = fields.Nested(UtilisationTotalsSchema)
 
 
-class NevRowSchema(Schema):
-    unit_id = fields.Integer()
-    unit_name = fields.String()
-    region_code = fields.String()
-    vehicles = fields.Integer()
-    nev_vehicles = fields.Integer()
-    vehicle_share = _share()
-    km = _km()
-    nev_km = _km()
-    km_share = _share()
-
-
 class NevTotalsSchema(Schema):
     vehicles = fields.Integer()
     nev_vehicles = fields.Integer()
@@ -196,6 +184,13 @@ class NevTotalsSchema(Schema):
     km = _km()
     nev_km = _km()
     km_share = _share()
+
+
+class NevRowSchema(NevTotalsSchema):
+    """One unit's figures: the totals' fields, per unit."""
+    unit_id = fields.Integer()
+    unit_name = fields.String()
+    region_code = fields.String()
 
 
 class NevRegionSchema(NevTotalsSchema):
@@ -210,23 +205,19 @@ class NevShareSchema(Schema):
     totals = fields.Nested(NevTotalsSchema)
 
 
-class SavingsRowSchema(Schema):
-    unit_id = fields.Integer()
-    unit_name = fields.String()
-    month = fields.String()
-    trips = fields.Integer()
-    market_reference = MoneyField()
-    charged = MoneyField()
-    savings = MoneyField()
-    savings_rate = _share()
-
-
 class SavingsTotalsSchema(Schema):
     trips = fields.Integer()
     market_reference = MoneyField()
     charged = MoneyField()
     savings = MoneyField()
     savings_rate = _share()
+
+
+class SavingsRowSchema(SavingsTotalsSchema):
+    """One unit's month: the totals' fields, per unit and month."""
+    unit_id = fields.Integer()
+    unit_name = fields.String()
+    month = fields.String()
 
 
 class SavingsSchema(Schema):
