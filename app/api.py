@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
+from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 import flask_smorest
 import orjson
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, send_file
 from flask.json.provider import DefaultJSONProvider
 from marshmallow import Schema, ValidationError, fields, missing, validate
 from marshmallow.decorators import POST_DUMP, PRE_DUMP
@@ -442,3 +444,18 @@ def register_blueprints(app, *blueprints: Blueprint) -> None:
     """Register a domain's blueprints with the app's Api (created by ``create_app``)."""
     for blp in blueprints:
         app.extensions[API_EXTENSION].register_blueprint(blp)
+
+
+def send_written(write: Callable[[Any], object], *, mimetype: str, download_name: str) -> Response:
+    """A download written by ``write(handle)`` to an anonymous temporary file (rows stream
+    from the database in batches), then sent in chunks; the file disappears when the
+    response closes it. ``send_file`` adds filename*=UTF-8'' (RFC 5987) for a Chinese name,
+    with an ASCII fallback."""
+    handle = tempfile.TemporaryFile()
+    try:
+        write(handle)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return send_file(handle, mimetype=mimetype, as_attachment=True, download_name=download_name)

@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-import tempfile
-
-from flask import send_file
 from flask.views import MethodView
 from sqlalchemy import select
 
 from app import db
 from app.accounts.models import Role
-from app.api import PageArgs, blueprint, page_schema, paginate
+from app.api import PageArgs, blueprint, page_schema, paginate, send_written
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.security import current_user, is_platform, roles_required, scope_filter, scoped_get
 from app.trips import facts
@@ -151,18 +148,9 @@ def export(args, settlement_id):
     if not statement.can_export(current_user()):
         raise Forbidden()
     fmt = args["format"]
-    # Written to an anonymous temp file (rows stream from the database in batches), then
-    # sent in chunks; the file disappears when the response closes it.
-    handle = tempfile.TemporaryFile()
-    try:
-        service.export(db.session, [statement.id], handle, fmt=fmt)
-        handle.seek(0)
-    except BaseException:
-        handle.close()
-        raise
-    # send_file adds filename*=UTF-8'' (RFC 5987) for the Chinese name, with an ASCII fallback.
-    return send_file(handle, mimetype=MIMETYPES[fmt], as_attachment=True,
-                     download_name=service.export_filename(statement.period, fmt, statement))
+    return send_written(lambda handle: service.export(db.session, [statement.id], handle, fmt=fmt),
+                        mimetype=MIMETYPES[fmt],
+                        download_name=service.export_filename(statement.period, fmt, statement))
 
 
 @blp.route("/export")
@@ -183,15 +171,9 @@ def export_period(args):
     if not ids:
         raise NotFound("该期间没有结算单，请先生成", code="no_statements")
     fmt = args["format"]
-    handle = tempfile.TemporaryFile()
-    try:
-        service.export(db.session, ids, handle, fmt=fmt)
-        handle.seek(0)
-    except BaseException:
-        handle.close()
-        raise
-    return send_file(handle, mimetype=MIMETYPES[fmt], as_attachment=True,
-                     download_name=service.export_filename(args["period"], fmt))
+    return send_written(lambda handle: service.export(db.session, ids, handle, fmt=fmt),
+                        mimetype=MIMETYPES[fmt],
+                        download_name=service.export_filename(args["period"], fmt))
 
 
 @reconciliation_blp.route("", methods=["GET"])

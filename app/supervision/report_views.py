@@ -1,14 +1,11 @@
 """Report routes (SPEC §6.2): JSON, or ``format=xlsx`` as a download; the vehicle recall."""
 from __future__ import annotations
 
-import tempfile
-
-from flask import send_file
 from marshmallow import RAISE, ValidationError
 
 from app import clock, db
 from app.accounts.models import Role
-from app.api import blueprint
+from app.api import blueprint, send_written
 from app.errors import ValidationFailed
 from app.security import current_user, roles_required
 from app.supervision import reports
@@ -34,14 +31,9 @@ def json_or_xlsx(schema) -> dict:
 
 
 def _xlsx(name: str, sheet: str, columns, rows, totals):
-    handle = tempfile.TemporaryFile()
-    try:
-        write_report(handle, sheet=sheet, columns=columns, rows=rows, totals=totals)
-        handle.seek(0)
-    except BaseException:
-        handle.close()
-        raise
-    return send_file(handle, mimetype=XLSX, as_attachment=True, download_name=f"{name}.xlsx")
+    return send_written(lambda handle: write_report(handle, sheet=sheet, columns=columns,
+                                                    rows=rows, totals=totals),
+                        mimetype=XLSX, download_name=f"{name}.xlsx")
 
 
 def _period_or_year(args) -> Window:
