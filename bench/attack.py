@@ -546,6 +546,12 @@ def duplicates_after_kill(c: Client, trips: Trips, product: Product, db) -> dict
     first, second = product.workers
     wechat = product.sandbox("wechat")
     _wait_outbox_idle(db, 0)  # the earlier attacks' messages are out
+    # WeChat sends only while the approver holds a grant (one per tap of "allow"): one each.
+    for _ in range(24):
+        requests.post(f"{wechat}/__sandbox/subscriptions", timeout=5, json={
+            "touser": "demo-approver", "template_ids": ["tmpl-approval-task"]}).raise_for_status()
+        c.request("POST", "/me/subscriptions", "demo-approver",
+                  json={"template_ids": ["tmpl-approval-task"]})
     for proc in product.workers:
         proc.send_signal(signal.SIGSTOP)
     with db.connect() as conn:
