@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import enum
+import json
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Enum, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
@@ -98,11 +100,24 @@ class Base(DeclarativeBase):
 session = scoped_session(sessionmaker(expire_on_commit=False))
 
 
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns as read: orjson (several times faster than the standard library on a
+    page's stops, passengers and histories); the standard library for what orjson refuses
+    (``NaN``, integers beyond 64 bits), which ``json.dumps`` may have written."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def make_engine(url: str) -> Engine:
     """Build the engine; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
+        # No pre-ping: a database file does not drop connections the way a server does,
+        # and the ping was one more statement (and GIL hand-off) on every request.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url, connect_args={"check_same_thread": False, "timeout": 30},
+            json_deserializer=json_loads,
         )
 
         @event.listens_for(engine, "connect")
@@ -125,7 +140,8 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql(mode)
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         json_deserializer=json_loads)
 
 
 def configure(url: str) -> Engine:

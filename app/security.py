@@ -51,16 +51,24 @@ def issue_bind_ticket(openid: str) -> str:
     return jwt.encode(claims, _cfg("JWT_SECRET"), algorithm=ALGORITHM)
 
 
+@functools.lru_cache(maxsize=4096)
+def _verified(token: str, secret: str, audience: str, issuer: str) -> dict:
+    """The claims of a token whose signature, audience and issuer hold. A pure function of
+    its arguments, so a client's token is verified once per process, not on every request
+    (a refused token raises, and nothing is kept of it)."""
+    # The algorithm is pinned (no "none", no RS/HS confusion).
+    return jwt.decode(token, secret, algorithms=[ALGORITHM], audience=audience, issuer=issuer,
+                      options={"require": ["exp", "iat", "iss", "aud", "sub"],
+                               "verify_exp": False, "verify_iat": False})
+
+
 def _decode(token: str, audience: str) -> dict:
-    # The algorithm is pinned (no "none", no RS/HS confusion). Expiry is checked against
-    # app.clock rather than PyJWT's wall clock so that time-travelling tests stay honest.
-    claims = jwt.decode(token, _cfg("JWT_SECRET"), algorithms=[ALGORITHM], audience=audience,
-                        issuer=_cfg("JWT_ISSUER"),
-                        options={"require": ["exp", "iat", "iss", "aud", "sub"],
-                                 "verify_exp": False, "verify_iat": False})
+    # Expiry is checked on every use, against app.clock rather than PyJWT's wall clock so
+    # that time-travelling tests stay honest.
+    claims = _verified(token, _cfg("JWT_SECRET"), audience, _cfg("JWT_ISSUER"))
     if not isinstance(claims["exp"], (int, float)) or claims["exp"] <= clock.now().timestamp():
         raise jwt.ExpiredSignatureError("expired")
-    return claims
+    return dict(claims)
 
 
 def read_bind_ticket(ticket: str) -> str:
