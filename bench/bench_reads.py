@@ -17,7 +17,10 @@ each, default 8) and the figure is a route's requests per second ÷ the bare end
 the same run, plus p99 latency for a single client. On a shared machine requests per second
 follow the others' load; the servers' CPU time per request (user + system of the gunicorn
 master and workers, from /proc) hardly does, so its ratio (bare's ÷ the route's) is printed
-as well: what the requests-per-second ratio would be on an otherwise idle machine.
+as well: what the requests-per-second ratio would be on an otherwise idle machine. A
+floor is measured too (``bench.floor_reads``): the supervisor's page read by the database
+driver into dicts and written by orjson, with no ORM, schema, scope or hook, which bounds
+what any implementation of a list can reach here.
 
 Run: ``BENCH_SIZES=10k python -m bench bench_reads``; ``BENCH_DATABASE_URL=postgresql+psycopg://
 postgres@127.0.0.1:54329/perf_bench`` adds PostgreSQL.
@@ -562,6 +565,17 @@ def run_size(size: str, url: str, label: str, seconds: int) -> list[str]:
     lines.append(f"[{label} {size}] bare endpoint {bare_fig['rps']:8.0f} req/s  "
                  f"p99 {bare_fig['p99']:6.1f} ms   CPU {bare_fig['cpu_ms']:5.2f} ms/req  "
                  f"(load {load:.1f})")
+    # The floor: the supervisor's page read with the driver into dicts, nothing else.
+    floor = Gunicorn("bench.floor_reads:app", {**env, "FLOOR_DATABASE_URL": url})
+    try:
+        supervisor = tokens["demo-supervisor"][0]
+        wrk(f"{floor.base}/trips", supervisor, 1)
+        fig = measured(floor, f"{floor.base}/trips", supervisor, seconds)
+    finally:
+        floor.stop()
+    lines.append(f"[{label} {size}] {'floor: page of 20 by the driver alone':38s} "
+                 f"{fig['rps']:6.0f} req/s {fig['rps'] / bare_fig['rps']:5.2f} x bare | CPU "
+                 f"{fig['cpu_ms']:5.2f} ms/req {bare_fig['cpu_ms'] / fig['cpu_ms']:5.2f} x bare")
     # BENCH_APP_ROOT: serve another checkout's app on the same database (before/after figures).
     app = Gunicorn("wsgi:app", env, Path(os.environ.get("BENCH_APP_ROOT", ROOT)))
     try:
