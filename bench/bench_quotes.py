@@ -6,7 +6,8 @@ ride-hailing 50 ms, rental-a 150 ms, rental-b 300 ms (the fleet answers from the
 database). Figures:
 
 * median and p95 of ``POST /trips/{id}/quotes`` ÷ the slowest provider's latency
-  (target: median ≤ 1.10, p95 ≤ 1.15: the fan-out costs about as much as the slowest provider, not the sum);
+  (target: median ≤ 1.10, p95 ≤ 1.15: the fan-out costs about as much as the slowest
+  provider, not the sum);
 * with ride-hailing hanging, median ÷ ``QUOTE_DEADLINE_SECONDS`` (target ≤ 1.05: a hung
   provider costs the deadline and nothing more).
 
