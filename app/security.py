@@ -27,6 +27,9 @@ def _cfg(key: str):
 # is refused everywhere except the endpoint that changes the password.
 PASSWORD_CHANGE_CLAIM = "pwc"
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password"})
+# The user's token generation when the token was issued (``User.token_generation``): a
+# token of an earlier generation is refused (a console password was changed or reset since).
+GENERATION_CLAIM = "gen"
 
 
 def issue_token(user: User, *, password_change_required: bool = False) -> tuple[str, int]:
@@ -35,7 +38,7 @@ def issue_token(user: User, *, password_change_required: bool = False) -> tuple[
     now = clock.now()
     claims = {"sub": str(user.id), "iss": _cfg("JWT_ISSUER"), "aud": _cfg("JWT_AUDIENCE"),
               "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=ttl)).timestamp()),
-              "jti": uuid.uuid4().hex}
+              "jti": uuid.uuid4().hex, GENERATION_CLAIM: user.token_generation or 0}
     if password_change_required:
         claims[PASSWORD_CHANGE_CLAIM] = True
     return jwt.encode(claims, _cfg("JWT_SECRET"), algorithm=ALGORITHM), ttl
@@ -80,9 +83,18 @@ def read_bind_ticket(ticket: str) -> str:
 
 def bearer_user_id() -> int | None:
     """The user id of a valid bearer token, or None when there is none (raises when it is bad)."""
+    claims = bearer_claims()
+    return None if claims is None else int(claims["sub"])
+
+
+def bearer_claims() -> dict | None:
+    """The claims of a valid bearer token, or None when there is none (raises when it is bad)."""
     header = request.headers.get("Authorization", "")
     if not header:
         return None
+    known = g.get("token_claims")
+    if known is not None and known[0] == header:
+        return known[1]
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("登录凭证格式错误", code="invalid_token")
@@ -93,9 +105,9 @@ def bearer_user_id() -> int | None:
         raise Unauthorized("登录已过期，请重新登录", code="token_expired") from exc
     except (jwt.PyJWTError, ValueError) as exc:
         raise Unauthorized("登录凭证无效", code="invalid_token") from exc
-    if claims.get(PASSWORD_CHANGE_CLAIM) and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
-        raise Forbidden("请先修改初始密码", code="password_change_required")
-    return user_id
+    claims["sub"] = user_id
+    g.token_claims = (header, claims)
+    return claims
 
 
 # One statement, built once: the user with its unit and roles (joined), not one per relation.
@@ -106,12 +118,17 @@ _USER_BY_ID = (select(User).options(joinedload(User.role_rows))
 def current_user() -> User:
     """The authenticated, active user of this request (401 otherwise)."""
     if "user" not in g:
-        user_id = bearer_user_id()
-        if user_id is None:
+        claims = bearer_claims()
+        if claims is None:
             raise Unauthorized()
-        user = db.session.scalars(_USER_BY_ID, {"user_id": user_id}).unique().one_or_none()
+        user = db.session.scalars(_USER_BY_ID, {"user_id": claims["sub"]}).unique().one_or_none()
         if user is None or not user.active:
             raise Unauthorized("账号不可用，请联系管理员", code="account_disabled")
+        if claims.get(GENERATION_CLAIM, 0) != user.token_generation:
+            raise Unauthorized("登录凭证已失效（密码已修改或重置），请重新登录",
+                               code="token_revoked")
+        if claims.get(PASSWORD_CHANGE_CLAIM) and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+            raise Forbidden("请先修改初始密码", code="password_change_required")
         g.user = user
     return g.user
 

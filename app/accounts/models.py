@@ -85,6 +85,9 @@ class User(Base):
     openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Access tokens carry the generation they were issued in; only the current one is
+    # honoured. A console password change or reset moves it on (app/auth/passwords.py).
+    token_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     unit: Mapped[Unit] = relationship(lazy="joined")
     role_rows: Mapped[list["UserRole"]] = relationship(

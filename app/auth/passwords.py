@@ -109,6 +109,13 @@ def authenticate(session, *, username: str, password: str) -> ConsoleAccount:
     return account
 
 
+def revoke_tokens(user: User) -> None:
+    """Every access token ``user`` holds stops working (console and mini-program alike): a
+    password changed or reset may mean someone else knew it. The answer to the change
+    carries a fresh token; the mini-program signs in again through WeChat."""
+    user.token_generation = (user.token_generation or 0) + 1
+
+
 def change_password(session, *, user: User, old: str, new: str) -> ConsoleAccount:
     account = session.get(ConsoleAccount, user.id, with_for_update=True)
     if account is None:
@@ -123,7 +130,8 @@ def change_password(session, *, user: User, old: str, new: str) -> ConsoleAccoun
     account.password_hash = hash_password(new)
     account.must_change = False
     account.password_changed_at = clock.now()
-    _audit(session, account, "password_changed", user.id)
+    revoke_tokens(user)
+    _audit(session, account, "password_changed", user.id, tokens_revoked=True)
     return account
 
 
@@ -150,8 +158,11 @@ def set_one_time_password(session, *, actor: User, user: User,
     account.failed_attempts = 0
     account.locked_until = None
     account.password_changed_at = clock.now()
+    revoked = action == "password_reset"  # a new console account leaves WeChat sign-ins be
+    if revoked:
+        revoke_tokens(user)
     session.flush()
-    _audit(session, account, action, actor.id, username=wanted)
+    _audit(session, account, action, actor.id, username=wanted, tokens_revoked=revoked)
     return account, password
 
 

@@ -180,3 +180,40 @@ def test_demo_accounts_sign_in_with_the_demo_password_without_forced_change(api,
 def test_password_login_body_is_validated(api, body):
     resp = api.client.post("/api/v1/auth/password-login", json=body)
     assert resp.status_code == 422
+
+
+def test_a_password_reset_or_change_ends_every_session_of_the_user(api, demo, app):
+    """A password changed or reset may mean someone else knew it: every token issued before
+    stops working (401 ``token_revoked``), the mini-program's too; the change answers a
+    fresh token. Creating a console account leaves the user's WeChat sign-in alone."""
+    finance = demo["users"]["demo-finance"]
+    wechat = api.login("demo-finance")  # the mini-program's token
+    created = _reset(api, finance, username="qianli")
+    assert api.client.get("/api/v1/me", headers=_bearer(wechat)).status_code == 200
+
+    first = _login(api, "qianli", created["one_time_password"]).get_json()["access_token"]
+    changed = api.client.post("/api/v1/auth/password", headers=_bearer(first),
+                              json={"old": created["one_time_password"], "new": "Finance2026"})
+    assert changed.status_code == 200, changed.get_json()
+    fresh = changed.get_json()["access_token"]
+    for stale in (wechat, first):
+        refused = api.client.get("/api/v1/me", headers=_bearer(stale))
+        assert refused.status_code == 401 and refused.get_json()["code"] == "token_revoked"
+    assert api.client.get("/api/v1/me", headers=_bearer(fresh)).status_code == 200
+
+    second = _login(api, "qianli", "Finance2026").get_json()["access_token"]
+    _reset(api, finance)  # the admin resets it: both the fresh and the second token end
+    for stale in (fresh, second):
+        refused = api.client.get("/api/v1/me", headers=_bearer(stale))
+        assert refused.status_code == 401 and refused.get_json()["code"] == "token_revoked"
+    signed_in_again = api.client.post("/api/v1/auth/wechat-login",
+                                      json={"code": "sandbox:demo-finance"}).get_json()
+    assert api.client.get("/api/v1/me", headers=_bearer(signed_in_again["access_token"])
+                          ).status_code == 200
+    with app.app_context():
+        revoked = [e.data.get("tokens_revoked") for e in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "console_accounts",
+                                     AuditEntry.entity_id == finance).order_by(AuditEntry.id))
+                   if e.action in ("created", "password_changed", "password_reset")]
+        db.session.remove()
+    assert revoked == [False, True, True]
