@@ -506,6 +506,17 @@ def measured(server: "Gunicorn", url: str, token: str | None, seconds: int) -> d
     return fig
 
 
+def served_and_measured(target: str, env: dict, path: str, token: str | None,
+                        seconds: int) -> dict:
+    """Serve ``target`` alone, warm it up, measure ``path`` and stop it."""
+    server = Gunicorn(target, env)
+    try:
+        wrk(f"{server.base}{path}", token, 2)
+        return measured(server, f"{server.base}{path}", token, seconds)
+    finally:
+        server.stop()
+
+
 def _tokens(url: str, secret: str) -> dict[str, tuple[str, int]]:
     """JWTs for the demo users the routes are read as, and a trip id with a long history."""
     from sqlalchemy import func, select
@@ -556,23 +567,13 @@ def run_size(size: str, url: str, label: str, seconds: int) -> list[str]:
            "PYTHONPATH": str(ROOT)}
     load = os.getloadavg()[0]
     lines = []
-    bare = Gunicorn("bench.bare:app", env)
-    try:
-        wrk(f"{bare.base}/bare", None, 2)
-        bare_fig = measured(bare, f"{bare.base}/bare", None, seconds)
-    finally:
-        bare.stop()
+    bare_fig = served_and_measured("bench.bare:app", env, "/bare", None, seconds)
     lines.append(f"[{label} {size}] bare endpoint {bare_fig['rps']:8.0f} req/s  "
                  f"p99 {bare_fig['p99']:6.1f} ms   CPU {bare_fig['cpu_ms']:5.2f} ms/req  "
                  f"(load {load:.1f})")
     # The floor: the supervisor's page read with the driver into dicts, nothing else.
-    floor = Gunicorn("bench.floor_reads:app", {**env, "FLOOR_DATABASE_URL": url})
-    try:
-        supervisor = tokens["demo-supervisor"][0]
-        wrk(f"{floor.base}/trips", supervisor, 1)
-        fig = measured(floor, f"{floor.base}/trips", supervisor, seconds)
-    finally:
-        floor.stop()
+    fig = served_and_measured("bench.floor_reads:app", {**env, "FLOOR_DATABASE_URL": url},
+                              "/trips", tokens["demo-supervisor"][0], seconds)
     lines.append(f"[{label} {size}] {'floor: page of 20 by the driver alone':38s} "
                  f"{fig['rps']:6.0f} req/s {fig['rps'] / bare_fig['rps']:5.2f} x bare | CPU "
                  f"{fig['cpu_ms']:5.2f} ms/req {bare_fig['cpu_ms'] / fig['cpu_ms']:5.2f} x bare")
