@@ -31,6 +31,24 @@ def client_ip() -> str:
 limiter = Limiter(key_func=client_ip, headers_enabled=False)
 
 
+def exempt_from_limits(view):
+    """View decorator: no limit applies to the view, and flask-limiter does no work for its
+    requests. For machine ingest (positioning gateways) that authenticates every call with
+    a secret and is sized for the whole city's traffic."""
+    view._exempt_from_limits = True
+    return view
+
+
+def _exempted() -> bool:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "_exempt_from_limits", False)
+
+
+# flask-limiter's own filter (it still resolves the meta limits and exemption scopes of a
+# filtered request); init_app also skips its before_request check outright for them.
+limiter.request_filter(_exempted)
+
+
 def _configured(name: str):
     return lambda: current_app.config[name]
 
@@ -52,6 +70,15 @@ def per_user(config_name: str):
 
 def init_app(app: Flask) -> None:
     limiter.init_app(app)
+    checks = app.before_request_funcs.setdefault(None, [])
+    if limiter._check_request_limit in checks:
+        check = limiter._check_request_limit
+
+        def _check_unless_exempt() -> None:
+            if not _exempted():
+                check()
+
+        checks[checks.index(check)] = _check_unless_exempt
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(err: RateLimitExceeded):

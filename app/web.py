@@ -42,6 +42,8 @@ def init_app(app: Flask) -> None:
         if response.headers.get("Idempotent-Replayed"):
             return response
         claimed = "idempotency" in g
+        if not claimed and not db.session.registry.has():
+            return response  # the request opened no session: nothing to commit or undo
         status = response.status_code
         if status >= 400:
             db.session.rollback()
