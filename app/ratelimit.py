@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import wraps
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
@@ -44,9 +45,16 @@ def _exempted() -> bool:
     return getattr(view, "_exempt_from_limits", False)
 
 
-# flask-limiter's own filter (it still resolves the meta limits and exemption scopes of a
-# filtered request); init_app also skips its before_request check outright for them.
-limiter.request_filter(_exempted)
+def _unless_exempted(hook, *, passes_response: bool):
+    """flask-limiter's request hook, skipped for exempt views (its own request filter still
+    resolves meta limits, builds its request context and runs its after-request and
+    teardown hooks, a measurable share of a small request)."""
+    @wraps(hook)
+    def run(*args):
+        if _exempted():
+            return args[0] if passes_response else None
+        return hook(*args)
+    return run
 
 
 def _configured(name: str):
@@ -69,16 +77,15 @@ def per_user(config_name: str):
 
 
 def init_app(app: Flask) -> None:
+    hooks = ((app.before_request_funcs, False), (app.after_request_funcs, True),
+             (app.teardown_request_funcs, False))
+    before = [list(registry.get(None, ())) for registry, _ in hooks]
     limiter.init_app(app)
-    checks = app.before_request_funcs.setdefault(None, [])
-    if limiter._check_request_limit in checks:
-        check = limiter._check_request_limit
-
-        def _check_unless_exempt() -> None:
-            if not _exempted():
-                check()
-
-        checks[checks.index(check)] = _check_unless_exempt
+    for (registry, passes_response), known in zip(hooks, before):
+        funcs = registry.get(None, [])
+        for i, hook in enumerate(funcs):
+            if hook not in known:  # registered by flask-limiter
+                funcs[i] = _unless_exempted(hook, passes_response=passes_response)
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(err: RateLimitExceeded):

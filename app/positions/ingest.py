@@ -10,6 +10,13 @@ by (vehicle, time) — a gateway's retry stores nothing twice, and what it retur
 stored from duplicate — one conditional upsert of each vehicle's newest valid fix, so a
 late (out-of-order) fix never moves the live map backwards, and one count per unknown
 device. The caller commits once and only then answers.
+
+The statements go to the driver's connection as plain SQL with one row of VALUES per fix,
+their parameters converted by the columns' own SQLAlchemy types (so that a time is stored
+exactly as every other reader and writer of the tables stores it): at the city's rate
+SQLAlchemy's per-statement execution machinery cost more than the database's work. On
+PostgreSQL the insert of the fixes and the upsert of the latest positions are one
+statement (a data-modifying CTE): one round trip, atomic on its own.
 """
 from __future__ import annotations
 
@@ -20,10 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
-
-from app.accounts.models import Vehicle
 from app.errors import AppError, NotFound, Unauthorized, ValidationFailed
 from app.positions.geometry import haversine_km
 from app.positions.models import LatestPosition, Position, UnknownDevice
@@ -93,45 +96,51 @@ def check_device_key(found: Device, key: str | None) -> None:
         raise Unauthorized("设备密钥错误", code="bad_device_key", errors={"key": ["密钥不正确"]})
 
 
-class _Statements:
-    """The ingest's statements for one dialect.
+FIX_COLUMNS = ("vehicle_id", "at", "lat", "lng", "speed_kmh", "course", "source",
+               "received_at", "altitude", "accuracy", "valid", "flaw", "attributes")
+LATEST_COLUMNS = FIX_COLUMNS[:8]
+UNKNOWN_COLUMNS = ("device_id", "source", "count", "first_at", "last_at")
 
-    The three that run for every batch (the devices' lookup, the insert of the fixes, the
-    upsert of the latest positions) go to the driver's cursor as plain SQL with one row of
-    VALUES per fix, their parameters converted by the columns' own SQLAlchemy types (so
-    that a time is stored exactly as every other reader and writer of the table stores
-    it): SQLAlchemy's per-statement execution machinery cost more than the database did at
-    the city's rate. The rare ones (the fix before a late one, unknown devices' counts) are
-    cached Core statements."""
+
+class _Statements:
+    """The ingest's SQL for one dialect, and the columns' conversions for its driver."""
 
     def __init__(self, dialect):
-        insert = (postgresql if dialect.name == "postgresql" else sqlite).insert
-        positions, latest = Position.__table__, LatestPosition.__table__
-        devices = UnknownDevice.__table__
         self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        self.fix_binds = _binds(positions, FIX_COLUMNS, dialect)
-        self.latest_binds = _binds(latest, LATEST_COLUMNS, dialect)
-        self.at_result = latest.c.at.type.dialect_impl(dialect).result_processor(dialect, None)
-        self.devices_sql = (
+        self.fix_binds = _binds(Position.__table__, FIX_COLUMNS, dialect)
+        self.unknown_binds = _binds(UnknownDevice.__table__, UNKNOWN_COLUMNS, dialect)
+        at_type = Position.__table__.c.at.type.dialect_impl(dialect)
+        self.bind_at = at_type.bind_processor(dialect) or (lambda value: value)
+        self.read_at = at_type.result_processor(dialect, None) or (lambda value: value)
+        self.devices = (
             "SELECT v.device_id, v.id, v.device_key_sha256, l.at, l.lat, l.lng FROM vehicles v "
             "LEFT JOIN latest_positions l ON l.vehicle_id = v.id WHERE v.device_id IN ({})")
-        self.fixes_sql = (
-            f"INSERT INTO positions ({', '.join(FIX_COLUMNS)}) VALUES {{}} "
-            "ON CONFLICT (vehicle_id, at) DO NOTHING RETURNING vehicle_id, at")
-        updated = ", ".join(f"{name} = excluded.{name}" for name in LATEST_COLUMNS[1:])
-        self.latest_sql = (
-            f"INSERT INTO latest_positions ({', '.join(LATEST_COLUMNS)}) VALUES {{}} "
-            f"ON CONFLICT (vehicle_id) DO UPDATE SET {updated} "
-            "WHERE latest_positions.at < excluded.at")
-        self.earlier = (select(positions.c.at, positions.c.lat, positions.c.lng)
-                        .where(positions.c.vehicle_id == bindparam("vehicle_id"),
-                               positions.c.at < bindparam("at"), positions.c.valid)
-                        .order_by(positions.c.at.desc()).limit(1))
-        unknown = insert(devices)
-        self.unknown = unknown.on_conflict_do_update(
-            index_elements=["device_id"],
-            set_={"count": devices.c.count + unknown.excluded.count,
-                  "last_at": unknown.excluded.last_at, "source": unknown.excluded.source})
+        self.earlier = (f"SELECT at, lat, lng FROM positions WHERE vehicle_id = {self.mark} "
+                        f"AND at < {self.mark} AND valid ORDER BY at DESC LIMIT 1")
+        fixes, latest = ", ".join(FIX_COLUMNS), ", ".join(LATEST_COLUMNS)
+        insert_fixes = (f"INSERT INTO positions ({fixes}) VALUES {{}} "
+                        "ON CONFLICT (vehicle_id, at) DO NOTHING")
+        upsert_latest = (
+            "ON CONFLICT (vehicle_id) DO UPDATE SET "
+            + ", ".join(f"{name} = excluded.{name}" for name in LATEST_COLUMNS[1:])
+            + " WHERE latest_positions.at < excluded.at")
+        # PostgreSQL: the fixes and, from the rows the insert stored, each vehicle's newest
+        # valid one as its latest position, in one statement.
+        self.latest_with_fixes = dialect.name == "postgresql"
+        if self.latest_with_fixes:
+            self.fixes = (
+                f"WITH stored AS ({insert_fixes} RETURNING {latest}, valid), "
+                f"newest AS (INSERT INTO latest_positions ({latest}) "
+                f"SELECT DISTINCT ON (vehicle_id) {latest} FROM stored WHERE valid "
+                f"ORDER BY vehicle_id, at DESC {upsert_latest}) "
+                "SELECT vehicle_id, at FROM stored")
+        else:
+            self.fixes = f"{insert_fixes} RETURNING vehicle_id, at"
+        self.latest = f"INSERT INTO latest_positions ({latest}) VALUES {{}} {upsert_latest}"
+        self.unknown = (
+            f"INSERT INTO unknown_devices ({', '.join(UNKNOWN_COLUMNS)}) VALUES {{}} "
+            "ON CONFLICT (device_id) DO UPDATE SET count = unknown_devices.count + "
+            "excluded.count, last_at = excluded.last_at, source = excluded.source")
 
     def values(self, rows: int, columns: int) -> str:
         row = f"({', '.join([self.mark] * columns)})"
@@ -149,23 +158,18 @@ def _bound(binds: list, values: Sequence) -> list:
             for bind, value in zip(binds, values)]
 
 
-FIX_COLUMNS = ("vehicle_id", "at", "lat", "lng", "speed_kmh", "course", "source",
-               "received_at", "altitude", "accuracy", "valid", "flaw", "attributes")
-LATEST_COLUMNS = FIX_COLUMNS[:8]
 _STATEMENTS: dict[str, _Statements] = {}
 
 
-def _sql(connection) -> _Statements:
-    """The statements of the connection's dialect."""
-    dialect = connection.dialect
+def statements(dialect) -> _Statements:
     if dialect.name not in _STATEMENTS:
         _STATEMENTS[dialect.name] = _Statements(dialect)
     return _STATEMENTS[dialect.name]
 
 
-def _cursor_rows(connection, sql: str, params: list) -> list[tuple]:
-    """Run ``sql`` on the driver's cursor in the connection's transaction; its rows."""
-    cursor = connection.connection.driver_connection.cursor()
+def _rows(driver, sql: str, params: Sequence) -> list[tuple]:
+    """Run ``sql`` on the driver's connection, in its current transaction; its rows."""
+    cursor = driver.cursor()
     try:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
@@ -203,26 +207,26 @@ class Received:
 Outcome = Stored | AppError
 
 
-def store_batch(connection, batch: Sequence[Received]) -> list[Outcome]:
-    """Store a batch of fixes in the connection's transaction (the caller commits): the
-    outcome of each, in order — ``Stored`` (stored or duplicate) or the refusal to answer
-    (unknown device, counted; bad key; out of the kept window)."""
-    sql = _sql(connection)
+def store_batch(driver, dialect, batch: Sequence[Received]) -> list[Outcome]:
+    """Store a batch of fixes through ``driver`` (a DB-API connection of ``dialect``) in its
+    current transaction, which the caller commits: the outcome of each fix, in order —
+    ``Stored`` (stored or duplicate) or the refusal to answer (unknown device, counted; bad
+    key; out of the kept window)."""
+    sql = statements(dialect)
     outcomes: list[Outcome | None] = [None] * len(batch)
     wanted = sorted({item.fix.device_id for item in batch})
-    at = sql.at_result or (lambda value: value)
-    found = {row[0]: Device(row[1], row[2],
-                            Earlier(at(row[3]), row[4], row[5]) if row[3] is not None else None)
-             for row in _cursor_rows(connection, sql.devices_sql.format(
-                 ", ".join([sql.mark] * len(wanted))), wanted)}
-    unknown: Counter[str] = Counter()
-    unknown_last: dict[str, Received] = {}
+    found = {}
+    for device_id, vehicle_id, key_sha256, at, lat, lng in _rows(
+            driver, sql.devices.format(", ".join([sql.mark] * len(wanted))), wanted):
+        latest = Earlier(sql.read_at(at), lat, lng) if at is not None else None
+        found[device_id] = Device(vehicle_id, key_sha256, latest)
+    unknown: dict[str, list] = {}  # device → [count, the last fix from it]
     per_vehicle: dict[int, list[int]] = defaultdict(list)
     for index, item in enumerate(batch):
         device = found.get(item.fix.device_id)
         if device is None:
-            unknown[item.fix.device_id] += 1
-            unknown_last[item.fix.device_id] = item
+            unknown.setdefault(item.fix.device_id, [0, item])[0] += 1
+            unknown[item.fix.device_id][1] = item
             outcomes[index] = unknown_device(item.fix.device_id)
             continue
         try:
@@ -234,28 +238,27 @@ def store_batch(connection, batch: Sequence[Received]) -> list[Outcome]:
             continue
         per_vehicle[device.vehicle_id].append(index)
 
-    rows: list[list] = []  # FIX_COLUMNS, bound for the driver
-    judged: dict[int, tuple[int, object, str | None, bool]] = {}  # vehicle, bound at, flaw, repeat
-    newer: list[list] = []  # valid fixes newer than their vehicle's latest
+    rows: list[list] = []  # FIX_COLUMNS, converted for the driver
+    judged: dict[int, tuple] = {}  # index → (vehicle, converted at, flaw, a repeat in the batch)
+    newer: list[list] = []  # valid fixes newer than their vehicle's latest, in time order
     for vehicle_id, indexes in per_vehicle.items():
         latest = found[batch[indexes[0]].fix.device_id].latest
         indexes.sort(key=lambda i: batch[i].fix.at)
-        before: Earlier | None = None  # the batch's last valid fix so far (time order)
+        before: Earlier | None = None  # the batch's last valid fix so far
         first_at: dict[datetime, int] = {}
         for index in indexes:
             item = batch[index]
             fix = item.fix
             if fix.at in first_at:  # the same fix twice in one batch: one row
-                _, bound_at, flaw, _ = judged[first_at[fix.at]]
-                judged[index] = (vehicle_id, bound_at, flaw, True)
+                _, at, flaw, _ = judged[first_at[fix.at]]
+                judged[index] = (vehicle_id, at, flaw, True)
                 continue
             first_at[fix.at] = index
             if latest is None or latest.at < fix.at:
                 earlier = latest
-            else:
-                row = connection.execute(sql.earlier, {"vehicle_id": vehicle_id,
-                                                       "at": fix.at}).first()
-                earlier = Earlier(*row) if row else None
+            else:  # a late fix: the valid one before it, wherever it is
+                row = _rows(driver, sql.earlier, (vehicle_id, sql.bind_at(fix.at)))
+                earlier = Earlier(sql.read_at(row[0][0]), row[0][1], row[0][2]) if row else None
             if before is not None and (earlier is None or earlier.at < before.at):
                 earlier = before
             flaw = judge(fix, earlier)
@@ -270,27 +273,25 @@ def store_batch(connection, batch: Sequence[Received]) -> list[Outcome]:
                 if latest is None or latest.at < fix.at:
                     newer.append(row)
 
+    if unknown:
+        counts = [_bound(sql.unknown_binds, (device_id, item.fix.source, count, item.now,
+                                             item.now))
+                  for device_id, (count, item) in unknown.items()]
+        _rows(driver, sql.unknown.format(sql.values(len(counts), len(UNKNOWN_COLUMNS))),
+              [value for row in counts for value in row])
     inserted: set[tuple] = set()  # (vehicle, at as the driver returns it)
     if rows:
-        inserted = set(_cursor_rows(
-            connection, sql.fixes_sql.format(sql.values(len(rows), len(FIX_COLUMNS))),
-            [value for row in rows for value in row]))
-    newest: dict[int, list] = {}  # vehicle → its newest valid fix stored now
-    for row in newer:  # in time order per vehicle
-        if (row[0], row[1]) in inserted:
-            newest[row[0]] = row
-    if newest:
-        latest_rows = [row[:len(LATEST_COLUMNS)] for row in newest.values()]
-        _cursor_rows(connection,
-                     sql.latest_sql.format(sql.values(len(latest_rows), len(LATEST_COLUMNS))),
-                     [value for row in latest_rows for value in row])
-    if unknown:
-        connection.execute(sql.unknown, [
-            {"device_id": device_id, "source": unknown_last[device_id].fix.source,
-             "count": count, "first_at": unknown_last[device_id].now,
-             "last_at": unknown_last[device_id].now}
-            for device_id, count in unknown.items()])
-    for index, (vehicle_id, bound_at, flaw, repeated) in judged.items():
-        duplicate = repeated or (vehicle_id, bound_at) not in inserted
+        inserted = set(_rows(driver, sql.fixes.format(sql.values(len(rows), len(FIX_COLUMNS))),
+                             [value for row in rows for value in row]))
+    if not sql.latest_with_fixes:
+        newest: dict[int, list] = {}  # vehicle → its newest valid fix stored now
+        for row in newer:
+            if (row[0], row[1]) in inserted:
+                newest[row[0]] = row[:len(LATEST_COLUMNS)]
+        if newest:
+            _rows(driver, sql.latest.format(sql.values(len(newest), len(LATEST_COLUMNS))),
+                  [value for row in newest.values() for value in row])
+    for index, (vehicle_id, at, flaw, repeated) in judged.items():
+        duplicate = repeated or (vehicle_id, at) not in inserted
         outcomes[index] = Stored(vehicle_id, duplicate=duplicate, valid=flaw is None, flaw=flaw)
     return outcomes  # type: ignore[return-value]

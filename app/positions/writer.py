@@ -36,7 +36,6 @@ import threading
 from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
 from app import db
 from app.errors import AppError
@@ -125,25 +124,21 @@ class Writer:
 
     def _write(self, batch: Sequence[_Waiter]) -> None:
         try:
-            connection, transaction = self._begin()
+            driver, dialect, commit, rollback = self._begin()
         except Exception as exc:  # noqa: BLE001 - no database: every waiter hears 503
             log.error("positions batch of %d not begun, answered 503: %s", len(batch), exc)
             self._drop_connection()
             outcomes = [unavailable()] * len(batch)
         else:
             try:
-                outcomes = ingest.store_batch(connection, [w.received for w in batch])
-                transaction.commit()
+                outcomes = ingest.store_batch(driver, dialect, [w.received for w in batch])
+                commit()
             except Exception as exc:  # noqa: BLE001 - every waiter must be answered
-                if isinstance(exc, SQLAlchemyError):
-                    log.error("positions batch of %d failed, answered 503: %s", len(batch), exc)
-                else:
-                    log.exception("positions batch of %d failed, answered 503", len(batch))
+                log.error("positions batch of %d failed, answered 503: %r", len(batch), exc)
                 try:
-                    transaction.rollback()
+                    rollback()
                 except Exception:  # noqa: BLE001 - the connection may be gone
                     log.exception("rollback after a failed positions batch failed")
-                if connection is self._connection and connection.invalidated:
                     self._drop_connection()
                 outcomes = [unavailable()] * len(batch)
         self.batches += 1
@@ -152,26 +147,44 @@ class Writer:
             waiter.answer(outcome)
 
     def _begin(self):
-        """The batch's connection and transaction: on the app's engine, one connection the
-        writer keeps between batches (SQLite's write lock taken up front, as every writer
-        of the app does); when the app is bound to a connection (the tests' seam), a
-        SAVEPOINT in its transaction."""
+        """The batch's DB-API connection, its dialect, and how to commit or roll back.
+
+        On the app's engine the writer keeps one connection between batches: SQLite's
+        write lock is taken up front (``BEGIN IMMEDIATE``, as every writer of the app
+        does); PostgreSQL runs in autocommit, the batch's one write statement being its
+        own transaction (no BEGIN and COMMIT round trips). When the app is bound to a
+        connection (the tests' seam), the batch is a SAVEPOINT in its transaction."""
         bind = db.current_bind()
         if isinstance(bind, Connection):
-            return bind, bind.begin_nested()
+            savepoint = bind.begin_nested()
+            return (bind.connection.driver_connection, bind.dialect, savepoint.commit,
+                    savepoint.rollback)
         if self._connection is not None and self._connection.engine is not bind:
             self._drop_connection()
         if self._connection is None:
-            self._connection = bind.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE")
-        return self._connection, self._connection.begin()
+            connection = bind.connect()
+            if connection.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._connection = connection
+        driver = self._connection.connection.driver_connection
+        if self._connection.dialect.name == "postgresql":
+            return driver, self._connection.dialect, _nothing, _nothing
+        driver.execute("BEGIN IMMEDIATE")
+        return driver, self._connection.dialect, driver.commit, driver.rollback
 
     def _drop_connection(self) -> None:
+        """Forget the kept connection (a failed one is discarded, not pooled again)."""
         if self._connection is not None:
             try:
+                self._connection.invalidate()
                 self._connection.close()
             except Exception:  # noqa: BLE001 - a dead connection may not close cleanly
                 log.exception("closing the positions writer's connection failed")
             self._connection = None
+
+
+def _nothing() -> None:
+    return None
 
 
 _lock = threading.Lock()
