@@ -136,6 +136,10 @@ class _Statements:
                 "SELECT vehicle_id, at FROM stored")
         else:
             self.fixes = f"{insert_fixes} RETURNING vehicle_id, at"
+            # SQLite hands back each returned row in a call of its own (and the GIL with
+            # each): the insert is first tried without RETURNING, its row count telling
+            # whether every fix was new (see ``Recount``).
+            self.fixes_counted = insert_fixes
         self.latest = f"INSERT INTO latest_positions ({latest}) VALUES {{}} {upsert_latest}"
         self.unknown = (
             f"INSERT INTO unknown_devices ({', '.join(UNKNOWN_COLUMNS)}) VALUES {{}} "
@@ -207,11 +211,19 @@ class Received:
 Outcome = Stored | AppError
 
 
-def store_batch(driver, dialect, batch: Sequence[Received]) -> list[Outcome]:
+class Recount(Exception):
+    """Some fix of the batch was stored before (a gateway's retry): which one is not known
+    from the insert's row count; the caller rolls back and stores the batch again with
+    ``exact=True``."""
+
+
+def store_batch(driver, dialect, batch: Sequence[Received], *,
+                exact: bool = False) -> list[Outcome]:
     """Store a batch of fixes through ``driver`` (a DB-API connection of ``dialect``) in its
     current transaction, which the caller commits: the outcome of each fix, in order —
     ``Stored`` (stored or duplicate) or the refusal to answer (unknown device, counted; bad
-    key; out of the kept window)."""
+    key; out of the kept window). On SQLite, unless ``exact``, raises ``Recount`` when a
+    fix of the batch is a duplicate."""
     sql = statements(dialect)
     outcomes: list[Outcome | None] = [None] * len(batch)
     wanted = sorted({item.fix.device_id for item in batch})
@@ -280,7 +292,17 @@ def store_batch(driver, dialect, batch: Sequence[Received]) -> list[Outcome]:
         _rows(driver, sql.unknown.format(sql.values(len(counts), len(UNKNOWN_COLUMNS))),
               [value for row in counts for value in row])
     inserted: set[tuple] = set()  # (vehicle, at as the driver returns it)
-    if rows:
+    if rows and not sql.latest_with_fixes and not exact:
+        cursor = driver.cursor()
+        try:
+            cursor.execute(sql.fixes_counted.format(sql.values(len(rows), len(FIX_COLUMNS))),
+                           [value for row in rows for value in row])
+            if cursor.rowcount != len(rows):
+                raise Recount()
+        finally:
+            cursor.close()
+        inserted = {(row[0], row[1]) for row in rows}
+    elif rows:
         inserted = set(_rows(driver, sql.fixes.format(sql.values(len(rows), len(FIX_COLUMNS))),
                              [value for row in rows for value in row]))
     if not sql.latest_with_fixes:

@@ -131,7 +131,13 @@ class Writer:
             outcomes = [unavailable()] * len(batch)
         else:
             try:
-                outcomes = ingest.store_batch(driver, dialect, [w.received for w in batch])
+                received = [w.received for w in batch]
+                try:
+                    outcomes = ingest.store_batch(driver, dialect, received)
+                except ingest.Recount:  # a retried fix in the batch: again, exactly
+                    rollback()
+                    driver, dialect, commit, rollback = self._begin()
+                    outcomes = ingest.store_batch(driver, dialect, received, exact=True)
                 commit()
             except Exception as exc:  # noqa: BLE001 - every waiter must be answered
                 log.error("positions batch of %d failed, answered 503: %r", len(batch), exc)
