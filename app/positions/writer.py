@@ -74,11 +74,8 @@ class _Waiter:
 class Writer:
     """The writer thread of one process and its bounded queue of waiting fixes."""
 
-    def __init__(self, *, capacity: int, timeout_s: float,
-                 queue_: queue.SimpleQueue | None = None):
+    def __init__(self, queue_: queue.SimpleQueue | None = None):
         self.pid = os.getpid()
-        self.capacity = capacity
-        self.timeout_s = timeout_s
         # SimpleQueue (C) rather than Queue (a condition variable per put and get); the
         # bound is checked on put, a few over it under a race are harmless.
         self.queue: queue.SimpleQueue[_Waiter] = (queue_ if queue_ is not None
@@ -91,17 +88,19 @@ class Writer:
     def alive(self) -> bool:
         return self.pid == os.getpid() and self.thread.is_alive()
 
-    def submit(self, received: ingest.Received) -> ingest.Stored:
-        """Store one fix through the next batch; its ``Stored``, or raises its refusal."""
-        if self.queue.qsize() >= self.capacity:
+    def submit(self, received: ingest.Received, *, capacity: int,
+               timeout_s: float) -> ingest.Stored:
+        """Store one fix through the next batch; its ``Stored``, or raises its refusal (503
+        when ``capacity`` fixes wait already or no answer came within ``timeout_s``)."""
+        if self.queue.qsize() >= capacity:
             log.warning("positions writer queue full (%d): fix of %s refused with 503",
-                        self.capacity, received.fix.device_id)
+                        capacity, received.fix.device_id)
             raise unavailable()
         waiter = _Waiter(received)
         self.queue.put(waiter)
-        if not waiter.wait(self.timeout_s):
+        if not waiter.wait(timeout_s):
             log.warning("positions writer did not answer within %.1f s: fix of %s answered 503",
-                        self.timeout_s, received.fix.device_id)
+                        timeout_s, received.fix.device_id)
             raise unavailable()
         if isinstance(waiter.outcome, AppError):
             raise waiter.outcome
@@ -121,6 +120,10 @@ class Writer:
                 log.exception("positions writer failed outside a batch's transaction")
                 for waiter in batch:
                     waiter.answer(unavailable())  # those not answered yet
+            except BaseException:
+                for waiter in batch:  # the thread ends: its batch is answered, not hung
+                    waiter.answer(unavailable())
+                raise
 
     def _write(self, batch: Sequence[_Waiter]) -> None:
         try:
@@ -197,7 +200,7 @@ _lock = threading.Lock()
 _writer: Writer | None = None
 
 
-def writer(config) -> Writer:
+def writer() -> Writer:
     """This process's writer, started on first use (or again, after a fork or its death)."""
     global _writer
     current = _writer
@@ -208,12 +211,12 @@ def writer(config) -> Writer:
             same_process = _writer is not None and _writer.pid == os.getpid()
             if same_process:
                 log.error("positions writer thread died; starting another")
-            _writer = Writer(capacity=int(config["POSITION_WRITER_QUEUE"]),
-                             timeout_s=float(config["POSITION_WRITER_TIMEOUT_S"]),
-                             # a dead thread's queue is taken over: nothing waiting is lost
-                             queue_=_writer.queue if same_process else None)
+            # a dead thread's queue is taken over: nothing waiting is lost
+            _writer = Writer(_writer.queue if same_process else None)
         return _writer
 
 
 def submit(config, received: ingest.Received) -> ingest.Stored:
-    return writer(config).submit(received)
+    """Store one fix through this process's writer (``POSITION_WRITER_*`` settings)."""
+    return writer().submit(received, capacity=int(config["POSITION_WRITER_QUEUE"]),
+                           timeout_s=float(config["POSITION_WRITER_TIMEOUT_S"]))
