@@ -6,11 +6,19 @@ inside the writer (the test's gate around ``ingest.store_batch``) while the fixe
 queue up behind it; released, the writer takes them all as the next batch."""
 from __future__ import annotations
 
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,8 +27,9 @@ from sqlalchemy.exc import OperationalError
 
 from app.positions import ingest, writer
 from app.positions.models import LatestPosition, Position, UnknownDevice
-from tests.positions.conftest import T0, traccar
+from tests.positions.conftest import T0, TOKEN, traccar
 
+ROOT = Path(__file__).resolve().parents[2]
 TRACCAR = "/api/v1/telemetry/traccar"
 # 25 km east of 119.95° E at 31.78° N.
 FAR_LNG = 119.95 + 25 / 94.7
@@ -246,3 +255,93 @@ def test_a_writer_thread_that_died_is_replaced_and_takes_over_its_queue(
     assert writer.writer() is not dead and writer.writer().thread.is_alive()
     with in_db() as s:
         assert s.get(Position, (vehicle, T0)) is not None
+
+
+def test_a_worker_killed_mid_ingest_loses_no_fix_it_answered(
+        committed_db, demo, devices, in_db, tmp_path):
+    """gunicorn as in production (one gthread worker); 4 senders post fixes; the worker is
+    killed (SIGKILL) while they do and its master starts another: every fix that was
+    answered 200 before or after the kill is in the database."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTB_")}
+    env = {**clean, "DATABASE_URL": committed_db, "OTB_SANDBOX_MODE": "1",
+           "OTB_TRACCAR_TOKEN": TOKEN, "OTB_JWT_SECRET": secrets.token_urlsafe(48)}
+    log = open(tmp_path / "gunicorn.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4",
+         "-b", "127.0.0.1:0", "--no-control-socket", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for(lambda: re.search(r"Listening at: (http://\S+)", _read(log)),
+                  "gunicorn listening", 60)
+        base = re.search(r"Listening at: (http://\S+)", _read(log)).group(1)
+        worker = _wait_for_worker(proc.pid, None)
+        answered: list[tuple[int, datetime]] = []
+        refused = Counter()
+        phase = {"killed": False, "after": 0}
+        stop = threading.Event()
+        # the server's clock is real; Traccar writes whole milliseconds
+        start = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(microsecond=0)
+
+        def send(vehicle: int, device: str) -> None:
+            http = requests.Session()
+            for i in range(7200):
+                if stop.is_set():
+                    return
+                at = start + timedelta(seconds=i)
+                try:
+                    resp = http.post(base + TRACCAR, timeout=30, json=traccar(
+                        device, at, 31.70 + 0.00001 * i, 119.95),
+                        headers={"Authorization": f"Bearer {TOKEN}"})
+                except requests.RequestException as exc:
+                    refused[type(exc).__name__] += 1
+                    http = requests.Session()
+                    continue
+                if resp.status_code == 200:
+                    answered.append((vehicle, at))
+                    phase["after"] += phase["killed"]
+                else:
+                    refused[resp.status_code] += 1
+
+        senders = [threading.Thread(target=send, args=item)
+                   for item in list(devices.items())[:4]]
+        for thread in senders:
+            thread.start()
+        try:
+            _wait_for(lambda: len(answered) >= 200, "200 fixes answered before the kill", 120)
+            os.kill(worker, signal.SIGKILL)
+            phase["killed"] = True
+            _wait_for_worker(proc.pid, worker)
+            _wait_for(lambda: phase["after"] >= 100, "100 fixes answered by the new worker",
+                      120)
+        finally:
+            stop.set()
+            for thread in senders:
+                thread.join(60)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+    with in_db() as s:
+        stored = set(s.execute(select(Position.vehicle_id, Position.at)).all())
+    assert set(answered) <= stored, sorted(set(answered) - stored)[:10]
+    assert refused.keys() <= {"ConnectionError", "ChunkedEncodingError", 503}, refused
+
+
+def _read(log) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read()
+
+
+def _wait_for_worker(master: int, not_this: int | None) -> int:
+    """The pid of the master's (new) worker process."""
+    found = []
+
+    def child():
+        with open(f"/proc/{master}/task/{master}/children") as children:
+            pids = [int(pid) for pid in children.read().split()]
+        found[:] = [pid for pid in pids if pid != not_this]
+        return bool(found)
+
+    _wait_for(child, "a gunicorn worker", 60)
+    return found[0]
