@@ -148,7 +148,9 @@ class Writer:
                     rollback()
                 except Exception:  # noqa: BLE001 - the connection may be gone
                     log.exception("rollback after a failed positions batch failed")
-                    self._drop_connection()
+                # The kept connection may be broken (the server restarted): the next batch
+                # takes a fresh one from the pool, which pings it first.
+                self._drop_connection()
                 outcomes = [unavailable()] * len(batch)
         self.batches += 1
         self.fixes += len(batch)

@@ -345,3 +345,25 @@ def _wait_for_worker(master: int, not_this: int | None) -> int:
 
     _wait_for(child, "a gunicorn worker", 60)
     return found[0]
+
+
+def test_a_database_connection_lost_between_batches_costs_one_batch_not_the_writer(
+        live_server, gateway, known, now, in_db, committing_engine):
+    """PostgreSQL ends the writer's connection (a restart, an admin's kill): the batch that
+    meets the dead connection is answered 503, the next one gets a fresh connection."""
+    if committing_engine.dialect.name != "postgresql":
+        pytest.skip("a server connection to end: PostgreSQL only")
+    (other, other_device), (vehicle, device), (third, third_device) = known
+    http = requests.Session()
+    post = lambda body: http.post(live_server + TRACCAR, headers=gateway,  # noqa: E731
+                                  timeout=60, json=body)
+    assert post(traccar(other_device, T0, 31.70, 119.90)).status_code == 200
+    backend = writer.writer()._connection.connection.driver_connection.info.backend_pid
+    with committing_engine.connect() as admin:
+        assert admin.exec_driver_sql(f"SELECT pg_terminate_backend({backend})").scalar()
+    lost = post(traccar(device, T0, 31.78, 119.95))
+    assert (lost.status_code, lost.json()["code"]) == (503, "database_unavailable")
+    assert post(traccar(device, T0, 31.78, 119.95)).status_code == 200  # the gateway's retry
+    assert post(traccar(third_device, T0, 31.79, 119.96)).status_code == 200
+    with in_db() as s:
+        assert {v for v, in s.execute(select(Position.vehicle_id))} == {other, vehicle, third}
