@@ -105,6 +105,12 @@ class Config:
         default_factory=lambda: int(_env("POSITION_RETENTION_MONTHS", "12")))
     POSITION_PARTITIONS_AHEAD: int = field(
         default_factory=lambda: int(_env("POSITION_PARTITIONS_AHEAD", "3")))
+    # The group-commit writer of fixes (app/positions/writer.py): fixes waiting at most (more
+    # are answered 503 at once), and how long a request waits for its batch's commit.
+    POSITION_WRITER_QUEUE: int = field(
+        default_factory=lambda: int(_env("POSITION_WRITER_QUEUE", "2000")))
+    POSITION_WRITER_TIMEOUT_S: float = field(
+        default_factory=lambda: float(_env("POSITION_WRITER_TIMEOUT_S", "10")))
     TESTING: bool = False
 
     @classmethod

@@ -162,6 +162,11 @@ def bind(target: Engine | Connection) -> None:
     session.configure(bind=target, join_transaction_mode=mode)
 
 
+def current_bind() -> Engine | Connection:
+    """What the app's sessions are bound to now: the engine (a test's connection)."""
+    return session.session_factory.kw["bind"]
+
+
 def begin_write(sess=None) -> None:
     """Start the session's transaction as the database's only writer on SQLite.
 

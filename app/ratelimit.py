@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import wraps
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
@@ -31,6 +32,31 @@ def client_ip() -> str:
 limiter = Limiter(key_func=client_ip, headers_enabled=False)
 
 
+def exempt_from_limits(view):
+    """View decorator: no limit applies to the view, and flask-limiter does no work for its
+    requests. For machine ingest (positioning gateways) that authenticates every call with
+    a secret and is sized for the whole city's traffic."""
+    view._exempt_from_limits = True
+    return view
+
+
+def _exempted() -> bool:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "_exempt_from_limits", False)
+
+
+def _unless_exempted(hook, *, passes_response: bool):
+    """flask-limiter's request hook, skipped for exempt views (its own request filter still
+    resolves meta limits, builds its request context and runs its after-request and
+    teardown hooks, a measurable share of a small request)."""
+    @wraps(hook)
+    def run(*args):
+        if _exempted():
+            return args[0] if passes_response else None
+        return hook(*args)
+    return run
+
+
 def _configured(name: str):
     return lambda: current_app.config[name]
 
@@ -51,6 +77,9 @@ def per_user(config_name: str):
 
 
 def init_app(app: Flask) -> None:
+    hooks = ((app.before_request_funcs, False), (app.after_request_funcs, True),
+             (app.teardown_request_funcs, False))
+    before = [list(registry.get(None, ())) for registry, _ in hooks]
     limiter.init_app(app)
     # Every limit here is a view decorator, which checks its limit itself when its view runs.
     # The extension's own before_request check serves default, application and blueprint
@@ -60,6 +89,11 @@ def init_app(app: Flask) -> None:
     if not (manager._default_limits or manager._application_limits
             or manager._blueprint_limits):
         app.before_request_funcs[None].remove(limiter._check_request_limit)
+    for (registry, passes_response), known in zip(hooks, before):
+        funcs = registry.get(None, [])
+        for i, hook in enumerate(funcs):
+            if hook not in known:  # registered by flask-limiter
+                funcs[i] = _unless_exempted(hook, passes_response=passes_response)
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(err: RateLimitExceeded):

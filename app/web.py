@@ -20,7 +20,9 @@ def defer_write_lock(view):
     """Mark a mutating view that talks to the outside world before it writes.
 
     Such a view must call ``db.begin_write()`` itself (after ending any read transaction)
-    so that SQLite's single writer is not held during slow network calls.
+    so that SQLite's single writer is not held during slow network calls. A view that does
+    not write through the request's session at all (the positions ingest hands its fixes
+    to a writer thread) uses it too: the request then takes no lock and opens no session.
     """
     view._defer_write_lock = True
     return view
@@ -42,6 +44,8 @@ def init_app(app: Flask) -> None:
         if response.headers.get("Idempotent-Replayed"):
             return response
         claimed = "idempotency" in g
+        if not claimed and not db.session.registry.has():
+            return response  # the request opened no session: nothing to commit or undo
         status = response.status_code
         if status >= 400:
             db.session.rollback()

@@ -1,23 +1,33 @@
-"""Storing a fix: which vehicle carries the device, whether the fix is plausible, once only.
+"""Storing fixes: which vehicle carries the device, whether a fix is plausible, once only.
 
-The path is built for volume (every vehicle of the city every 10 s, one request each): a
-lookup of the device, a lookup of the fix before it, one ``INSERT … ON CONFLICT DO
-NOTHING`` keyed by (vehicle, time) — a gateway's retry stores nothing twice — and, for a
-valid fix newer than the vehicle's latest, one conditional upsert of the latest position,
-so a late (out-of-order) fix never moves the live map backwards.
+The path is built for volume (every vehicle of the city every 10 s, one request each) and
+works on a batch of fixes (``store_batch``, called by the group-commit writer,
+app/positions/writer.py): one lookup of the batch's devices with their vehicles' latest
+positions, the fixes judged in time order per vehicle (a fix's "earlier" may be the one
+before it in the same batch; only a fix older than the vehicle's latest costs a lookup of
+the fix before it), one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` for the batch keyed
+by (vehicle, time) — a gateway's retry stores nothing twice, and what it returns tells
+stored from duplicate — one conditional upsert of each vehicle's newest valid fix, so a
+late (out-of-order) fix never moves the live map backwards, and one count per unknown
+device. The caller commits once and only then answers.
+
+The statements go to the driver's connection as plain SQL with one row of VALUES per fix,
+their parameters converted by the columns' own SQLAlchemy types (so that a time is stored
+exactly as every other reader and writer of the tables stores it): at the city's rate
+SQLAlchemy's per-statement execution machinery cost more than the database's work. On
+PostgreSQL the insert of the fixes and the upsert of the latest positions are one
+statement (a data-modifying CTE): one round trip, atomic on its own.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
-
-from app.accounts.models import Vehicle
-from app.errors import NotFound, Unauthorized, ValidationFailed
+from app.errors import AppError, NotFound, Unauthorized, ValidationFailed
 from app.positions.geometry import haversine_km
 from app.positions.models import LatestPosition, Position, UnknownDevice
 from app.positions.partitions import retention_start
@@ -86,65 +96,89 @@ def check_device_key(found: Device, key: str | None) -> None:
         raise Unauthorized("设备密钥错误", code="bad_device_key", errors={"key": ["密钥不正确"]})
 
 
+FIX_COLUMNS = ("vehicle_id", "at", "lat", "lng", "speed_kmh", "course", "source",
+               "received_at", "altitude", "accuracy", "valid", "flaw", "attributes")
+LATEST_COLUMNS = FIX_COLUMNS[:8]
+UNKNOWN_COLUMNS = ("device_id", "source", "count", "first_at", "last_at")
+
+
 class _Statements:
-    """The ingest's statements, built once per dialect on Core tables: a fix is a handful of
-    cached, pre-compiled statements, not an ORM flush (it runs for every fix of the city)."""
+    """The ingest's SQL for one dialect, and the columns' conversions for its driver."""
 
-    def __init__(self, dialect: str):
-        insert = (postgresql if dialect == "postgresql" else sqlite).insert
-        positions, latest = Position.__table__, LatestPosition.__table__
-        devices, vehicles = UnknownDevice.__table__, Vehicle.__table__
-        self.device = (select(vehicles.c.id, vehicles.c.device_key_sha256, latest.c.at,
-                              latest.c.lat, latest.c.lng)
-                       .select_from(vehicles.outerjoin(
-                           latest, latest.c.vehicle_id == vehicles.c.id))
-                       .where(vehicles.c.device_id == bindparam("device_id")))
-        self.earlier = (select(positions.c.at, positions.c.lat, positions.c.lng)
-                        .where(positions.c.vehicle_id == bindparam("vehicle_id"),
-                               positions.c.at < bindparam("at"), positions.c.valid)
-                        .order_by(positions.c.at.desc()).limit(1))
-        self.fix = (insert(positions)
-                    .on_conflict_do_nothing(index_elements=["vehicle_id", "at"])
-                    .returning(positions.c.vehicle_id))
-        newer = insert(latest)
-        self.newer = newer.on_conflict_do_update(
-            index_elements=["vehicle_id"],
-            set_={name: newer.excluded[name] for name in LATEST_COLUMNS if name != "vehicle_id"},
-            where=latest.c.at < newer.excluded.at)
-        unknown = insert(devices)
-        self.unknown = unknown.on_conflict_do_update(
-            index_elements=["device_id"],
-            set_={"count": devices.c.count + 1, "last_at": unknown.excluded.last_at,
-                  "source": unknown.excluded.source})
+    def __init__(self, dialect):
+        self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.fix_binds = _binds(Position.__table__, FIX_COLUMNS, dialect)
+        self.unknown_binds = _binds(UnknownDevice.__table__, UNKNOWN_COLUMNS, dialect)
+        at_type = Position.__table__.c.at.type.dialect_impl(dialect)
+        self.bind_at = at_type.bind_processor(dialect) or (lambda value: value)
+        self.read_at = at_type.result_processor(dialect, None) or (lambda value: value)
+        self.devices = (
+            "SELECT v.device_id, v.id, v.device_key_sha256, l.at, l.lat, l.lng FROM vehicles v "
+            "LEFT JOIN latest_positions l ON l.vehicle_id = v.id WHERE v.device_id IN ({})")
+        self.earlier = (f"SELECT at, lat, lng FROM positions WHERE vehicle_id = {self.mark} "
+                        f"AND at < {self.mark} AND valid ORDER BY at DESC LIMIT 1")
+        fixes, latest = ", ".join(FIX_COLUMNS), ", ".join(LATEST_COLUMNS)
+        insert_fixes = (f"INSERT INTO positions ({fixes}) VALUES {{}} "
+                        "ON CONFLICT (vehicle_id, at) DO NOTHING")
+        upsert_latest = (
+            "ON CONFLICT (vehicle_id) DO UPDATE SET "
+            + ", ".join(f"{name} = excluded.{name}" for name in LATEST_COLUMNS[1:])
+            + " WHERE latest_positions.at < excluded.at")
+        # PostgreSQL: the fixes and, from the rows the insert stored, each vehicle's newest
+        # valid one as its latest position, in one statement.
+        self.latest_with_fixes = dialect.name == "postgresql"
+        if self.latest_with_fixes:
+            self.fixes = (
+                f"WITH stored AS ({insert_fixes} RETURNING {latest}, valid), "
+                f"newest AS (INSERT INTO latest_positions ({latest}) "
+                f"SELECT DISTINCT ON (vehicle_id) {latest} FROM stored WHERE valid "
+                f"ORDER BY vehicle_id, at DESC {upsert_latest}) "
+                "SELECT vehicle_id, at FROM stored")
+        else:
+            self.fixes = f"{insert_fixes} RETURNING vehicle_id, at"
+            # SQLite hands back each returned row in a call of its own (and the GIL with
+            # each): the insert is first tried without RETURNING, its row count telling
+            # whether every fix was new (see ``Recount``).
+            self.fixes_counted = insert_fixes
+        self.latest = f"INSERT INTO latest_positions ({latest}) VALUES {{}} {upsert_latest}"
+        self.unknown = (
+            f"INSERT INTO unknown_devices ({', '.join(UNKNOWN_COLUMNS)}) VALUES {{}} "
+            "ON CONFLICT (device_id) DO UPDATE SET count = unknown_devices.count + "
+            "excluded.count, last_at = excluded.last_at, source = excluded.source")
+
+    def values(self, rows: int, columns: int) -> str:
+        row = f"({', '.join([self.mark] * columns)})"
+        return ", ".join([row] * rows)
 
 
-LATEST_COLUMNS = ("vehicle_id", "at", "lat", "lng", "speed_kmh", "course", "source",
-                  "received_at")
+def _binds(table, names: Sequence[str], dialect) -> list:
+    """Each column's bind conversion for ``dialect`` (None where the driver takes the value
+    as it is)."""
+    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+
+
+def _bound(binds: list, values: Sequence) -> list:
+    return [value if bind is None or value is None else bind(value)
+            for bind, value in zip(binds, values)]
+
+
 _STATEMENTS: dict[str, _Statements] = {}
 
 
-def _sql(session) -> tuple[_Statements, object]:
-    """The dialect's statements and the session's connection (Core, no ORM work)."""
-    connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect not in _STATEMENTS:
-        _STATEMENTS[dialect] = _Statements(dialect)
-    return _STATEMENTS[dialect], connection
+def statements(dialect) -> _Statements:
+    if dialect.name not in _STATEMENTS:
+        _STATEMENTS[dialect.name] = _Statements(dialect)
+    return _STATEMENTS[dialect.name]
 
 
-def device(session, device_id: str) -> Device | None:
-    sql, connection = _sql(session)
-    row = connection.execute(sql.device, {"device_id": device_id}).first()
-    if row is None:
-        return None
-    return Device(row[0], row[1], Earlier(row[2], row[3], row[4]) if row[2] else None)
-
-
-def count_unknown(session, device_id: str, source: str, now: datetime) -> None:
-    """One more fix from a device no vehicle carries."""
-    sql, connection = _sql(session)
-    connection.execute(sql.unknown, {"device_id": device_id, "source": source, "count": 1,
-                                     "first_at": now, "last_at": now})
+def _rows(driver, sql: str, params: Sequence) -> list[tuple]:
+    """Run ``sql`` on the driver's connection, in its current transaction; its rows."""
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+    finally:
+        cursor.close()
 
 
 def unknown_device(device_id: str) -> NotFound:
@@ -152,37 +186,134 @@ def unknown_device(device_id: str) -> NotFound:
                     code="unknown_device", errors={"device_id": [device_id]})
 
 
-def _earlier(sql: _Statements, connection, found: Device,
-             at: datetime) -> tuple[Earlier | None, bool]:
-    """The valid fix before ``at`` and whether ``at`` is newer than the vehicle's latest."""
-    latest = found.latest
-    if latest is None or latest.at < at:
-        return latest, True
-    row = connection.execute(sql.earlier, {"vehicle_id": found.vehicle_id, "at": at}).first()
-    return (Earlier(*row) if row else None), False
-
-
-def store(session, fix: Fix, found: Device, *, now: datetime, retention_months: int) -> Stored:
-    """Store one fix of ``found``'s vehicle (a repeat of a stored fix changes nothing)."""
+def check_window(fix: Fix, now: datetime, retention_months: int) -> None:
+    """A fix from the future (beyond the receivers' clock drift) or older than the kept
+    months is refused."""
     if fix.at > now + FUTURE_TOLERANCE:
         raise ValidationFailed("定位时间晚于服务器时间，请检查设备时钟", code="fix_in_future",
                                errors={"timestamp": ["晚于当前时间"]})
     if fix.at < retention_start(now, retention_months):
         raise ValidationFailed("定位时间早于轨迹保存期限", code="fix_too_old",
                                errors={"timestamp": ["早于保存期限"]})
-    sql, connection = _sql(session)
-    if connection.dialect.name == "postgresql":
-        # A fix is acknowledged once PostgreSQL has it in memory: a crash of the server may
-        # lose the last moments of fixes (never corrupt them), and commits stop waiting
-        # for the disk, which is what lets one worker keep up with the city's terminals.
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    earlier, newest = _earlier(sql, connection, found, fix.at)
-    flaw = judge(fix, earlier)
-    row = dict(vehicle_id=found.vehicle_id, at=fix.at, lat=fix.lat, lng=fix.lng,
-               speed_kmh=fix.speed_kmh, course=fix.course, source=fix.source, received_at=now)
-    inserted = connection.execute(sql.fix, {
-        **row, "altitude": fix.altitude, "accuracy": fix.accuracy, "valid": flaw is None,
-        "flaw": flaw, "attributes": fix.attributes or None}).first() is not None
-    if inserted and flaw is None and newest:
-        connection.execute(sql.newer, row)
-    return Stored(found.vehicle_id, duplicate=not inserted, valid=flaw is None, flaw=flaw)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A parsed fix as a request thread hands it over: when it arrived, the retention in
+    force, and for a phone (OsmAnd) the key it sent."""
+    fix: Fix
+    now: datetime
+    retention_months: int
+    key: str | None = None
+    check_key: bool = False
+
+
+Outcome = Stored | AppError
+
+
+class Recount(Exception):
+    """Some fix of the batch was stored before (a gateway's retry): which one is not known
+    from the insert's row count; the caller rolls back and stores the batch again with
+    ``exact=True``."""
+
+
+def store_batch(driver, dialect, batch: Sequence[Received], *,
+                exact: bool = False) -> list[Outcome]:
+    """Store a batch of fixes through ``driver`` (a DB-API connection of ``dialect``) in its
+    current transaction, which the caller commits: the outcome of each fix, in order —
+    ``Stored`` (stored or duplicate) or the refusal to answer (unknown device, counted; bad
+    key; out of the kept window). On SQLite, unless ``exact``, raises ``Recount`` when a
+    fix of the batch is a duplicate."""
+    sql = statements(dialect)
+    outcomes: list[Outcome | None] = [None] * len(batch)
+    wanted = sorted({item.fix.device_id for item in batch})
+    found = {}
+    for device_id, vehicle_id, key_sha256, at, lat, lng in _rows(
+            driver, sql.devices.format(", ".join([sql.mark] * len(wanted))), wanted):
+        latest = Earlier(sql.read_at(at), lat, lng) if at is not None else None
+        found[device_id] = Device(vehicle_id, key_sha256, latest)
+    unknown: dict[str, list] = {}  # device → [count, the last fix from it]
+    per_vehicle: dict[int, list[int]] = defaultdict(list)
+    for index, item in enumerate(batch):
+        device = found.get(item.fix.device_id)
+        if device is None:
+            unknown.setdefault(item.fix.device_id, [0, item])[0] += 1
+            unknown[item.fix.device_id][1] = item
+            outcomes[index] = unknown_device(item.fix.device_id)
+            continue
+        try:
+            if item.check_key:
+                check_device_key(device, item.key)
+            check_window(item.fix, item.now, item.retention_months)
+        except AppError as refusal:
+            outcomes[index] = refusal
+            continue
+        per_vehicle[device.vehicle_id].append(index)
+
+    rows: list[list] = []  # FIX_COLUMNS, converted for the driver
+    judged: dict[int, tuple] = {}  # index → (vehicle, converted at, flaw, a repeat in the batch)
+    newer: list[list] = []  # valid fixes newer than their vehicle's latest, in time order
+    for vehicle_id, indexes in per_vehicle.items():
+        latest = found[batch[indexes[0]].fix.device_id].latest
+        indexes.sort(key=lambda i: batch[i].fix.at)
+        before: Earlier | None = None  # the batch's last valid fix so far
+        first_at: dict[datetime, int] = {}
+        for index in indexes:
+            item = batch[index]
+            fix = item.fix
+            if fix.at in first_at:  # the same fix twice in one batch: one row
+                _, at, flaw, _ = judged[first_at[fix.at]]
+                judged[index] = (vehicle_id, at, flaw, True)
+                continue
+            first_at[fix.at] = index
+            if latest is None or latest.at < fix.at:
+                earlier = latest
+            else:  # a late fix: the valid one before it, wherever it is
+                row = _rows(driver, sql.earlier, (vehicle_id, sql.bind_at(fix.at)))
+                earlier = Earlier(sql.read_at(row[0][0]), row[0][1], row[0][2]) if row else None
+            if before is not None and (earlier is None or earlier.at < before.at):
+                earlier = before
+            flaw = judge(fix, earlier)
+            row = _bound(sql.fix_binds, (
+                vehicle_id, fix.at, fix.lat, fix.lng, fix.speed_kmh, fix.course, fix.source,
+                item.now, fix.altitude, fix.accuracy, flaw is None, flaw,
+                fix.attributes or None))
+            judged[index] = (vehicle_id, row[1], flaw, False)
+            rows.append(row)
+            if flaw is None:
+                before = Earlier(fix.at, fix.lat, fix.lng)
+                if latest is None or latest.at < fix.at:
+                    newer.append(row)
+
+    if unknown:
+        counts = [_bound(sql.unknown_binds, (device_id, item.fix.source, count, item.now,
+                                             item.now))
+                  for device_id, (count, item) in unknown.items()]
+        _rows(driver, sql.unknown.format(sql.values(len(counts), len(UNKNOWN_COLUMNS))),
+              [value for row in counts for value in row])
+    inserted: set[tuple] = set()  # (vehicle, at as the driver returns it)
+    if rows and not sql.latest_with_fixes and not exact:
+        cursor = driver.cursor()
+        try:
+            cursor.execute(sql.fixes_counted.format(sql.values(len(rows), len(FIX_COLUMNS))),
+                           [value for row in rows for value in row])
+            if cursor.rowcount != len(rows):
+                raise Recount()
+        finally:
+            cursor.close()
+        inserted = {(row[0], row[1]) for row in rows}
+    elif rows:
+        inserted = set(_rows(driver, sql.fixes.format(sql.values(len(rows), len(FIX_COLUMNS))),
+                             [value for row in rows for value in row]))
+    if not sql.latest_with_fixes:
+        newest: dict[int, list] = {}  # vehicle → its newest valid fix stored now
+        for row in newer:
+            if (row[0], row[1]) in inserted:
+                newest[row[0]] = row[:len(LATEST_COLUMNS)]
+        if newest:
+            _rows(driver, sql.latest.format(sql.values(len(newest), len(LATEST_COLUMNS))),
+                  [value for row in newest.values() for value in row])
+    for index, (vehicle_id, at, flaw, repeated) in judged.items():
+        duplicate = repeated or (vehicle_id, at) not in inserted
+        outcomes[index] = Stored(vehicle_id, duplicate=duplicate, valid=flaw is None, flaw=flaw)
+    return outcomes  # type: ignore[return-value]

@@ -1,19 +1,22 @@
 """Positions over HTTP: the gateway's and phones' fixes in, the live map and tracks out."""
 from __future__ import annotations
 
+import orjson
 from flask import current_app, request
 from sqlalchemy import select
 
 from app import clock, db
 from app.accounts.models import Role, Vehicle
 from app.api import ErrorBodySchema, blueprint
-from app.positions import devices, ingest, protocols, tracks
+from app.positions import devices, ingest, protocols, tracks, writer
 from app.positions.models import UnknownDevice
 from app.positions.schemas import (DeviceKeySchema, LatestArgs, LatestPositionsSchema,
                                    OsmandJsonSchema, OsmandParamsSchema, StoredFixSchema,
                                    TrackArgs, TraccarForwardSchema, TripTrackArgs,
                                    TripTrackSchema, UnknownDeviceSchema, VehicleTrackSchema)
+from app.ratelimit import exempt_from_limits
 from app.security import current_user, roles_required, scoped_get
+from app.web import defer_write_lock
 
 telemetry_blp = blueprint("telemetry", "/telemetry",
                           "Fixes from the positioning gateway (Traccar) and drivers' phones (OsmAnd)")
@@ -35,18 +38,26 @@ def init_security(app) -> None:
         "description": "The vehicle's device key (OsmAnd has no authentication field)"})
 
 
-def _ingest(fix: protocols.Fix, *, key: str | None = None, check_key: bool = False) -> dict:
-    session, now = db.session, clock.now()
-    found = ingest.device(session, fix.device_id)
-    if found is None:
-        ingest.count_unknown(session, fix.device_id, fix.source, now)
-        session.commit()  # the count stays although the fix is refused
-        raise ingest.unknown_device(fix.device_id)
-    if check_key:
-        ingest.check_device_key(found, key)
-    stored = ingest.store(session, fix, found, now=now,
-                          retention_months=int(current_app.config["POSITION_RETENTION_MONTHS"]))
-    return stored.body()
+def _ingest(fix: protocols.Fix, *, key: str | None = None, check_key: bool = False):
+    """Hand the fix to the process's group-commit writer and answer once it is committed
+    (or refused). The body is the ``StoredFixSchema`` document, built directly: this runs
+    for every fix of the city."""
+    config = current_app.config
+    stored = writer.submit(config, ingest.Received(
+        fix, clock.now(), int(config["POSITION_RETENTION_MONTHS"]), key, check_key))
+    return current_app.json.response(stored.body())
+
+
+def _json_body():
+    """The request's JSON body, or None when there is none or it is malformed (the protocol's
+    parser then names what is missing). Parsed by orjson, which refuses what the app's
+    JSON refuses (lone surrogates, nesting too deep) in a fraction of the time."""
+    if not request.is_json:
+        return None
+    try:
+        return orjson.loads(request.get_data(cache=False))
+    except orjson.JSONDecodeError:
+        return None
 
 
 _REFUSALS = [(401, "Gateway secret or device key missing or wrong"),
@@ -67,11 +78,13 @@ def _refusals(blp):
     "required": True, "content": {"application/json": {"schema": TraccarForwardSchema}}})
 @telemetry_blp.response(200, StoredFixSchema)
 @_refusals(telemetry_blp)
+@defer_write_lock
+@exempt_from_limits
 def traccar():
     """One position forwarded by Traccar (``forward.type=json``; speed in knots)."""
     devices.authenticate_gateway(request.headers.get("Authorization", ""),
                                  devices.gateway_secrets(current_app.config))
-    return _ingest(protocols.parse_traccar(request.get_json(silent=True)))
+    return _ingest(protocols.parse_traccar(_json_body()))
 
 
 @telemetry_blp.route("/osmand", methods=["GET", "POST"])
@@ -85,12 +98,14 @@ def traccar():
     "application/x-www-form-urlencoded": {"schema": OsmandParamsSchema}}})
 @telemetry_blp.response(200, StoredFixSchema)
 @_refusals(telemetry_blp)
+@defer_write_lock
+@exempt_from_limits
 def osmand():
     """A phone's fix, OsmAnd protocol: query or form parameters (speed in knots), or
     Traccar Client 9+'s JSON ``location`` (speed in m/s); the vehicle's key in ``key``."""
     params = request.values
     if request.method == "POST" and request.is_json:
-        fix = protocols.parse_osmand_json(request.get_json(silent=True))
+        fix = protocols.parse_osmand_json(_json_body())
     else:
         fix = protocols.parse_osmand_params(params)
     return _ingest(fix, key=params.get("key"), check_key=True)
