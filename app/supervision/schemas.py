@@ -198,7 +198,7 @@ class NevRegionSchema(NevTotalsSchema):
 
 
 class NevShareSchema(Schema):
-    from_ = fields.Date(data_key="from")
+    from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
     items = fields.List(fields.Nested(NevRowSchema))
     regions = fields.List(fields.Nested(NevRegionSchema))
@@ -221,7 +221,7 @@ class SavingsRowSchema(SavingsTotalsSchema):
 
 
 class SavingsSchema(Schema):
-    from_ = fields.Date(data_key="from")
+    from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
     items = fields.List(fields.Nested(SavingsRowSchema))
     totals = fields.Nested(SavingsTotalsSchema)
@@ -243,7 +243,7 @@ class SpendTotalsSchema(Schema):
 
 
 class SpendSchema(Schema):
-    from_ = fields.Date(data_key="from")
+    from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
     items = fields.List(fields.Nested(SpendRowSchema))
     totals = fields.Nested(SpendTotalsSchema)
@@ -269,3 +269,28 @@ class RecalledVehicleSchema(Schema):
     plate = fields.String()
     placement = fields.Function(lambda v: "pooled" if v.pooled else "stationed")
     unit_id = fields.Integer()
+
+
+class VisitorSavingsArgs(PeriodOrYearArgs):
+    partner_id = fields.Integer(validate=ID)
+
+
+class VisitorSavingsTotalsSchema(SavingsTotalsSchema):
+    km = _km()
+
+
+class VisitorSavingsRowSchema(VisitorSavingsTotalsSchema):
+    """One partner city's month: its travellers' trips on our fleet."""
+    partner_id = fields.Integer()
+    partner_code = fields.String()
+    partner_name = fields.String()
+    city = fields.String()
+    unit_id = fields.Integer(metadata={"description": "The local unit standing for the partner"})
+    month = fields.String()
+
+
+class VisitorSavingsSchema(Schema):
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    items = fields.List(fields.Nested(VisitorSavingsRowSchema))
+    totals = fields.Nested(VisitorSavingsTotalsSchema)
