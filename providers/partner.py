@@ -127,6 +127,12 @@ class PartnerClient:
             raise MalformedResponse(f"{method} {full}: not a JSON object "
                                     f"(HTTP {resp.status_code})", provider=self.provider,
                                     code=resp.status_code)
+        if resp.status_code == 429:
+            # Over our budget at the partner (its RATELIMIT_PARTNER): nothing was done;
+            # worth another try later, not at once (code 429: the booking job's retry).
+            raise ProviderError(f"{method} {full}: 429 {data.get('code')} (Retry-After "
+                                f"{resp.headers.get('Retry-After', '?')} s)",
+                                provider=self.provider, code=429)
         if resp.status_code >= 400:
             raise ProviderError(f"{method} {full}: {resp.status_code} {data.get('code')} "
                                 f"{data.get('message', '')}", provider=self.provider,

@@ -45,16 +45,42 @@ def nonce_key(partner: Partner) -> str:
     return f"partner:{partner.code}"
 
 
-def authenticate(session, headers, method: str, path: str, body: bytes) -> Partner:
+class _RecordingNonceStore(DbNonceStore):
+    """The database nonce store, telling what it accepted (``keep_nonce``)."""
+
+    def __init__(self, session, accepted: list | None):
+        super().__init__(session)
+        self.accepted = accepted
+
+    def add(self, key: str, nonce: str, expires_at: float) -> bool:
+        added = super().add(key, nonce, expires_at)
+        if added and self.accepted is not None:
+            self.accepted.append((key, nonce, expires_at))
+        return added
+
+
+def keep_nonce(session, accepted: list) -> None:
+    """Record again the ``webhook-id`` ``authenticate`` accepted, after the request's
+    transaction was rolled back (an error answer): a replay of a refused request is
+    refused too, and cannot spend the partner's rate-limit budget."""
+    store = DbNonceStore(session)
+    for key, nonce, expires_at in accepted:
+        store.add(key, nonce, expires_at)
+
+
+def authenticate(session, headers, method: str, path: str, body: bytes, *,
+                 accepted: list | None = None) -> Partner:
     """The enabled partner that signed this request, or 401 (unknown partner, missing or
-    wrong signature, timestamp outside 5 minutes, replayed ``webhook-id``)."""
+    wrong signature, timestamp outside 5 minutes, replayed ``webhook-id``). The nonce it
+    records is appended to ``accepted`` when given (see ``keep_nonce``)."""
     code = headers.get(PARTNER_ID_HEADER, "")
     partner = session.scalar(select(Partner).where(Partner.code == code)) if code else None
     if partner is None or not partner.enabled:
         raise Unauthorized("合作平台标识无效或已停用", code="unknown_partner")
     try:
         verify_request(headers, method, path, body, partner.secret, key=nonce_key(partner),
-                       nonce_store=DbNonceStore(session), now=clock.now().timestamp())
+                       nonce_store=_RecordingNonceStore(session, accepted),
+                       now=clock.now().timestamp())
     except base.SignatureError as exc:
         code, message = SIGNATURE_REFUSALS.get(exc.code, ("bad_signature", "请求签名校验失败"))
         raise Unauthorized(message, code=code) from None
