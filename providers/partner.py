@@ -220,6 +220,8 @@ class PartnerProvider:
         vehicle = data.get("vehicle") or {}
         bill = data.get("bill")
         extra = {k: data[k] for k in ("cancel_fee", "occurred_at") if data.get(k)}
+        if isinstance(data.get("version"), int):  # the order's change count: callbacks' order
+            extra["version"] = data["version"]
         if bill and bill.get("actual_km"):
             extra["actual_km"] = bill["actual_km"]
         return Order(provider=self.name, order_id=str(data["id"]),

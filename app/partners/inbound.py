@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, clock, supply
@@ -220,13 +220,24 @@ def cancel(session, partner: Partner, order: PartnerOrder, reason: str) -> Partn
     return order
 
 
-def view(session, order: PartnerOrder) -> dict:
-    """The order as the partner API answers it (and as callbacks carry it)."""
+def version_of(session, order: PartnerOrder) -> int:
+    """How many changes the order has had (callbacks owed so far; 0 when none yet)."""
+    with session.no_autoflush:
+        return session.scalar(select(func.count(PartnerCallback.id)).where(
+            PartnerCallback.partner_order_id == order.id)) or 0
+
+
+def view(session, order: PartnerOrder, *, version: int | None = None) -> dict:
+    """The order as the partner API answers it (and as callbacks carry it). ``version``
+    counts the order's changes: each callback carries the next one, a read the last one,
+    so the receiver orders what it hears by it (a step back to ``created`` included)."""
     trip = session.get(Trip, order.trip_id)
+    vehicle = _vehicle(session, trip) if order.state != P.CREATED else None
     out = {"id": order.public_id, "order_ref": order.order_ref,
            "approval_ref": order.approval_ref, "state": order.state.value,
+           "version": version_of(session, order) if version is None else version,
            "trip_state": trip.state.value, "vehicle_class": str(trip.vehicle_class),
-           "quoted_price": str(order.quoted_price), "vehicle": _vehicle(session, trip),
+           "quoted_price": str(order.quoted_price), "vehicle": vehicle,
            "bill": None, "cancel_fee": "0.00" if order.state == P.CANCELLED else None,
            "occurred_at": clock.local(order.updated_at or clock.now()).isoformat()}
     charge = charge_of(session, trip.id)
@@ -275,8 +286,9 @@ def _move(session, order: PartnerOrder, to: P, at: datetime, data: dict | None =
 
 def enqueue(session, order: PartnerOrder, at: datetime) -> PartnerCallback:
     """Owe the partner a signed callback with the order as it is now."""
+    payload = view(session, order, version=version_of(session, order) + 1)
     row = PartnerCallback(partner_id=order.partner_id, partner_order_id=order.id,
-                          msg_id="msg_" + secrets.token_hex(12), payload=view(session, order),
+                          msg_id="msg_" + secrets.token_hex(12), payload=payload,
                           state=CallbackState.PENDING, next_attempt_at=at, created_at=at)
     session.add(row)
     return row
@@ -286,6 +298,24 @@ def on_dispatched(session, *, trip: Trip, at: datetime) -> None:
     order = _order_of(session, trip)
     if order is not None:
         _move(session, order, P.ASSIGNED, at)
+
+
+def on_reassigned(session, *, trip: Trip, previous: dict, current: dict | None,
+                  at: datetime) -> None:
+    """Our dispatcher unassigned a partner trip (``current`` None: the order is ``created``
+    again, no vehicle) or changed its vehicle or driver (``assigned`` with the new crew);
+    either way the partner is told, by a callback with the next version."""
+    order = _order_of(session, trip)
+    if order is None or order.state != P.ASSIGNED:
+        return
+    if current is None:
+        _move(session, order, P.CREATED, at, {"unassigned": True})
+        return
+    order.updated_at = at
+    session.flush()
+    audit.record(session, entity="partner_orders", entity_id=order.id, action="reassigned",
+                 actor_id=None, at=at, data={"trip_id": order.trip_id})
+    enqueue(session, order, at)
 
 
 def on_started(session, *, trip: Trip, at: datetime) -> None:
