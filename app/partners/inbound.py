@@ -291,6 +291,7 @@ def enqueue(session, order: PartnerOrder, at: datetime) -> PartnerCallback:
                           msg_id="msg_" + secrets.token_hex(12), payload=payload,
                           state=CallbackState.PENDING, next_attempt_at=at, created_at=at)
     session.add(row)
+    session.flush()  # counted by the next change's version_of
     return row
 
 
