@@ -224,6 +224,8 @@ class PartnerProvider:
             extra["version"] = data["version"]
         if bill and bill.get("actual_km"):
             extra["actual_km"] = bill["actual_km"]
+        if bill and bill.get("market_reference"):  # the partner's local rental market
+            extra["market_reference"] = bill["market_reference"]
         return Order(provider=self.name, order_id=str(data["id"]),
                      out_order_id=str(data["order_ref"]), state=data["state"],
                      plate=vehicle.get("plate"), driver_name=vehicle.get("driver_name"),

@@ -244,7 +244,9 @@ def view(session, order: PartnerOrder, *, version: int | None = None) -> dict:
     if charge is not None and order.state == P.COMPLETED:
         out["bill"] = {"lines": [{"kind": line.kind, "description": line.description,
                                   "amount": str(line.amount)} for line in charge.lines],
-                       "total": str(charge.total), "actual_km": _km(session, trip)}
+                       "total": str(charge.total), "actual_km": _km(session, trip),
+                       "market_reference": None if charge.market_reference is None
+                       else str(charge.market_reference)}
         out["occurred_at"] = clock.local(charge.finished_at).isoformat()
     return out
 

@@ -153,13 +153,16 @@ VISITOR_SAVINGS_COLUMNS = (
 @blp.doc(responses=json_or_xlsx(VisitorSavingsSchema))
 def visitor_savings(args):
     """Partner cities' travellers on our fleet: Σ market reference (the rental ceiling
-    without discount) − Σ charge (our paid-use tariff), per partner and month (SPEC §7)."""
+    without discount) − Σ charge (our paid-use tariff), per partner and month (SPEC §7);
+    ``direction=outbound``: ours on partner fleets, against the partner's own reference."""
     window = _period_or_year(args)
+    direction = args["direction"]
     report = visitor_savings_report(db.session, user=current_user(), window=window,
                                     unit_id=args.get("unit_id"),
-                                    partner_id=args.get("partner_id"))
+                                    partner_id=args.get("partner_id"), direction=direction)
     if args["format"] == "xlsx":
-        return _xlsx(f"visitor-savings-{window.first:%Y%m}-{window.last:%Y%m}", "来访节约情况",
+        return _xlsx(f"visitor-savings-{direction}-{window.first:%Y%m}-{window.last:%Y%m}",
+                     "来访节约情况" if direction == "inbound" else "赴合作城市节约情况",
                      VISITOR_SAVINGS_COLUMNS, report["items"], report["totals"])
     return VisitorSavingsSchema().dump(report)
 

@@ -273,10 +273,14 @@ class RecalledVehicleSchema(Schema):
 
 class VisitorSavingsArgs(PeriodOrYearArgs):
     partner_id = fields.Integer(validate=ID)
+    direction = fields.String(load_default="inbound", validate=validate.OneOf(
+        ["inbound", "outbound"], error="方向应为 inbound（来访）或 outbound（外出）"),
+        metadata={"description": "inbound: partner cities' travellers on our fleet; "
+                                 "outbound: ours on partner fleets"})
 
 
 class VisitorSavingsTotalsSchema(SavingsTotalsSchema):
-    km = _km()
+    km = _km(allow_none=True, metadata={"description": "null outbound"})
 
 
 class VisitorSavingsRowSchema(VisitorSavingsTotalsSchema):
@@ -285,12 +289,14 @@ class VisitorSavingsRowSchema(VisitorSavingsTotalsSchema):
     partner_code = fields.String()
     partner_name = fields.String()
     city = fields.String()
-    unit_id = fields.Integer(metadata={"description": "The local unit standing for the partner"})
+    unit_id = fields.Integer(allow_none=True, metadata={
+        "description": "The local unit standing for the partner (inbound; null outbound)"})
     month = fields.String()
 
 
 class VisitorSavingsSchema(Schema):
     from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
+    direction = fields.String()
     items = fields.List(fields.Nested(VisitorSavingsRowSchema))
     totals = fields.Nested(VisitorSavingsTotalsSchema)

@@ -242,3 +242,88 @@ def test_an_inbound_partner_trip_is_priced_with_its_market_reference(api, partne
     assert (row["partner_code"], row["trips"], Decimal(row["km"])) == ("fuzhou", 1, km)
     assert Decimal(row["market_reference"]) == reference and Decimal(row["charged"]) == total
     assert Decimal(row["savings"]) == reference - total
+
+
+# --- outbound: our travellers on partner fleets ----------------------------------------------
+
+def test_outbound_savings_against_the_partners_own_reference(api, partners, in_db, demo,
+                                                            fleet, frozen_clock):
+    frozen_clock(local(2027, 1, 10, 9))
+    api.tokens.clear()
+    drc, market = demo["units"]["常州市发展和改革委员会"], demo["units"]["武进区市场监督管理局"]
+    t1, t2 = demo["users"]["demo-traveler"], demo["users"]["demo-traveler-2"]
+    data = [  # applicant, unit, supplier, total, reference, local finish, final
+        (t1, drc, "partner-fuzhou", "46.00", "250.00", local(2026, 11, 3, 15), True),
+        (t2, market, "partner-fuzhou", "180.00", "425.00", local(2026, 11, 20, 18), True),
+        (t1, drc, "partner-rizhao", "300.00", "902.70", local(2026, 12, 2, 18), True),
+        (t1, drc, "partner-fuzhou", "90.00", None, local(2026, 11, 5, 15), True),    # no ref
+        (t1, drc, "partner-fuzhou", "99.00", "250.00", local(2026, 11, 6, 15), False),  # open
+    ]
+    with in_db() as s:
+        for applicant, unit, supplier, total, ref, at, final in data:
+            trip = factories.trip(s, applicant_id=applicant, unit_id=unit,
+                                  state=TripState.CONFIRMED, depart_at=at - timedelta(hours=3),
+                                  channel="partner")
+            factories.charge(s, trip=trip, total=total, channel="partner", supplier=supplier,
+                             finished_at=at, final=final).market_reference = \
+                Decimal(ref) if ref else None
+        # A Fuzhou visitor's trip here is the inbound direction's, not this one's.
+        _inbound(s, s.scalar(select(Partner).where(Partner.code == "fuzhou")), 1,
+                 total="60.00", reference="250.00", km="10", at=local(2026, 11, 9, 12),
+                 fleet=fleet)
+    report = ok(api.get("/reports/visitor-savings?year=2026&direction=outbound",
+                        "demo-supervisor"))
+    assert report["direction"] == "outbound"
+    got = [(r["partner_code"], r["month"], r["trips"], r["market_reference"], r["charged"],
+            r["km"], r["unit_id"]) for r in report["items"]]
+    assert got == [("fuzhou", "2026-11", 2, "675.00", "226.00", None, None),
+                   ("rizhao", "2026-12", 1, "902.70", "300.00", None, None)]
+    assert report["totals"]["savings"] == "1051.70" and report["totals"]["km"] is None
+    assert report["totals"]["savings_rate"] == "0.6666"  # 1051.70 / 1577.70
+    # A unit's own finance: its own travellers only; the inbound view is empty for it.
+    own = ok(api.get("/reports/visitor-savings?year=2026&direction=outbound",
+                     "demo-unit-finance"))
+    assert [(r["partner_code"], r["charged"]) for r in own["items"]] == [
+        ("fuzhou", "46.00"), ("rizhao", "300.00")]
+    one = ok(api.get(f"/reports/visitor-savings?year=2026&direction=outbound"
+                     f"&partner_id={partners['rizhao']['id']}", "demo-unit-finance"))
+    assert [r["partner_code"] for r in one["items"]] == ["rizhao"]
+    assert api.get("/reports/visitor-savings?direction=sideways",
+                   "demo-supervisor").status_code == 422
+    book = openpyxl.load_workbook(io.BytesIO(api.get(
+        "/reports/visitor-savings?year=2026&direction=outbound&format=xlsx",
+        "demo-supervisor").data)).active
+    assert book.title == "赴合作城市节约情况"
+    header = [c.value for c in book[1]]
+    savings = [row[header.index("节约金额")].value for row in book.iter_rows(min_row=2)]
+    assert savings[-1] == pytest.approx(sum(savings[:-1])) == pytest.approx(1051.70)
+
+
+def test_a_partners_final_bill_brings_its_market_reference(session, demo):
+    """Our traveller's partner trip completes: the partner's bill (its tariff) and its market
+    reference (its city's rental ceiling) become our charge's total and reference."""
+    from app.orders import callbacks
+    from app.orders.models import OrderState, ProviderOrder
+    from providers.partner import Area, PartnerClient, PartnerProvider
+
+    trip = factories.trip(session, applicant_id=demo["users"]["demo-traveler"],
+                          unit_id=demo["units"]["常州市发展和改革委员会"],
+                          state=TripState.IN_PROGRESS, channel="partner", estimate=Decimal("36"))
+    session.add(ProviderOrder(trip_id=trip.id, provider="partner-fuzhou", out_order_id="T-OUT-9",
+                              order_id="PO000009", state=OrderState.IN_TRIP))
+    session.flush()
+    provider = PartnerProvider("partner-fuzhou", PartnerClient("http://127.0.0.1:9", "cz", "k"),
+                               Area(25.15, 118.08, 26.65, 120.50), label="福州市公车平台",
+                               callback_key="partner:fuzhou")
+    order = provider.parse_callback({
+        "id": "PO000009", "order_ref": "T-OUT-9", "state": "completed", "version": 3,
+        "vehicle": {"plate": "闽AD7001", "driver_name": "黄磊", "driver_phone": "13950000003"},
+        "occurred_at": clock.now().isoformat(),
+        "bill": {"lines": [{"kind": "time_block", "description": "4小时包段", "amount": "36.00"},
+                           {"kind": "tolls", "description": "通行费", "amount": "10.00"}],
+                 "total": "46.00", "actual_km": "42.0", "market_reference": "250.00"}})
+    callbacks.apply_callback(session, "partner-fuzhou", order, clock.now())
+    charge = session.scalar(select(Charge).where(Charge.trip_id == trip.id))
+    assert (charge.channel, charge.supplier, charge.total) == ("partner", "partner-fuzhou",
+                                                               Decimal("46.00"))
+    assert charge.market_reference == Decimal("250.00") and charge.savings == Decimal("204.00")
