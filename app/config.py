@@ -92,6 +92,9 @@ class Config:
         default_factory=lambda: _env("RATELIMIT_STORAGE_URI", "memory://"))
     RATELIMIT_LOGIN: str = field(default_factory=lambda: _env("RATELIMIT_LOGIN", "30 per minute"))
     RATELIMIT_QUOTES: str = field(default_factory=lambda: _env("RATELIMIT_QUOTES", "20 per minute"))
+    # Partner platforms' signed API (/partner/v1/...): per partner, all its routes together.
+    RATELIMIT_PARTNER: str = field(
+        default_factory=lambda: _env("RATELIMIT_PARTNER", "600 per minute"))
     # Reverse proxies in front of the API that append to X-Forwarded-For: the client IP the
     # sign-in limit counts by is the address the outermost of them saw (0: the peer's).
     PROXY_COUNT: int = field(default_factory=lambda: int(_env("PROXY_COUNT", "0")))

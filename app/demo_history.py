@@ -34,13 +34,20 @@ needs bills the sandboxes do not send (80 % of our agreement ceiling, one rental
 it, one ride-hailing fare more than 20 % over its estimate) and must not depend on a
 sandbox or a webhook being up when the demo is seeded. The pooled fleet is the app's own.
 
+Given a partner city (``partner``: the devserver registers Fuzhou), its visitors ride our
+fleet in the month too (SPEC §7, inbound): the partner's platform places each order two
+days ahead (``partners.inbound.place``, approved there), our dispatcher assigns, our
+driver drives, billing prices the run by our tariff with its market reference, and the
+partner trip is confirmed at finish — what the visitors' savings report shows.
+
 Last, every event of these trips is marked as demo history in its comment, and the approval
-messages their workflows queued are closed unsent: they belong to last month.
+messages their workflows queued (and the partner callbacks) are closed unsent: they belong
+to last month.
 """
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -53,6 +60,7 @@ from app import clock, seed, supply
 from app.accounts.models import Role, Unit, User, Vehicle
 from app.admin import service as admin_service
 from app.approvals import workflow as approvals
+from app.approvals.calendar import PrcCalendar
 from app.approvals.models import ApprovalTask, TaskState
 from app.billing import tariff as engine
 from app.billing.models import Charge, TariffKind
@@ -62,6 +70,8 @@ from app.money import round_money
 from app.notifications.models import OutboxMessage, OutboxState
 from app.orders import booking, callbacks
 from app.orders.models import ProviderOrder
+from app.partners import inbound
+from app.partners.models import CallbackState, Partner, PartnerCallback
 from app.quotes import policy as quote_policy
 from app.quotes import service as quotes
 from app.trips import service as trips
@@ -197,6 +207,20 @@ PLANS = [
     Plan("rental-b", "sedan", "上海市（虹桥）", "07:00", 14, factor="1.05", purpose="reception"),
 ]
 
+# A partner city's visitors (with ``partner``): from the station their train came in at to
+# the place of the visit and back, on our fleet, on workdays by day.
+VISIT_ARRIVAL = "常州北站"
+VISITS = [
+    Plan("partner", "sedan", "市行政中心", "09:30", 4, passengers=2, parking="10"),
+    Plan("partner", "sedan", "武进高新区", "08:30", 7, purpose="inspection", passengers=3,
+         parking="20"),
+    Plan("partner", "sedan", "金坛区政府", "13:00", 4.5, purpose="inspection", passengers=2),
+    Plan("partner", "sedan", "溧阳市政府", "08:00", 9, purpose="reception", passengers=3,
+         waiting=60, tolls="30.00"),
+]
+VISITORS = [("林华", "13950000101"), ("陈建国", "13950000102"), ("黄静", "13950000103"),
+            ("郑宇", "13950000104")]
+
 # The story's pace around each trip's departure and finish.
 CREATED_BEFORE = timedelta(days=2, hours=1)
 QUOTE_AFTER = timedelta(minutes=5)
@@ -327,10 +351,11 @@ class Supplier:
 
 
 class _History:
-    def __init__(self, session, now: datetime) -> None:
+    def __init__(self, session, now: datetime, partner: Partner | None = None) -> None:
         # The quote use case ends and begins transactions itself: it needs the Session.
         self.session = session() if isinstance(session, scoped_session) else session
         self.now = now
+        self.partner = partner
         first, month_end = previous_month(now)
         self.month_end = _at(month_end, "00:00")
         days = [first + timedelta(days=i) for i in range((month_end - first).days)]
@@ -350,8 +375,12 @@ class _History:
     def run(self) -> None:
         """Play every plan's story, then mark what it made."""
         self._in_service_since_last_year()
-        _play([self._story(plan, unit_key, self.users[applicant], depart, n)
-               for n, (plan, unit_key, applicant, depart) in enumerate(self._laid_out())])
+        stories = [self._story(plan, unit_key, self.users[applicant], depart, n)
+                   for n, (plan, unit_key, applicant, depart) in enumerate(self._laid_out())]
+        if self.partner is not None:
+            stories += [self._visit(plan, depart, k, len(stories) + k)
+                        for k, (plan, depart) in enumerate(self._visits_laid_out())]
+        _play(stories)
         self._station()
         self._mark()
         self.session.flush()
@@ -411,6 +440,46 @@ class _History:
         else:
             yield from self._provider_order(plan, trip_id, at + WORKER_TICK, started, finished)
         yield from self._close(plan, applicant, trip_id, finished, n)
+
+    # --- a partner city's visitors ---------------------------------------------------------
+
+    def _visits_laid_out(self) -> Iterator[tuple[Plan, datetime]]:
+        """Each visit on a workday spread over the month, finished well before its end and
+        before now."""
+        calendar = PrcCalendar()
+        days = [d for d in self.weekdays if calendar.verdict(d).workday]
+        for k, plan in enumerate(VISITS):
+            i = (2 * k + 1) * len(days) // (2 * len(VISITS))
+            while i >= 0:
+                depart = _at(days[i], plan.start)
+                finished = depart + timedelta(minutes=15) + timedelta(hours=plan.hours)
+                if finished + timedelta(hours=1) < min(self.month_end, self.now):
+                    break
+                i -= 1
+            else:
+                raise RuntimeError(f"demo history: no day for visit {k}")
+            yield plan, depart
+
+    def _visit(self, plan: Plan, depart: datetime, k: int, n: int) -> Iterator[datetime]:
+        """The partner orders (two days ahead), our fleet serves, the bill goes back."""
+        s = self.session
+        yield (at := depart - CREATED_BEFORE)
+        s.commit()  # our fleet quotes the order in a session of its own
+        names = [VISIT_ARRIVAL, plan.place, VISIT_ARRIVAL]
+        planned = timedelta(minutes=30 * -(-timedelta(hours=plan.hours) // timedelta(minutes=30)))
+        name, phone = VISITORS[k % len(VISITORS)]
+        code = self.partner.code.upper()
+        order, _ = inbound.place(s, self.partner, {
+            "stops": [{"name": x, "lat": PLACES[x][0], "lng": PLACES[x][1]} for x in names],
+            "depart_at": depart, "return_at": depart + planned, "passengers": plan.passengers,
+            "vehicle_class": plan.vehicle_class,
+            "order_ref": f"{code}-{clock.local(depart):%Y%m%d}-{k + 1:02d}",
+            "approval_ref": f"{code}-SP-{clock.local(depart):%Y%m}{k + 1:03d}",
+            "contact": {"name": name, "phone": phone}})
+        self.trip_ids.append(order.trip_id)
+        started = depart + timedelta(minutes=5 + n % 10)
+        yield from self._fleet_run(plan, order.trip_id, at + ASSIGN_AFTER, started,
+                                   started + timedelta(hours=plan.hours), n)
 
     def _request(self, plan: Plan, unit_key: str, applicant: User, depart: datetime) -> dict:
         """What the applicant fills in (as the create-trip request carries it)."""
@@ -559,6 +628,10 @@ class _History:
                 OutboxMessage.state == OutboxState.PENDING)):
             message.state = OutboxState.SKIPPED
             message.last_error = "demo history: decided before the demo started"
+        for callback in self.session.scalars(select(PartnerCallback).where(
+                PartnerCallback.state == CallbackState.PENDING)):
+            callback.state = CallbackState.FAILED
+            callback.last_error = "demo history: not sent, the partner's side was not played"
 
 
 def _play(stories: list[Iterator[datetime]]) -> None:
@@ -576,18 +649,22 @@ def _play(stories: list[Iterator[datetime]]) -> None:
         heapq.heappush(queue, (following, seq, story))
 
 
-def seed_demo_with_history(session, *, now: datetime | None = None) -> bool:
+def seed_demo_with_history(session, *, now: datetime | None = None,
+                           partner: Callable[..., Partner | None] | None = None) -> bool:
     """Load the demo data (app/seed.py) and last month's trips on it, relative to ``now``
     (the app clock by default); False when data existed already (nothing is added).
+    ``partner``, called with the session once the demo data is in, registers a partner
+    city and returns it: its visitors' trips (``VISITS``) join the month.
 
     Commits the demo data first: the story's use cases run in transactions of their own.
     """
     if not seed.seed_demo(session):
         return False
+    registered = partner(session) if partner is not None else None
     session.commit()
     now = clock.ensure_aware(now or clock.now())
     with clock.restored():
-        _History(session, now).run()
+        _History(session, now, registered).run()
     return True
 
 

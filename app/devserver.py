@@ -63,9 +63,13 @@ def main() -> int:
                                                base_url=partner_url, our_id="fuzhou")
             history_period, history_trips = None, 0
         else:
-            seeded = demo_history.seed_demo_with_history(db.session)
-            partner_demo_data.register_partner(db.session, partner_demo_data.FUZHOU,
-                                               base_url=partner_url, our_id="changzhou")
+            def fuzhou(session):
+                return partner_demo_data.register_partner(
+                    session, partner_demo_data.FUZHOU, base_url=partner_url, our_id="changzhou")
+
+            # Fuzhou registered first, so that its visitors ride in last month's history.
+            seeded = demo_history.seed_demo_with_history(db.session, partner=fuzhou)
+            fuzhou(db.session)  # an existing database: registered once
             seed.equip_positioning(db.session)
         db.session.commit()
         if not partner_demo:

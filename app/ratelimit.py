@@ -1,8 +1,10 @@
-"""Rate limits (flask-limiter): sign-in per client IP, quotes per user.
+"""Rate limits (flask-limiter): sign-in per client IP, quotes per user, the partner API
+per partner platform.
 
 Each refused call never reaches WeChat or the providers; it answers 429 in the error
 shape with a Chinese message and ``Retry-After``. The limits are read from the app's
-configuration on every request (``RATELIMIT_LOGIN``, ``RATELIMIT_QUOTES``); the counters
+configuration on every request (``RATELIMIT_LOGIN``, ``RATELIMIT_QUOTES``,
+``RATELIMIT_PARTNER``); the counters
 live in ``RATELIMIT_STORAGE_URI`` (memory in one process, a shared store for several).
 """
 from __future__ import annotations
@@ -11,7 +13,7 @@ import math
 import time
 from functools import wraps
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 
 from app.errors import error_response
@@ -74,6 +76,19 @@ def per_user(config_name: str):
     """View decorator: at most ``config[config_name]`` calls per signed-in user (apply
     it inside the decorator that authenticates)."""
     return limiter.limit(_configured(config_name), key_func=_user_key)
+
+
+def _partner_key() -> str:
+    return f"partner:{g.partner.code}"
+
+
+def per_partner(config_name: str):
+    """View decorator: at most ``config[config_name]`` calls per partner platform, one
+    budget across every route it decorates. Apply it inside the decorator that verifies
+    the partner's signature (and sets ``g.partner``): a forged, stale or replayed request
+    is refused before it, so it never spends a real partner's budget."""
+    return limiter.shared_limit(_configured(config_name), scope="partner-api",
+                                key_func=_partner_key)
 
 
 def init_app(app: Flask) -> None:

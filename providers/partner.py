@@ -127,6 +127,12 @@ class PartnerClient:
             raise MalformedResponse(f"{method} {full}: not a JSON object "
                                     f"(HTTP {resp.status_code})", provider=self.provider,
                                     code=resp.status_code)
+        if resp.status_code == 429:
+            # Over our budget at the partner (its RATELIMIT_PARTNER): nothing was done;
+            # worth another try later, not at once (code 429: the booking job's retry).
+            raise ProviderError(f"{method} {full}: 429 {data.get('code')} (Retry-After "
+                                f"{resp.headers.get('Retry-After', '?')} s)",
+                                provider=self.provider, code=429)
         if resp.status_code >= 400:
             raise ProviderError(f"{method} {full}: {resp.status_code} {data.get('code')} "
                                 f"{data.get('message', '')}", provider=self.provider,
@@ -214,8 +220,12 @@ class PartnerProvider:
         vehicle = data.get("vehicle") or {}
         bill = data.get("bill")
         extra = {k: data[k] for k in ("cancel_fee", "occurred_at") if data.get(k)}
+        if isinstance(data.get("version"), int):  # the order's change count: callbacks' order
+            extra["version"] = data["version"]
         if bill and bill.get("actual_km"):
             extra["actual_km"] = bill["actual_km"]
+        if bill and bill.get("market_reference"):  # the partner's local rental market
+            extra["market_reference"] = bill["market_reference"]
         return Order(provider=self.name, order_id=str(data["id"]),
                      out_order_id=str(data["order_ref"]), state=data["state"],
                      plate=vehicle.get("plate"), driver_name=vehicle.get("driver_name"),

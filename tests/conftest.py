@@ -71,7 +71,8 @@ def sandboxes():
 # The suite signs in far more often than any client may: limits it cannot reach here;
 # tests/auth/test_ratelimit.py sets low ones where it checks them.
 SUITE_RATE_LIMITS = {"RATELIMIT_LOGIN": "100000 per minute",
-                     "RATELIMIT_QUOTES": "100000 per minute"}
+                     "RATELIMIT_QUOTES": "100000 per minute",
+                     "RATELIMIT_PARTNER": "100000 per minute"}
 
 
 @pytest.fixture(scope="session")

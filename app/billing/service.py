@@ -189,10 +189,22 @@ def record_provider_bill(session, *, trip: Trip, bill, order) -> None:
             held = True
     elif estimate is not None:
         flags |= engine.ridehail_flags(Decimal(estimate), total)
+    reference = _partner_reference(channel, order)
     _upsert(session, trip, channel=channel, supplier=order.provider, order_id=order.order_id,
-            lines=bill.lines, estimate=estimate, market_reference=None, savings=None,
+            lines=bill.lines, estimate=estimate, market_reference=reference,
+            savings=None if reference is None else engine.savings(reference, total),
             flags=sorted(flags), held=held, tariff_version_id=None, finished_at=finished_at,
             ceiling=ceiling if channel == Channel.RENTAL else None)
+
+
+def _partner_reference(channel: Channel, order) -> Decimal | None:
+    """A partner city's bill carries its own market reference for the run (the rental
+    ceiling without discount in that city: it runs this product); other bills none."""
+    raw = (order.extra or {}).get("market_reference") if channel == Channel.PARTNER else None
+    try:
+        return Decimal(str(raw)) if raw is not None else None
+    except ArithmeticError:
+        return None
 
 
 def record_cancellation_fee(session, *, trip: Trip, fee, at: datetime) -> Charge:

@@ -157,11 +157,13 @@ def place(claim: Claimed) -> Outcome:
 
 
 def transient(exc: base.ProviderError) -> bool:
-    """Worth another try: no answer, an unreadable one, or a server error."""
+    """Worth another try: no answer, an unreadable one, a server error, or a rate limit
+    (HTTP 429: nothing was done, try later)."""
     if isinstance(exc, (base.ProviderTimeout, base.MalformedResponse, base.SignatureError)):
         return True
     code = exc.code
-    return code is None or (isinstance(code, int) and (500 <= code < 600 or 50000 <= code < 60000))
+    return code is None or code == 429 or (
+        isinstance(code, int) and (500 <= code < 600 or 50000 <= code < 60000))
 
 
 def record(session, claim: Claimed, outcome: Outcome, now: datetime) -> None:

@@ -1,7 +1,11 @@
 """Provider callbacks: the nonce store that refuses replays, and applying a verified callback.
 
 Callbacks (``apply_callback``) move an order only forward (``ORDER_RANK``): a duplicate or
-an out-of-order event is answered but changes nothing. The trip follows the order:
+an out-of-order event is answered but changes nothing. A provider that versions its
+callbacks (``version``, increasing per order: partner platforms) is ordered by it instead:
+an older version is stale whatever its state, and a newer ``created`` after ``assigned``
+is the provider taking the assignment back (the crew is forgotten, the trip stays
+dispatched with the provider and waits for the next assignment). The trip follows the order:
 created/assigned/arrived → ``dispatched``, in_trip → ``in_progress``, completed/paid →
 ``completed``; the first final bill goes to the ``provider_bill`` hook (billing).
 """
@@ -70,6 +74,13 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime, *,
         return {"ignored": "unknown_order"}
     if order.order_id in (row.order_id_history or []):
         return {"ignored": "stale_event", "state": row.state}  # about a replaced order id
+    version = _version(order)
+    if version is not None:
+        if row.last_version is not None and version <= row.last_version:
+            return {"ignored": "stale_event", "state": row.state}
+        row.last_version = version
+        if order.state == O.CREATED and row.state in (O.ASSIGNED, O.ARRIVED):
+            return _taken_back(session, row, version, now, source)
     changed = _reassigned(session, row, order, now, source)
     rank = ORDER_RANK.get(order.state)
     if rank is None or rank <= ORDER_RANK[row.state]:
@@ -103,6 +114,27 @@ def apply_callback(session, provider: str, order: base.Order, now: datetime, *,
     if order.bill is not None and row.bill is None and rank >= ORDER_RANK[O.COMPLETED]:
         row.bill = [line.as_dict() for line in order.bill.lines]
         _provider_bill(session, trip, order)
+    return {"ok": True, "state": row.state}
+
+
+def _version(order: base.Order) -> int | None:
+    version = order.extra.get("version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+
+def _taken_back(session, row: ProviderOrder, version: int, now: datetime, source: str) -> dict:
+    """A newer version says ``created`` again: the provider took the vehicle and driver back
+    (a partner's dispatcher unassigned them). The order waits for its next assignment, the
+    crew it had is forgotten; the trip stays dispatched with the provider, noted."""
+    before = _driver(row)
+    move(session, row, O.CREATED, source, {"order_id": row.order_id, "version": version,
+                                           "previous": before}, now)
+    row.plate = row.driver_name = row.driver_phone = None
+    row.last_event_at = now
+    trip = session.get(Trip, row.trip_id, populate_existing=True)
+    trip.note(session, "provider:unassigned", actor_id=None, at=now,
+              comment="供应商撤回了已派车辆，等待重新派车",
+              data={"provider": row.provider, "order_id": row.order_id, "previous": before})
     return {"ok": True, "state": row.state}
 
 

@@ -40,14 +40,15 @@ LIVE = (O.CREATED, O.ASSIGNED, O.ARRIVED, O.IN_TRIP)
 # ``failed``, or one waiting to retry after a lost answer, ``pending``). Our own moves:
 # claim (pending → booking, and booking → booking when a vanished worker's lease ran out),
 # retry (booking → pending), fail, and drop (pending → cancelled when never sent, → failed
-# when sent).
+# when sent). The one way back: a provider that versions its callbacks takes an assignment
+# back (assigned/arrived → created, a newer version; ``callbacks.apply_callback``).
 TRANSITIONS = {
     O.PENDING: {O.BOOKING, O.FAILED, *LIVE, O.COMPLETED, O.PAID, O.CANCELLED},
     O.BOOKING: {O.BOOKING, O.PENDING, O.FAILED, *LIVE, O.COMPLETED, O.PAID, O.CANCELLED},
     O.FAILED: {*LIVE, O.COMPLETED, O.PAID, O.CANCELLED},
     O.CREATED: {O.ASSIGNED, O.ARRIVED, O.IN_TRIP, O.COMPLETED, O.PAID, O.CANCELLED},
-    O.ASSIGNED: {O.ARRIVED, O.IN_TRIP, O.COMPLETED, O.PAID, O.CANCELLED},
-    O.ARRIVED: {O.IN_TRIP, O.COMPLETED, O.PAID, O.CANCELLED},
+    O.ASSIGNED: {O.CREATED, O.ARRIVED, O.IN_TRIP, O.COMPLETED, O.PAID, O.CANCELLED},
+    O.ARRIVED: {O.CREATED, O.IN_TRIP, O.COMPLETED, O.PAID, O.CANCELLED},
     O.IN_TRIP: {O.COMPLETED, O.PAID, O.CANCELLED},
     O.COMPLETED: {O.PAID, O.CANCELLED},
     O.PAID: {O.CANCELLED},
@@ -83,6 +84,9 @@ class ProviderOrder(StateMachine, Base):
     next_attempt_at: Mapped[datetime | None]
     claimed_until: Mapped[datetime | None]
     last_event_at: Mapped[datetime | None]
+    # The highest ``version`` of the provider's callbacks applied, when it versions them
+    # (partner platforms): an older one is stale whatever its state.
+    last_version: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

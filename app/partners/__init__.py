@@ -18,6 +18,7 @@ def init_app(app) -> None:
     # After billing's handlers (create_app initialises billing first): a finished partner
     # trip is priced before its bill is sent.
     events.subscribe(app, events.TRIP_DISPATCHED, inbound.on_dispatched)
+    events.subscribe(app, events.TRIP_REASSIGNED, inbound.on_reassigned)
     events.subscribe(app, events.TRIP_STARTED, inbound.on_started)
     events.subscribe(app, events.TRIP_FINISHED, inbound.on_finished)
     events.subscribe(app, events.TRIP_CANCELLED, inbound.on_cancelled)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, clock, supply
@@ -45,16 +45,42 @@ def nonce_key(partner: Partner) -> str:
     return f"partner:{partner.code}"
 
 
-def authenticate(session, headers, method: str, path: str, body: bytes) -> Partner:
+class _RecordingNonceStore(DbNonceStore):
+    """The database nonce store, telling what it accepted (``keep_nonce``)."""
+
+    def __init__(self, session, accepted: list | None):
+        super().__init__(session)
+        self.accepted = accepted
+
+    def add(self, key: str, nonce: str, expires_at: float) -> bool:
+        added = super().add(key, nonce, expires_at)
+        if added and self.accepted is not None:
+            self.accepted.append((key, nonce, expires_at))
+        return added
+
+
+def keep_nonce(session, accepted: list) -> None:
+    """Record again the ``webhook-id`` ``authenticate`` accepted, after the request's
+    transaction was rolled back (an error answer): a replay of a refused request is
+    refused too, and cannot spend the partner's rate-limit budget."""
+    store = DbNonceStore(session)
+    for key, nonce, expires_at in accepted:
+        store.add(key, nonce, expires_at)
+
+
+def authenticate(session, headers, method: str, path: str, body: bytes, *,
+                 accepted: list | None = None) -> Partner:
     """The enabled partner that signed this request, or 401 (unknown partner, missing or
-    wrong signature, timestamp outside 5 minutes, replayed ``webhook-id``)."""
+    wrong signature, timestamp outside 5 minutes, replayed ``webhook-id``). The nonce it
+    records is appended to ``accepted`` when given (see ``keep_nonce``)."""
     code = headers.get(PARTNER_ID_HEADER, "")
     partner = session.scalar(select(Partner).where(Partner.code == code)) if code else None
     if partner is None or not partner.enabled:
         raise Unauthorized("合作平台标识无效或已停用", code="unknown_partner")
     try:
         verify_request(headers, method, path, body, partner.secret, key=nonce_key(partner),
-                       nonce_store=DbNonceStore(session), now=clock.now().timestamp())
+                       nonce_store=_RecordingNonceStore(session, accepted),
+                       now=clock.now().timestamp())
     except base.SignatureError as exc:
         code, message = SIGNATURE_REFUSALS.get(exc.code, ("bad_signature", "请求签名校验失败"))
         raise Unauthorized(message, code=code) from None
@@ -194,20 +220,33 @@ def cancel(session, partner: Partner, order: PartnerOrder, reason: str) -> Partn
     return order
 
 
-def view(session, order: PartnerOrder) -> dict:
-    """The order as the partner API answers it (and as callbacks carry it)."""
+def version_of(session, order: PartnerOrder) -> int:
+    """How many changes the order has had (callbacks owed so far; 0 when none yet)."""
+    with session.no_autoflush:
+        return session.scalar(select(func.count(PartnerCallback.id)).where(
+            PartnerCallback.partner_order_id == order.id)) or 0
+
+
+def view(session, order: PartnerOrder, *, version: int | None = None) -> dict:
+    """The order as the partner API answers it (and as callbacks carry it). ``version``
+    counts the order's changes: each callback carries the next one, a read the last one,
+    so the receiver orders what it hears by it (a step back to ``created`` included)."""
     trip = session.get(Trip, order.trip_id)
+    vehicle = _vehicle(session, trip) if order.state != P.CREATED else None
     out = {"id": order.public_id, "order_ref": order.order_ref,
            "approval_ref": order.approval_ref, "state": order.state.value,
+           "version": version_of(session, order) if version is None else version,
            "trip_state": trip.state.value, "vehicle_class": str(trip.vehicle_class),
-           "quoted_price": str(order.quoted_price), "vehicle": _vehicle(session, trip),
+           "quoted_price": str(order.quoted_price), "vehicle": vehicle,
            "bill": None, "cancel_fee": "0.00" if order.state == P.CANCELLED else None,
            "occurred_at": clock.local(order.updated_at or clock.now()).isoformat()}
     charge = charge_of(session, trip.id)
     if charge is not None and order.state == P.COMPLETED:
         out["bill"] = {"lines": [{"kind": line.kind, "description": line.description,
                                   "amount": str(line.amount)} for line in charge.lines],
-                       "total": str(charge.total), "actual_km": _km(session, trip)}
+                       "total": str(charge.total), "actual_km": _km(session, trip),
+                       "market_reference": None if charge.market_reference is None
+                       else str(charge.market_reference)}
         out["occurred_at"] = clock.local(charge.finished_at).isoformat()
     return out
 
@@ -249,10 +288,12 @@ def _move(session, order: PartnerOrder, to: P, at: datetime, data: dict | None =
 
 def enqueue(session, order: PartnerOrder, at: datetime) -> PartnerCallback:
     """Owe the partner a signed callback with the order as it is now."""
+    payload = view(session, order, version=version_of(session, order) + 1)
     row = PartnerCallback(partner_id=order.partner_id, partner_order_id=order.id,
-                          msg_id="msg_" + secrets.token_hex(12), payload=view(session, order),
+                          msg_id="msg_" + secrets.token_hex(12), payload=payload,
                           state=CallbackState.PENDING, next_attempt_at=at, created_at=at)
     session.add(row)
+    session.flush()  # counted by the next change's version_of
     return row
 
 
@@ -260,6 +301,24 @@ def on_dispatched(session, *, trip: Trip, at: datetime) -> None:
     order = _order_of(session, trip)
     if order is not None:
         _move(session, order, P.ASSIGNED, at)
+
+
+def on_reassigned(session, *, trip: Trip, previous: dict, current: dict | None,
+                  at: datetime) -> None:
+    """Our dispatcher unassigned a partner trip (``current`` None: the order is ``created``
+    again, no vehicle) or changed its vehicle or driver (``assigned`` with the new crew);
+    either way the partner is told, by a callback with the next version."""
+    order = _order_of(session, trip)
+    if order is None or order.state != P.ASSIGNED:
+        return
+    if current is None:
+        _move(session, order, P.CREATED, at, {"unassigned": True})
+        return
+    order.updated_at = at
+    session.flush()
+    audit.record(session, entity="partner_orders", entity_id=order.id, action="reassigned",
+                 actor_id=None, at=at, data={"trip_id": order.trip_id})
+    enqueue(session, order, at)
 
 
 def on_started(session, *, trip: Trip, at: datetime) -> None:

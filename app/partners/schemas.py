@@ -159,6 +159,9 @@ class PartnerOrderViewSchema(Schema):
     order_ref = fields.String()
     approval_ref = fields.String()
     state = fields.String()
+    version = fields.Integer(metadata={
+        "description": "The order's change count: each callback carries the next, a read the "
+                       "last; order what you hear by it (a step back to created included)"})
     trip_state = fields.String()
     vehicle_class = fields.String()
     quoted_price = MoneyField()

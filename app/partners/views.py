@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import logging
 
 from flask import Response, g, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from app import db
+from app import db, ratelimit
 from app.accounts.models import Role
 from app.api import ErrorBodySchema, blueprint
 from app.errors import Forbidden, NotFound, ValidationFailed
@@ -24,6 +25,8 @@ from app.settlements.reconcile import StatementFormatError
 from app.settlements.schemas import ReconciliationFileSchema, ReconciliationSchema
 from providers.partner import API_PREFIX
 
+log = logging.getLogger(__name__)
+
 api_blp = blueprint("partner-api", "/partner/v1",
                     "Partner platforms' signed API (docs/partner-api.md)")
 admin_blp = blueprint("partners", "/admin/partners", "Partner platforms (platform admin)")
@@ -35,9 +38,23 @@ def signed(view):
     @functools.wraps(view)
     def inner(*args, **kwargs):
         path = request.path[request.path.index(API_PREFIX):]
+        accepted: list = []
         g.partner = inbound.authenticate(db.session(), request.headers, request.method, path,
-                                         request.get_data())
-        return view(*args, **kwargs)
+                                         request.get_data(), accepted=accepted)
+        try:
+            return view(*args, **kwargs)
+        except Exception:
+            # An error answer rolls the request's transaction back, the webhook-id with it:
+            # keep that on its own, so that a replay is refused whatever the first answer.
+            db.session.rollback()
+            try:
+                db.begin_write()
+                inbound.keep_nonce(db.session(), accepted)
+                db.session.commit()
+            except Exception:  # the database itself failing: answer the original error
+                log.exception("could not keep the nonce of a refused partner request")
+                db.session.rollback()
+            raise
 
     return inner
 
@@ -69,13 +86,15 @@ SIGNED_DOC = {"security": [{SECURITY_SCHEME: []}]}
 
 
 def signed_route(rule: str, method: str, answer=None, status: int = 200):
-    """A partner API route: signed, its answer and errors documented."""
+    """A partner API route: signed, limited per partner (``RATELIMIT_PARTNER``, counted
+    only once the signature holds), its answer and errors documented."""
     def wrap(view):
-        view = signed(view)
+        view = signed(ratelimit.per_partner("RATELIMIT_PARTNER")(view))
         for code, what in ((401, "Not signed by an enabled partner, stale or replayed"),
                            (404, "No such order of this partner"),
                            (409, "The order's state forbids it, or no vehicle is free"),
-                           (422, "A field is missing or wrong")):
+                           (422, "A field is missing or wrong"),
+                           (429, "Over the partner's request budget (Retry-After)")):
             view = api_blp.alt_response(code, schema=ErrorBodySchema, description=what)(view)
         if answer is not None:
             view = api_blp.response(status, answer)(view)

@@ -13,11 +13,13 @@ from app.supervision.reports import Window
 from app.supervision.schemas import (MonthRangeArgs, NevShareSchema, PeriodOrYearArgs,
                                      QuarterArgs, QuarterListSchema, RecallSchema,
                                      RecalledVehicleSchema, SavingsSchema, SpendSchema,
-                                     UtilisationArgs, UtilisationSchema, QUARTER)
+                                     UtilisationArgs, UtilisationSchema, QUARTER,
+                                     VisitorSavingsArgs, VisitorSavingsSchema)
+from app.supervision.visitor_savings import visitor_savings as visitor_savings_report
 from app.supervision.workbook import Column, write_report
 
 blp = blueprint("reports", "/reports", "Supervision reports: utilisation, NEV share, savings, "
-                "spend, the quarterly positive/negative list")
+                "spend, visitors' savings, the quarterly positive/negative list")
 recall_blp = blueprint("vehicle-recall", "/admin", "Recalling stationed vehicles to the pool")
 readers = roles_required(Role.SUPERVISOR, Role.ADMIN, Role.FINANCE)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -135,6 +137,34 @@ def spend(args):
         return _xlsx(f"spend-{window.first:%Y%m}-{window.last:%Y%m}", "用车支出", SPEND_COLUMNS,
                      report["items"], report["totals"])
     return SpendSchema().dump(report)
+
+
+VISITOR_SAVINGS_COLUMNS = (
+    Column("partner_name", "合作城市平台", width=26), Column("city", "城市", width=10),
+    Column("month", "月份", width=10), Column("trips", "行程数", "int"),
+    Column("km", "里程(公里)", "km"), Column("market_reference", "市场参考价", "money"),
+    Column("charged", "实际收费", "money"), Column("savings", "节约金额", "money"),
+    Column("savings_rate", "节约率", "share"))
+
+
+@blp.route("/visitor-savings")
+@readers
+@blp.arguments(VisitorSavingsArgs, location="query", unknown=RAISE)
+@blp.doc(responses=json_or_xlsx(VisitorSavingsSchema))
+def visitor_savings(args):
+    """Partner cities' travellers on our fleet: Σ market reference (the rental ceiling
+    without discount) − Σ charge (our paid-use tariff), per partner and month (SPEC §7);
+    ``direction=outbound``: ours on partner fleets, against the partner's own reference."""
+    window = _period_or_year(args)
+    direction = args["direction"]
+    report = visitor_savings_report(db.session, user=current_user(), window=window,
+                                    unit_id=args.get("unit_id"),
+                                    partner_id=args.get("partner_id"), direction=direction)
+    if args["format"] == "xlsx":
+        return _xlsx(f"visitor-savings-{direction}-{window.first:%Y%m}-{window.last:%Y%m}",
+                     "来访节约情况" if direction == "inbound" else "赴合作城市节约情况",
+                     VISITOR_SAVINGS_COLUMNS, report["items"], report["totals"])
+    return VisitorSavingsSchema().dump(report)
 
 
 @blp.route("/lists")

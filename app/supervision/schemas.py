@@ -198,7 +198,7 @@ class NevRegionSchema(NevTotalsSchema):
 
 
 class NevShareSchema(Schema):
-    from_ = fields.Date(data_key="from")
+    from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
     items = fields.List(fields.Nested(NevRowSchema))
     regions = fields.List(fields.Nested(NevRegionSchema))
@@ -221,7 +221,7 @@ class SavingsRowSchema(SavingsTotalsSchema):
 
 
 class SavingsSchema(Schema):
-    from_ = fields.Date(data_key="from")
+    from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
     items = fields.List(fields.Nested(SavingsRowSchema))
     totals = fields.Nested(SavingsTotalsSchema)
@@ -243,7 +243,7 @@ class SpendTotalsSchema(Schema):
 
 
 class SpendSchema(Schema):
-    from_ = fields.Date(data_key="from")
+    from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
     items = fields.List(fields.Nested(SpendRowSchema))
     totals = fields.Nested(SpendTotalsSchema)
@@ -269,3 +269,34 @@ class RecalledVehicleSchema(Schema):
     plate = fields.String()
     placement = fields.Function(lambda v: "pooled" if v.pooled else "stationed")
     unit_id = fields.Integer()
+
+
+class VisitorSavingsArgs(PeriodOrYearArgs):
+    partner_id = fields.Integer(validate=ID)
+    direction = fields.String(load_default="inbound", validate=validate.OneOf(
+        ["inbound", "outbound"], error="方向应为 inbound（来访）或 outbound（外出）"),
+        metadata={"description": "inbound: partner cities' travellers on our fleet; "
+                                 "outbound: ours on partner fleets"})
+
+
+class VisitorSavingsTotalsSchema(SavingsTotalsSchema):
+    km = _km(allow_none=True, metadata={"description": "null outbound"})
+
+
+class VisitorSavingsRowSchema(VisitorSavingsTotalsSchema):
+    """One partner city's month: its travellers' trips on our fleet."""
+    partner_id = fields.Integer()
+    partner_code = fields.String()
+    partner_name = fields.String()
+    city = fields.String()
+    unit_id = fields.Integer(allow_none=True, metadata={
+        "description": "The local unit standing for the partner (inbound; null outbound)"})
+    month = fields.String()
+
+
+class VisitorSavingsSchema(Schema):
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    direction = fields.String()
+    items = fields.List(fields.Nested(VisitorSavingsRowSchema))
+    totals = fields.Nested(VisitorSavingsTotalsSchema)

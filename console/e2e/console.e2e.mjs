@@ -302,6 +302,10 @@ test('a supervisor opens the dashboard: the charts render with the demo data, a 
   }
   // The demo's vehicles all run far less than 5,000 km: the list below the threshold is filled,
   // and the stationed one is a recall candidate (only admins may recall: no button here).
+  // Fuzhou's visitors rode our fleet last month (the demo history): their savings are listed.
+  await page.waitForSelector('[data-test=visitor-savings] .el-table__row')
+  assert.match(await textOf(page, '[data-test=visitor-savings]'), /福州市公务用车平台/)
+  assert.match(await textOf(page, '[data-test=visitor-totals]'), /节约率 \d+\.\d%/)
   await page.waitForSelector('[data-test=below-threshold] .el-table__row')
   assert.match(await textOf(page, '[data-test=below-threshold]'), /可收回/)
   assert.equal(await page.$('[data-recall]'), null)

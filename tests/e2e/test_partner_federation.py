@@ -210,6 +210,21 @@ def test_changzhou_traveler_rides_a_fuzhou_vehicle_and_both_statements_agree(two
     assert result["matched"] == 1 and not result["amount_mismatches"]
     assert not result["missing_on_our_side"] and not result["missing_on_theirs"]
 
+    # Visitors' savings, one trip seen from both sides: Fuzhou's tariff against Fuzhou's
+    # rental market (its own reference, carried in the bill to Changzhou).
+    reference = fz_charge["market_reference"]
+    assert Decimal(reference) > Decimal("46.00")
+    assert cz.call("GET", f"/trips/{trip['id']}/charge", "demo-traveler")[
+        "market_reference"] == reference
+    visitors = fz.call("GET", f"/reports/visitor-savings?period={period}", "fz-finance")
+    travellers = cz.call("GET", f"/reports/visitor-savings?period={period}&direction=outbound",
+                         "demo-supervisor")
+    assert [(r["partner_code"], r["trips"], r["market_reference"], r["charged"])
+            for r in visitors["items"]] == [("changzhou", 1, reference, "46.00")]
+    assert [(r["partner_code"], r["trips"], r["market_reference"], r["charged"])
+            for r in travellers["items"]] == [("fuzhou", 1, reference, "46.00")]
+    assert visitors["totals"]["savings"] == travellers["totals"]["savings"]
+
 
 def test_forged_and_replayed_partner_requests_are_refused(two_cities):
     cz, fz = two_cities
