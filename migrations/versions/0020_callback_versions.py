@@ -1,7 +1,7 @@
 """provider_orders: last_version, the highest callback version applied (a provider that
 versions its callbacks, as partner platforms do, may take an assignment back)
 
-Revision ID: 0020_partners2
+Revision ID: 0020_callback_versions
 Revises: 0019_token_generation
 Create Date: 2026-12-04 18:40:00
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0020_partners2'
+revision = '0020_callback_versions'
 down_revision = '0019_token_generation'
 branch_labels = None
 depends_on = None
