@@ -55,6 +55,27 @@ def empty_database(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def seeded_database(app, db_engine, empty_database):
+    """``seeded_database(name, now, seed)``: the engine of another migrated database in which
+    ``seed(session)`` ran on the app clock at ``now`` and was committed (a module's own
+    data, e.g. the demo with its history); the caller disposes of it."""
+    def make(name: str, now, seed):
+        engine = db.make_engine(empty_database(name))
+        db.bind(engine)
+        clock.set_now(now)
+        try:
+            with app.app_context():
+                seed(db.session)
+                db.session.commit()
+                db.session.remove()
+        finally:
+            clock.set_now(None)
+            db.bind(db_engine)
+        return engine
+    return make
+
+
+@pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     """The database most tests run in, each inside a transaction rolled back at its end."""
     return _empty_database(tmp_path_factory, "test")

@@ -23,22 +23,15 @@ NOW = datetime(2026, 11, 25, 17, 48, tzinfo=clock.SHANGHAI)  # October's history
 PERIOD = "2026-10"
 
 
+def _seed(session):
+    assert demo_history.seed_demo_with_history(
+        session, now=NOW, partner=lambda s: partner_demo.register_partner(
+            s, partner_demo.FUZHOU, base_url="http://127.0.0.1:9/api/v1", our_id="changzhou"))
+
+
 @pytest.fixture(scope="module")
-def isolated_engine(app, db_engine, empty_database):
-    engine = db.make_engine(empty_database("partner_history"))
-    db.bind(engine)
-    clock.set_now(NOW)
-    try:
-        with app.app_context():
-            assert demo_history.seed_demo_with_history(
-                db.session, now=NOW, partner=lambda s: partner_demo.register_partner(
-                    s, partner_demo.FUZHOU, base_url="http://127.0.0.1:9/api/v1",
-                    our_id="changzhou"))
-            db.session.commit()
-            db.session.remove()
-    finally:
-        clock.set_now(None)
-        db.bind(db_engine)
+def isolated_engine(seeded_database):
+    engine = seeded_database("partner_history", NOW, _seed)
     yield engine
     engine.dispose()
 

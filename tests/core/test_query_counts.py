@@ -27,28 +27,22 @@ NOW = datetime(2026, 11, 25, 17, 48, tzinfo=SH)
 BUDGET = 8
 
 
+def _seed(session):
+    assert demo_history.seed_demo_with_history(session, now=NOW) is True
+    finance = session.scalar(select(User).where(User.openid == "demo-finance"))
+    settlements.generate(session, period=demo_history.period_label(NOW), actor=finance)
+    traveler = session.scalar(select(User).where(User.openid == "demo-traveler"))
+    for i in range(10):
+        factories.trip(session, applicant_id=traveler.id, unit_id=traveler.unit_id,
+                       state=TripState.APPROVED, channel=Channel.FLEET,
+                       depart_at=NOW + timedelta(days=1, hours=i))
+
+
 @pytest.fixture(scope="module")
-def history(app, db_engine, empty_database):
+def history(seeded_database):
     """The demo with last month's history and its statements, committed once for the module;
     plus ten approved fleet trips waiting for a vehicle and ten trips awaiting approval."""
-    engine = db.make_engine(empty_database("query_counts"))
-    db.bind(engine)
-    clock.set_now(NOW)
-    try:
-        with app.app_context():
-            assert demo_history.seed_demo_with_history(db.session, now=NOW) is True
-            finance = db.session.scalar(select(User).where(User.openid == "demo-finance"))
-            settlements.generate(db.session, period=demo_history.period_label(NOW), actor=finance)
-            traveler = db.session.scalar(select(User).where(User.openid == "demo-traveler"))
-            for i in range(10):
-                factories.trip(db.session, applicant_id=traveler.id, unit_id=traveler.unit_id,
-                               state=TripState.APPROVED, channel=Channel.FLEET,
-                               depart_at=NOW + timedelta(days=1, hours=i))
-            db.session.commit()
-            db.session.remove()
-    finally:
-        clock.set_now(None)
-        db.bind(db_engine)
+    engine = seeded_database("query_counts", NOW, _seed)
     yield engine
     engine.dispose()
 

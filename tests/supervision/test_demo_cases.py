@@ -12,19 +12,13 @@ from tests.factories import ok
 NOW = datetime(2026, 11, 25, 17, 48, tzinfo=clock.SHANGHAI)
 
 
+def _seed(session):
+    assert demo_history.seed_demo_with_history(session, now=NOW)
+
+
 @pytest.fixture(scope="module")
-def isolated_engine(app, db_engine, empty_database):
-    engine = db.make_engine(empty_database("supervision_history"))
-    db.bind(engine)
-    clock.set_now(NOW)
-    try:
-        with app.app_context():
-            assert demo_history.seed_demo_with_history(db.session, now=NOW)
-            db.session.commit()
-            db.session.remove()
-    finally:
-        clock.set_now(None)
-        db.bind(db_engine)
+def isolated_engine(seeded_database):
+    engine = seeded_database("supervision_history", NOW, _seed)
     yield engine
     engine.dispose()
 
