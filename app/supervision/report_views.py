@@ -32,9 +32,13 @@ def json_or_xlsx(schema) -> dict:
                                 XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-def _xlsx(name: str, sheet: str, columns, rows, totals):
+def _answer(args, report: dict, schema, *, name: str, sheet: str, columns, totals=None):
+    """The report as JSON, or with ``format=xlsx`` a workbook of its rows and totals."""
+    if args["format"] != "xlsx":
+        return schema().dump(report)
+    totals = report["totals"] if totals is None else totals
     return send_written(lambda handle: write_report(handle, sheet=sheet, columns=columns,
-                                                    rows=rows, totals=totals),
+                                                    rows=report["items"], totals=totals),
                         mimetype=XLSX, download_name=f"{name}.xlsx")
 
 
@@ -64,10 +68,9 @@ def utilisation(args):
     year = args.get("year") or clock.local(clock.now()).year
     report = reports.utilisation(db.session, user=current_user(), year=year,
                                  unit_id=args.get("unit_id"))
-    if args["format"] == "xlsx":
-        return _xlsx(f"utilisation-{year}", f"车辆使用率{year}", UTILISATION_COLUMNS,
-                     report["items"], report["totals"] | {"plate": None})
-    return UtilisationSchema().dump(report)
+    return _answer(args, report, UtilisationSchema, name=f"utilisation-{year}",
+                   sheet=f"车辆使用率{year}", columns=UTILISATION_COLUMNS,
+                   totals=report["totals"] | {"plate": None})
 
 
 NEV_COLUMNS = (
@@ -86,10 +89,8 @@ def nev_share(args):
     window = _period_or_year(args)
     report = reports.nev_share(db.session, user=current_user(), window=window,
                                unit_id=args.get("unit_id"))
-    if args["format"] == "xlsx":
-        return _xlsx(f"nev-share-{window.first:%Y%m}-{window.last:%Y%m}", "新能源占比",
-                     NEV_COLUMNS, report["items"], report["totals"])
-    return NevShareSchema().dump(report)
+    return _answer(args, report, NevShareSchema, sheet="新能源占比", columns=NEV_COLUMNS,
+                   name=f"nev-share-{window.first:%Y%m}-{window.last:%Y%m}")
 
 
 SAVINGS_COLUMNS = (
@@ -112,10 +113,8 @@ def savings(args):
         raise ValidationFailed("结束月份不能早于开始月份", errors={"to": ["早于开始月份"]})
     report = reports.savings(db.session, user=current_user(), window=Window.months(first, last),
                              unit_id=args.get("unit_id"))
-    if args["format"] == "xlsx":
-        return _xlsx(f"savings-{first}-{last}", "节约情况", SAVINGS_COLUMNS, report["items"],
-                     report["totals"])
-    return SavingsSchema().dump(report)
+    return _answer(args, report, SavingsSchema, name=f"savings-{first}-{last}",
+                   sheet="节约情况", columns=SAVINGS_COLUMNS)
 
 
 SPEND_COLUMNS = (
@@ -133,10 +132,8 @@ def spend(args):
     window = _period_or_year(args)
     report = reports.spend(db.session, user=current_user(), window=window,
                            unit_id=args.get("unit_id"))
-    if args["format"] == "xlsx":
-        return _xlsx(f"spend-{window.first:%Y%m}-{window.last:%Y%m}", "用车支出", SPEND_COLUMNS,
-                     report["items"], report["totals"])
-    return SpendSchema().dump(report)
+    return _answer(args, report, SpendSchema, sheet="用车支出", columns=SPEND_COLUMNS,
+                   name=f"spend-{window.first:%Y%m}-{window.last:%Y%m}")
 
 
 VISITOR_SAVINGS_COLUMNS = (
@@ -160,11 +157,9 @@ def visitor_savings(args):
     report = visitor_savings_report(db.session, user=current_user(), window=window,
                                     unit_id=args.get("unit_id"),
                                     partner_id=args.get("partner_id"), direction=direction)
-    if args["format"] == "xlsx":
-        return _xlsx(f"visitor-savings-{direction}-{window.first:%Y%m}-{window.last:%Y%m}",
-                     "来访节约情况" if direction == "inbound" else "赴合作城市节约情况",
-                     VISITOR_SAVINGS_COLUMNS, report["items"], report["totals"])
-    return VisitorSavingsSchema().dump(report)
+    return _answer(args, report, VisitorSavingsSchema, columns=VISITOR_SAVINGS_COLUMNS,
+                   name=f"visitor-savings-{direction}-{window.first:%Y%m}-{window.last:%Y%m}",
+                   sheet="来访节约情况" if direction == "inbound" else "赴合作城市节约情况")
 
 
 @blp.route("/lists")
