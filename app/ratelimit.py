@@ -14,6 +14,7 @@ import time
 from functools import wraps
 
 from flask import Flask, current_app, g, request
+from flask.globals import request_ctx
 from flask_limiter import Limiter, RateLimitExceeded
 
 from app.errors import error_response
@@ -34,28 +35,22 @@ def client_ip() -> str:
 limiter = Limiter(key_func=client_ip, headers_enabled=False)
 
 
-def exempt_from_limits(view):
-    """View decorator: no limit applies to the view, and flask-limiter does no work for its
-    requests. For machine ingest (positioning gateways) that authenticates every call with
-    a secret and is sized for the whole city's traffic."""
-    view._exempt_from_limits = True
-    return view
+def _limiter_used() -> bool:
+    """Whether flask-limiter evaluated a limit in this request: it keeps its per-request
+    state on the request context, made the first time a limit is checked."""
+    return hasattr(request_ctx, "_limiter_request_context")
 
 
-def _exempted() -> bool:
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    return getattr(view, "_exempt_from_limits", False)
-
-
-def _unless_exempted(hook, *, passes_response: bool):
-    """flask-limiter's request hook, skipped for exempt views (its own request filter still
-    resolves meta limits, builds its request context and runs its after-request and
-    teardown hooks, a measurable share of a small request)."""
+def _only_if_used(hook, *, passes_response: bool):
+    """flask-limiter's after-request or teardown hook, run only when the request evaluated
+    a limit: otherwise it has no limit to report, no conditional deduction to make and no
+    state to reset, and would only create that state to find it empty (a measurable share
+    of a small request, on every route without a limit)."""
     @wraps(hook)
     def run(*args):
-        if _exempted():
-            return args[0] if passes_response else None
-        return hook(*args)
+        if _limiter_used():
+            return hook(*args)
+        return args[0] if passes_response else None
     return run
 
 
@@ -92,8 +87,7 @@ def per_partner(config_name: str):
 
 
 def init_app(app: Flask) -> None:
-    hooks = ((app.before_request_funcs, False), (app.after_request_funcs, True),
-             (app.teardown_request_funcs, False))
+    hooks = ((app.after_request_funcs, True), (app.teardown_request_funcs, False))
     before = [list(registry.get(None, ())) for registry, _ in hooks]
     limiter.init_app(app)
     # Every limit here is a view decorator, which checks its limit itself when its view runs.
@@ -108,7 +102,7 @@ def init_app(app: Flask) -> None:
         funcs = registry.get(None, [])
         for i, hook in enumerate(funcs):
             if hook not in known:  # registered by flask-limiter
-                funcs[i] = _unless_exempted(hook, passes_response=passes_response)
+                funcs[i] = _only_if_used(hook, passes_response=passes_response)
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(err: RateLimitExceeded):

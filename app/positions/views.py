@@ -14,7 +14,6 @@ from app.positions.schemas import (DeviceKeySchema, LatestArgs, LatestPositionsS
                                    OsmandJsonSchema, OsmandParamsSchema, StoredFixSchema,
                                    TrackArgs, TraccarForwardSchema, TripTrackArgs,
                                    TripTrackSchema, UnknownDeviceSchema, VehicleTrackSchema)
-from app.ratelimit import exempt_from_limits
 from app.security import current_user, roles_required, scoped_get
 from app.web import defer_write_lock
 
@@ -79,7 +78,6 @@ def _refusals(blp):
 @telemetry_blp.response(200, StoredFixSchema)
 @_refusals(telemetry_blp)
 @defer_write_lock
-@exempt_from_limits
 def traccar():
     """One position forwarded by Traccar (``forward.type=json``; speed in knots)."""
     devices.authenticate_gateway(request.headers.get("Authorization", ""),
@@ -99,7 +97,6 @@ def traccar():
 @telemetry_blp.response(200, StoredFixSchema)
 @_refusals(telemetry_blp)
 @defer_write_lock
-@exempt_from_limits
 def osmand():
     """A phone's fix, OsmAnd protocol: query or form parameters (speed in knots), or
     Traccar Client 9+'s JSON ``location`` (speed in m/s); the vehicle's key in ``key``."""
