@@ -194,6 +194,19 @@ def _local_month(session, column):
     return func.strftime("%Y-%m", column, "+8 hours")  # SQLite keeps UTC text; no DST here
 
 
+def savings_figures(reference: Decimal, charged: Decimal) -> dict:
+    """SPEC §5.4's measure of a row or total: the market reference, the charge, the savings
+    (reference − charge) and the savings rate (savings ÷ reference)."""
+    return {"market_reference": reference, "charged": charged, "savings": reference - charged,
+            "savings_rate": _share(reference - charged, reference)}
+
+
+def summed_savings(items: list[dict]) -> dict:
+    """``savings_figures`` of the items' summed reference and charge."""
+    return savings_figures(sum((i["market_reference"] for i in items), ZERO),
+                           sum((i["charged"] for i in items), ZERO))
+
+
 def savings(session, *, user: User, window: Window, unit_id: int | None = None) -> dict:
     """Per unit and month: Σ market reference − Σ charge of final fleet charges (SPEC §5.4)."""
     units = _visible_units(session, user, unit_id)
@@ -206,15 +219,10 @@ def savings(session, *, user: User, window: Window, unit_id: int | None = None) 
                Charge.unit_id.in_(units))
         .group_by(Charge.unit_id, month).order_by(Charge.unit_id, month))
     items = [{"unit_id": unit, "unit_name": units[unit].name, "month": m, "trips": n,
-              "market_reference": ref, "charged": charged, "savings": ref - charged,
-              "savings_rate": _share(ref - charged, ref)}
+              **savings_figures(ref, charged)}
              for unit, m, n, ref, charged in rows]
-    ref = sum((i["market_reference"] for i in items), ZERO)
-    charged = sum((i["charged"] for i in items), ZERO)
     return {"from": window.first, "to": window.last, "items": items,
-            "totals": {"trips": sum(i["trips"] for i in items), "market_reference": ref,
-                       "charged": charged, "savings": ref - charged,
-                       "savings_rate": _share(ref - charged, ref)}}
+            "totals": {"trips": sum(i["trips"] for i in items), **summed_savings(items)}}
 
 
 def spend(session, *, user: User, window: Window, unit_id: int | None = None) -> dict:

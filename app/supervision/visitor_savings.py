@@ -26,7 +26,8 @@ from app.billing.models import Charge
 from app.dispatch.models import TripRun
 from app.errors import NotFound
 from app.partners.models import Partner, PartnerOrder
-from app.supervision.reports import KM, ZERO, Window, _local_month, _share, _visible_units
+from app.supervision.reports import (KM, ZERO, Window, _local_month, _visible_units,
+                                     savings_figures, summed_savings)
 from app.trips.models import Channel
 
 
@@ -87,13 +88,9 @@ def _report(window: Window, partners: dict, rows, direction: str) -> dict:
                       "unit_id": partner.unit_id if direction == "inbound" else None,
                       "month": m, "trips": n,
                       "km": None if direction == "outbound" else Decimal(km or 0).quantize(KM),
-                      "market_reference": ref, "charged": charged, "savings": ref - charged,
-                      "savings_rate": _share(ref - charged, ref)})
-    ref = sum((i["market_reference"] for i in items), ZERO)
-    charged = sum((i["charged"] for i in items), ZERO)
+                      **savings_figures(ref, charged)})
     return {"from": window.first, "to": window.last, "direction": direction, "items": items,
             "totals": {"trips": sum(i["trips"] for i in items),
                        "km": None if direction == "outbound"
                        else sum((i["km"] for i in items), ZERO),
-                       "market_reference": ref, "charged": charged, "savings": ref - charged,
-                       "savings_rate": _share(ref - charged, ref)}}
+                       **summed_savings(items)}}
