@@ -22,7 +22,7 @@ def defer_write_lock(view):
     Such a view must call ``db.begin_write()`` itself (after ending any read transaction)
     so that SQLite's single writer is not held during slow network calls. A view that does
     not write through the request's session at all (the positions ingest hands its fixes
-    to a writer thread) uses it too: the request then takes no lock and opens no session.
+    to the group-commit writer) uses it too: the request then takes no lock and opens no session.
     """
     view._defer_write_lock = True
     return view

@@ -6,7 +6,7 @@ def init_app(app) -> None:
     from app import violations
     from app.api import register_blueprints
     from app.jobs import register as register_job
-    from app.positions import detection, finders, jobs, views
+    from app.positions import detection, finders, gateway, jobs, views
 
     views.init_security(app)
     register_blueprints(app, views.telemetry_blp, views.vehicles_blp, views.trips_blp,
@@ -15,3 +15,4 @@ def init_app(app) -> None:
     for spec in finders.rule_specs():
         violations.register_rule(app, spec)
     register_job(app, "positions.detect", detection.detect, every=300)
+    gateway.install(app)

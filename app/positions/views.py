@@ -1,14 +1,13 @@
 """Positions over HTTP: the gateway's and phones' fixes in, the live map and tracks out."""
 from __future__ import annotations
 
-import orjson
 from flask import current_app, request
 from sqlalchemy import select
 
-from app import clock, db
+from app import db
 from app.accounts.models import Role, Vehicle
 from app.api import ErrorBodySchema, blueprint
-from app.positions import devices, ingest, protocols, tracks, writer
+from app.positions import devices, gateway, ingest, protocols, tracks
 from app.positions.models import UnknownDevice
 from app.positions.schemas import (DeviceKeySchema, LatestArgs, LatestPositionsSchema,
                                    OsmandJsonSchema, OsmandParamsSchema, StoredFixSchema,
@@ -37,26 +36,13 @@ def init_security(app) -> None:
         "description": "The vehicle's device key (OsmAnd has no authentication field)"})
 
 
-def _ingest(fix: protocols.Fix, *, key: str | None = None, check_key: bool = False):
-    """Hand the fix to the process's group-commit writer and answer once it is committed
-    (or refused). The body is the ``StoredFixSchema`` document, built directly: this runs
-    for every fix of the city."""
-    config = current_app.config
-    stored = writer.submit(config, ingest.Received(
-        fix, clock.now(), int(config["POSITION_RETENTION_MONTHS"]), key, check_key))
+def _stored(stored: ingest.Stored):
+    """The ``StoredFixSchema`` document, built directly: this runs for every fix."""
     return current_app.json.response(stored.body())
 
 
-def _json_body():
-    """The request's JSON body, or None when there is none or it is malformed (the protocol's
-    parser then names what is missing). Parsed by orjson, which refuses what the app's
-    JSON refuses (lone surrogates, nesting too deep) in a fraction of the time."""
-    if not request.is_json:
-        return None
-    try:
-        return orjson.loads(request.get_data(cache=False))
-    except orjson.JSONDecodeError:
-        return None
+def _json_body() -> bytes | None:
+    return request.get_data(cache=False) if request.is_json else None
 
 
 _REFUSALS = [(401, "Gateway secret or device key missing or wrong"),
@@ -79,10 +65,13 @@ def _refusals(blp):
 @_refusals(telemetry_blp)
 @defer_write_lock
 def traccar():
-    """One position forwarded by Traccar (``forward.type=json``; speed in knots)."""
-    devices.authenticate_gateway(request.headers.get("Authorization", ""),
-                                 devices.gateway_secrets(current_app.config))
-    return _ingest(protocols.parse_traccar(_json_body()))
+    """One position forwarded by Traccar (``forward.type=json``; speed in knots).
+
+    Plain forwards are answered before Flask by the same steps (app/positions/gateway.py);
+    this view answers the rest (another media type, a chunked body, an Idempotency-Key)."""
+    return _stored(gateway.receive_traccar(current_app.config,
+                                           request.headers.get("Authorization", ""),
+                                           _json_body()))
 
 
 @telemetry_blp.route("/osmand", methods=["GET", "POST"])
@@ -102,10 +91,10 @@ def osmand():
     Traccar Client 9+'s JSON ``location`` (speed in m/s); the vehicle's key in ``key``."""
     params = request.values
     if request.method == "POST" and request.is_json:
-        fix = protocols.parse_osmand_json(_json_body())
+        fix = protocols.parse_osmand_json(gateway.json_document(_json_body()))
     else:
         fix = protocols.parse_osmand_params(params)
-    return _ingest(fix, key=params.get("key"), check_key=True)
+    return _stored(gateway.store(current_app.config, fix, key=params.get("key"), check_key=True))
 
 
 @telemetry_blp.route("/unknown-devices")
