@@ -1,20 +1,16 @@
-"""Group commit: the fixes a process's request threads receive are stored in batches.
+"""Group commit: one writer thread per process stores the fixes the request threads receive.
 
-A request thread parses and authenticates a fix, queues it with the process's writer and
-waits. Whichever request thread finds no batch being written leads: it takes whatever is
-queued (up to ``MAX_BATCH``, its own fix among them or not), stores it in one transaction
-(``ingest.store_batch``: one device lookup, one insert, one upsert of the latest
-positions, the unknown devices' counts), commits once and only then answers every waiter
-— stored, duplicate, or the refusal the fix earned (404 unknown device, 401 bad key, 422
-out of the kept window) — and goes on leading while fixes wait. So a fix answered 200 is
-committed: a worker killed after answering loses nothing it acknowledged. One commit
-serves every fix that arrived while the previous one ran, so the cost of a transaction (on
-SQLite BEGIN IMMEDIATE and COMMIT; on PostgreSQL the round trips and the WAL flush) is
-shared by the batch, and the database work runs on one kept connection, one batch at a
-time, instead of the request threads contending for SQLite's single writer or the pool.
-The lead is taken by a request thread rather than a thread of its own: with no thread to
-wake and hand the GIL to, a fix that finds the writer idle (the usual case at the city's
-rate) costs no more switches between threads than answering any request does.
+A request thread parses and authenticates a fix, hands it to the process's writer and
+waits. The writer takes whatever is queued (up to ``MAX_BATCH``), stores it in one
+transaction (``ingest.store_batch``: one device lookup, one insert, one upsert of the
+latest positions, the unknown devices' counts), commits once and only then answers every
+waiter — stored, duplicate, or the refusal the fix earned (404 unknown device, 401 bad
+key, 422 out of the kept window). So a fix answered 200 is committed: a worker killed
+after answering loses nothing it acknowledged. One commit serves every fix that arrived
+while the previous one ran, so the cost of a transaction (on SQLite BEGIN IMMEDIATE and
+COMMIT; on PostgreSQL the round trips and the WAL flush) is shared by the batch, and the
+database work runs in one thread on one kept connection instead of the request threads
+contending for SQLite's single writer or the pool.
 
 Durability: SQLite commits in WAL mode with ``synchronous=NORMAL`` (app/db.py) as every
 other write of the app does. On PostgreSQL the batch's one write statement commits (in
@@ -27,10 +23,11 @@ worker.
 Failures never hang a gateway: a full queue (the database cannot keep up) and a waiter
 not answered within ``POSITION_WRITER_TIMEOUT_S`` are answered 503 at once; a batch whose
 transaction fails (SQLite locked, PostgreSQL gone) is rolled back and all its waiters get
-503, and the next batch is written as usual. A fix answered 503 may still be stored (a
-timed-out waiter's fix commits later); the gateway's retry of it is then a duplicate.
+503, and the writer goes on with the next batch. A fix answered 503 may still be stored
+(a timed-out waiter's fix commits later); the gateway's retry of it is then a duplicate.
 
-Each process has its own writer (a writer inherited through gunicorn's fork is not used).
+The thread is started lazily in the process that serves (after gunicorn's fork; a writer
+inherited through a fork is not used), is a daemon, and is replaced if it died.
 """
 from __future__ import annotations
 
@@ -77,17 +74,21 @@ class _Waiter:
 
 
 class Writer:
-    """One process's queue of waiting fixes and the lead that writes them (no thread of its
-    own: the request thread that finds no batch being written writes one)."""
+    """The writer thread of one process and its bounded queue of waiting fixes."""
 
-    def __init__(self):
+    def __init__(self, queue_: queue.SimpleQueue | None = None):
         self.pid = os.getpid()
         # SimpleQueue (C) rather than Queue (a condition variable per put and get); the
         # bound is checked on put, a few over it under a race are harmless.
-        self.queue: queue.SimpleQueue[_Waiter] = queue.SimpleQueue()
-        self.leading = threading.Lock()
+        self.queue: queue.SimpleQueue[_Waiter] = (queue_ if queue_ is not None
+                                                   else queue.SimpleQueue())
         self._connection: Connection | None = None
         self.batches = self.fixes = 0  # written or failed, for observers (tests, benchmark)
+        self.thread = threading.Thread(target=self._run, name="positions-writer", daemon=True)
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.pid == os.getpid() and self.thread.is_alive()
 
     def submit(self, received: ingest.Received, *, capacity: int,
                timeout_s: float) -> ingest.Stored:
@@ -99,7 +100,6 @@ class Writer:
             raise unavailable()
         waiter = _Waiter(received)
         self.queue.put(waiter)
-        self._lead()
         if not waiter.wait(timeout_s):
             log.warning("positions writer did not answer within %.1f s: fix of %s answered 503",
                         timeout_s, received.fix.device_id)
@@ -108,37 +108,24 @@ class Writer:
             raise waiter.outcome
         return waiter.outcome  # type: ignore[return-value]
 
-    def _lead(self) -> None:
-        """Write batches while fixes wait and no other thread writes one.
-
-        A thread that finds a batch being written leaves its fix queued: the writing thread
-        looks at the queue again after letting go of the lead, so a fix queued before a
-        failed attempt to lead is always taken (by that thread, or by one that took the lead
-        in between)."""
-        while not self.queue.empty() and self.leading.acquire(blocking=False):
+    def _run(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                batch = []
-                while len(batch) < MAX_BATCH:
-                    try:
-                        batch.append(self.queue.get_nowait())
-                    except queue.Empty:
-                        break
-                if batch:
-                    self._answer(batch)
-            finally:
-                self.leading.release()
-
-    def _answer(self, batch: list[_Waiter]) -> None:
-        try:
-            self._write(batch)
-        except Exception:  # noqa: BLE001 - every waiter must be answered
-            log.exception("positions writer failed outside a batch's transaction")
-            for waiter in batch:
-                waiter.answer(unavailable())  # those not answered yet
-        except BaseException:  # the thread ends: its batch is answered, not left hanging
-            for waiter in batch:
-                waiter.answer(unavailable())
-            raise
+                self._write(batch)
+            except Exception:  # noqa: BLE001 - the thread outlives any batch
+                log.exception("positions writer failed outside a batch's transaction")
+                for waiter in batch:
+                    waiter.answer(unavailable())  # those not answered yet
+            except BaseException:
+                for waiter in batch:  # the thread ends: its batch is answered, not hung
+                    waiter.answer(unavailable())
+                raise
 
     def _write(self, batch: Sequence[_Waiter]) -> None:
         try:
@@ -218,15 +205,18 @@ _writer: Writer | None = None
 
 
 def writer() -> Writer:
-    """This process's writer (a new one after a fork: the parent's queue and connection are
-    not shared)."""
+    """This process's writer, started on first use (or again, after a fork or its death)."""
     global _writer
     current = _writer
-    if current is not None and current.pid == os.getpid():
+    if current is not None and current.alive():
         return current
     with _lock:
-        if _writer is None or _writer.pid != os.getpid():
-            _writer = Writer()
+        if _writer is None or not _writer.alive():
+            same_process = _writer is not None and _writer.pid == os.getpid()
+            if same_process:
+                log.error("positions writer thread died; starting another")
+            # a dead thread's queue is taken over: nothing waiting is lost
+            _writer = Writer(_writer.queue if same_process else None)
         return _writer
 
 
