@@ -5,8 +5,10 @@ For SQLite and (when its server answers) PostgreSQL, in one run each:
 * ingest: ``wrk`` (several connections, a Lua script making every request a new fix of one
   of 1,370 vehicles, Traccar's forwarding body, one position per request) against
   ``POST /api/v1/telemetry/traccar`` of ``gunicorn -w 1 -k gthread --threads 4 wsgi:app``,
-  then against a bare endpoint accepting the same body under the same gunicorn settings.
-  Figures: positions/s on the one worker, the ratio to the bare endpoint (target ≥ 0.3),
+  then against bare endpoints accepting the same body under the same gunicorn settings (a
+  bare Flask view, and a bare WSGI callable as the ingest's fast path is).
+  Figures: positions/s on the one worker, the ratio to the bare endpoint (target ≥ 0.3;
+  also given against the bare WSGI callable),
   and the headroom over 1,370 vehicles reporting every 10 s (137/s; target ≥ 10×);
 * track read: a finished 10-hour run with a fix every 10 s (3,600 fixes);
   ``GET /api/v1/trips/{id}/track`` (simplified, as a map draws it, and ``full=true``)
@@ -179,17 +181,22 @@ def run(label: str, url: str, seconds: int) -> None:
             answer = requests.get(track_url, headers=headers, timeout=30).json()
         finally:
             api.stop()
-        bare = Gunicorn("bench.bare_ingest:app", env, Path(logs))
-        try:
-            bare_rate, _ = _wrk(bare.url, seconds, env)
-        finally:
-            bare.stop()
+        bare_rates = {}
+        for target in ("app", "raw"):
+            bare = Gunicorn(f"bench.bare_ingest:{target}", env, Path(logs))
+            try:
+                bare_rates[target], _ = _wrk(bare.url, seconds, env)
+            finally:
+                bare.stop()
+    bare_rate, raw_rate = bare_rates["app"], bare_rates["raw"]
     print(f"[{label}] ingest (gunicorn {' '.join(GUNICORN)}; wrk -t{THREADS} -c{CONNECTIONS} "
           f"-d{seconds}s; {VEHICLES} vehicles, one fix per request)")
     print(f"[{label}]   POST /telemetry/traccar  {api_rate:8.0f} positions/s  "
           f"({api_bad} non-200)")
-    print(f"[{label}]   bare endpoint            {bare_rate:8.0f} requests/s")
+    print(f"[{label}]   bare endpoint (Flask)    {bare_rate:8.0f} requests/s")
+    print(f"[{label}]   bare endpoint (WSGI)     {raw_rate:8.0f} requests/s")
     print(f"[{label}]   ratio ingest/bare        {api_rate / bare_rate:8.2f}  (target >= 0.30)")
+    print(f"[{label}]   ratio ingest/bare WSGI   {api_rate / raw_rate:8.2f}  (the fast path's floor)")
     print(f"[{label}]   headroom over 137/s      {api_rate / 137:8.1f}x (target >= 10x)")
     print(f"[{label}] track read of a {TRACK_HOURS}-hour run, a fix every {TRACK_EVERY_S} s "
           f"({answer.get('point_count')} fixes, {len(answer.get('points', []))} drawn, "
