@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.types import NullType
+
 from app.errors import AppError, NotFound, Unauthorized, ValidationFailed
 from app.positions.geometry import haversine_km
 from app.positions.models import LatestPosition, Position, UnknownDevice
@@ -127,7 +129,9 @@ class _Statements:
         # PostgreSQL: the fixes and, from the rows the insert stored, each vehicle's newest
         # valid one as its latest position, in one statement.
         self.latest_with_fixes = dialect.name == "postgresql"
+        self.known = self.known_row = ""  # PostgreSQL only (``KnownDevices``)
         if self.latest_with_fixes:
+            self.known, self.known_row = _known_statement(dialect, latest, upsert_latest)
             self.fixes = (
                 f"WITH stored AS ({insert_fixes} RETURNING {latest}, valid), "
                 f"newest AS (INSERT INTO latest_positions ({latest}) "
@@ -149,6 +153,38 @@ class _Statements:
     def values(self, rows: int, columns: int) -> str:
         row = f"({', '.join([self.mark] * columns)})"
         return ", ".join([row] * rows)
+
+
+def _known_statement(dialect, latest: str, upsert_latest: str) -> tuple[str, str]:
+    """PostgreSQL: the batch's fixes of known devices in one statement, ``{}`` standing for
+    its rows of VALUES, and one such row (``device_id, expected_at`` then FIX_COLUMNS, each
+    cast to its column's type). A fix is stored only where the writer's knowledge still holds: the device
+    is still fitted to the vehicle and the vehicle's latest valid fix is still the one the
+    fix was judged against; each stored fix's vehicle and time come back, then the vehicles
+    whose knowledge no longer held (time NULL, not stored)."""
+    table = Position.__table__
+    types = []
+    for name in FIX_COLUMNS:
+        type_ = table.c[name].type
+        if isinstance(type_, NullType):  # a foreign key's type is its target's
+            type_ = next(iter(table.c[name].foreign_keys)).column.type
+        types.append(type_.compile(dialect=dialect))
+    row = ", ".join(f"%s::{type_}" for type_ in
+                    ["VARCHAR", table.c.at.type.compile(dialect=dialect), *types])
+    fixes = ", ".join(FIX_COLUMNS)
+    return (
+        f"WITH f (device_id, expected_at, {fixes}) AS (VALUES {{}}), "
+        "checked AS (SELECT f.*, v.id IS NOT NULL AND l.at IS NOT DISTINCT FROM f.expected_at "
+        "AS fresh FROM f LEFT JOIN vehicles v ON v.id = f.vehicle_id AND v.device_id = "
+        "f.device_id LEFT JOIN latest_positions l ON l.vehicle_id = f.vehicle_id), "
+        f"stored AS (INSERT INTO positions ({fixes}) SELECT {fixes} FROM checked WHERE fresh "
+        f"ON CONFLICT (vehicle_id, at) DO NOTHING RETURNING {latest}, valid), "
+        f"newest AS (INSERT INTO latest_positions ({latest}) "
+        f"SELECT DISTINCT ON (vehicle_id) {latest} FROM stored WHERE valid "
+        f"ORDER BY vehicle_id, at DESC {upsert_latest}) "
+        "SELECT vehicle_id, at FROM stored UNION ALL "
+        f"SELECT DISTINCT vehicle_id, NULL::{table.c.at.type.compile(dialect=dialect)} FROM checked "
+        "WHERE NOT fresh"), f"({row})"
 
 
 def _binds(table, names: Sequence[str], dialect) -> list:
@@ -217,14 +253,176 @@ class Recount(Exception):
     ``exact=True``."""
 
 
-def store_batch(driver, dialect, batch: Sequence[Received], *,
-                exact: bool = False) -> list[Outcome]:
+def _earlier(driver, sql: _Statements, vehicle_id: int, at: datetime) -> Earlier | None:
+    """The vehicle's valid fix before ``at`` (for a fix older than its latest)."""
+    row = _rows(driver, sql.earlier, (vehicle_id, sql.bind_at(at)))
+    return Earlier(sql.read_at(row[0][0]), row[0][1], row[0][2]) if row else None
+
+
+def _judge(sql: _Statements, batch: Sequence[Received], per_vehicle: dict[int, list[int]],
+           latest_of, earlier_of) -> tuple[list[list], dict[int, tuple], list[list]]:
+    """Each vehicle's fixes judged in time order: the rows to insert (FIX_COLUMNS, converted
+    for the driver); per fix index (vehicle, converted time, flaw, a repeat in the batch);
+    the valid rows newer than their vehicle's latest, in time order. The vehicle's latest
+    valid fix before the batch is ``latest_of(vehicle, index)``, ``index``
+    one of its fixes); ``earlier_of(vehicle, at)`` the valid
+    fix before a late one."""
+    rows: list[list] = []
+    judged: dict[int, tuple] = {}
+    newer: list[list] = []
+    for vehicle_id, indexes in per_vehicle.items():
+        latest = latest_of(vehicle_id, indexes[0])
+        indexes.sort(key=lambda i: batch[i].fix.at)
+        before: Earlier | None = None  # the batch's last valid fix so far
+        first_at: dict[datetime, int] = {}
+        for index in indexes:
+            item = batch[index]
+            fix = item.fix
+            if fix.at in first_at:  # the same fix twice in one batch: one row
+                _, at, flaw, _ = judged[first_at[fix.at]]
+                judged[index] = (vehicle_id, at, flaw, True)
+                continue
+            first_at[fix.at] = index
+            if latest is None or latest.at < fix.at:
+                earlier = latest
+            else:  # a late fix: the valid one before it, wherever it is
+                earlier = earlier_of(vehicle_id, fix.at)
+            if before is not None and (earlier is None or earlier.at < before.at):
+                earlier = before
+            flaw = judge(fix, earlier)
+            row = _bound(sql.fix_binds, (
+                vehicle_id, fix.at, fix.lat, fix.lng, fix.speed_kmh, fix.course, fix.source,
+                item.now, fix.altitude, fix.accuracy, flaw is None, flaw,
+                fix.attributes or None))
+            judged[index] = (vehicle_id, row[1], flaw, False)
+            rows.append(row)
+            if flaw is None:
+                before = Earlier(fix.at, fix.lat, fix.lng)
+                if latest is None or latest.at < fix.at:
+                    newer.append(row)
+    return rows, judged, newer
+
+
+class KnownDevices:
+    """What one writer has learnt from the fixes it stored (PostgreSQL): device → (the
+    vehicle it is fitted to, that vehicle's newest valid fix).
+
+    With it a batch needs no lookup before its insert: the fixes are judged against the
+    known latest fix and stored by one statement that checks the knowledge still holds
+    (``_Statements.known``); where it does not (an admin moved the device, or another
+    process stored a newer fix of the vehicle) nothing is stored and those fixes take the
+    looked-up way, which teaches the writer again. When most of what it tries no longer
+    holds (several processes taking the same vehicles' fixes), the writer rests the known
+    way for a while rather than paying for two statements."""
+
+    LIMIT = 100_000  # devices remembered; a city has a few thousand
+    WINDOW, REST = 200, 1000  # vehicles tried per verdict; batches rested after a bad one
+
+    def __init__(self):
+        self.devices: dict[str, tuple[int, Earlier | None]] = {}
+        self.tried = self.stale = self.resting = 0
+
+    def learn(self, device_id: str, vehicle_id: int, latest: Earlier | None) -> None:
+        if len(self.devices) >= self.LIMIT and device_id not in self.devices:
+            self.devices.clear()
+        self.devices[device_id] = (vehicle_id, latest)
+
+    def forget(self) -> None:
+        """After a failed batch: what was learnt may not have been committed."""
+        self.devices.clear()
+
+    def usable(self) -> bool:
+        if self.resting:
+            self.resting -= 1
+            return False
+        return True
+
+    def count(self, tried: int, stale: int) -> None:
+        self.tried += tried
+        self.stale += stale
+        if self.tried >= self.WINDOW:
+            if self.stale * 4 > self.tried:
+                self.resting = self.REST
+            self.tried = self.stale = 0
+
+
+def store_batch(driver, dialect, batch: Sequence[Received], *, exact: bool = False,
+                known: KnownDevices | None = None) -> list[Outcome]:
     """Store a batch of fixes through ``driver`` (a DB-API connection of ``dialect``) in its
     current transaction, which the caller commits: the outcome of each fix, in order —
     ``Stored`` (stored or duplicate) or the refusal to answer (unknown device, counted; bad
     key; out of the kept window). On SQLite, unless ``exact``, raises ``Recount`` when a
-    fix of the batch is a duplicate."""
+    fix of the batch is a duplicate. On PostgreSQL, with the writer's ``known`` devices,
+    the fixes of known devices are stored by one statement (``KnownDevices``)."""
     sql = statements(dialect)
+    if known is not None and sql.known and known.usable():
+        return _store_known(driver, sql, batch, known)
+    return _store_looked_up(driver, sql, batch, exact, known if sql.known else None)
+
+
+def _store_known(driver, sql: _Statements, batch: Sequence[Received],
+                 known: KnownDevices) -> list[Outcome]:
+    outcomes: list[Outcome | None] = [None] * len(batch)
+    rest: list[int] = []  # the fixes that take the looked-up way
+    per_vehicle: dict[int, list[int]] = defaultdict(list)
+    devices: dict[int, tuple[str, Earlier | None]] = {}  # vehicle → (device, latest known)
+    for index, item in enumerate(batch):
+        entry = known.devices.get(item.fix.device_id)
+        if entry is None or item.check_key or devices.get(entry[0], (item.fix.device_id,))[0] \
+                != item.fix.device_id:
+            rest.append(index)
+            continue
+        try:
+            check_window(item.fix, item.now, item.retention_months)
+        except AppError as refusal:
+            outcomes[index] = refusal
+            continue
+        devices[entry[0]] = (item.fix.device_id, entry[1])
+        per_vehicle[entry[0]].append(index)
+    for vehicle_id, indexes in list(per_vehicle.items()):
+        latest = devices[vehicle_id][1]
+        if latest is not None and any(batch[i].fix.at <= latest.at for i in indexes):
+            rest.extend(per_vehicle.pop(vehicle_id))  # a late fix: its earlier one is looked up
+    if per_vehicle:
+        rows, judged, _ = _judge(sql, batch, per_vehicle,
+                                 lambda vehicle_id, _: devices[vehicle_id][1], _no_lookup)
+        params = []
+        for row in rows:
+            device_id, latest = devices[row[0]]
+            params += [device_id, sql.bind_at(latest.at) if latest else None, *row]
+        answer = _rows(driver, sql.known.format(", ".join([sql.known_row] * len(rows))), params)
+        inserted = {(vehicle_id, at) for vehicle_id, at in answer if at is not None}
+        stale = {vehicle_id for vehicle_id, at in answer if at is None}
+        known.count(len(per_vehicle), len(stale))
+        newest: dict[int, Fix] = {}
+        for index, (vehicle_id, at, flaw, repeated) in judged.items():
+            if vehicle_id in stale:
+                rest.append(index)
+                continue
+            duplicate = repeated or (vehicle_id, at) not in inserted
+            outcomes[index] = Stored(vehicle_id, duplicate=duplicate, valid=flaw is None,
+                                     flaw=flaw)
+            fix = batch[index].fix
+            if flaw is None and not duplicate and (
+                    vehicle_id not in newest or newest[vehicle_id].at < fix.at):
+                newest[vehicle_id] = fix
+        for vehicle_id, fix in newest.items():
+            known.learn(fix.device_id, vehicle_id, Earlier(fix.at, fix.lat, fix.lng))
+    if rest:
+        rest.sort()
+        for index, outcome in zip(rest, _store_looked_up(
+                driver, sql, [batch[i] for i in rest], True, known)):
+            outcomes[index] = outcome
+    return outcomes  # type: ignore[return-value]
+
+
+def _no_lookup(vehicle_id: int, at: datetime) -> Earlier | None:
+    raise AssertionError("a late fix takes the looked-up way")
+
+
+def _store_looked_up(driver, sql: _Statements, batch: Sequence[Received], exact: bool,
+                     known: KnownDevices | None) -> list[Outcome]:
+    """The batch's devices and their vehicles' latest fixes looked up, then stored."""
     outcomes: list[Outcome | None] = [None] * len(batch)
     wanted = sorted({item.fix.device_id for item in batch})
     found = {}
@@ -250,41 +448,9 @@ def store_batch(driver, dialect, batch: Sequence[Received], *,
             continue
         per_vehicle[device.vehicle_id].append(index)
 
-    rows: list[list] = []  # FIX_COLUMNS, converted for the driver
-    judged: dict[int, tuple] = {}  # index → (vehicle, converted at, flaw, a repeat in the batch)
-    newer: list[list] = []  # valid fixes newer than their vehicle's latest, in time order
-    for vehicle_id, indexes in per_vehicle.items():
-        latest = found[batch[indexes[0]].fix.device_id].latest
-        indexes.sort(key=lambda i: batch[i].fix.at)
-        before: Earlier | None = None  # the batch's last valid fix so far
-        first_at: dict[datetime, int] = {}
-        for index in indexes:
-            item = batch[index]
-            fix = item.fix
-            if fix.at in first_at:  # the same fix twice in one batch: one row
-                _, at, flaw, _ = judged[first_at[fix.at]]
-                judged[index] = (vehicle_id, at, flaw, True)
-                continue
-            first_at[fix.at] = index
-            if latest is None or latest.at < fix.at:
-                earlier = latest
-            else:  # a late fix: the valid one before it, wherever it is
-                row = _rows(driver, sql.earlier, (vehicle_id, sql.bind_at(fix.at)))
-                earlier = Earlier(sql.read_at(row[0][0]), row[0][1], row[0][2]) if row else None
-            if before is not None and (earlier is None or earlier.at < before.at):
-                earlier = before
-            flaw = judge(fix, earlier)
-            row = _bound(sql.fix_binds, (
-                vehicle_id, fix.at, fix.lat, fix.lng, fix.speed_kmh, fix.course, fix.source,
-                item.now, fix.altitude, fix.accuracy, flaw is None, flaw,
-                fix.attributes or None))
-            judged[index] = (vehicle_id, row[1], flaw, False)
-            rows.append(row)
-            if flaw is None:
-                before = Earlier(fix.at, fix.lat, fix.lng)
-                if latest is None or latest.at < fix.at:
-                    newer.append(row)
-
+    rows, judged, newer = _judge(
+        sql, batch, per_vehicle, lambda _, index: found[batch[index].fix.device_id].latest,
+        lambda vehicle_id, at: _earlier(driver, sql, vehicle_id, at))
     if unknown:
         counts = [_bound(sql.unknown_binds, (device_id, item.fix.source, count, item.now,
                                              item.now))
@@ -313,7 +479,19 @@ def store_batch(driver, dialect, batch: Sequence[Received], *,
         if newest:
             _rows(driver, sql.latest.format(sql.values(len(newest), len(LATEST_COLUMNS))),
                   [value for row in newest.values() for value in row])
+    newest_fix: dict[int, Fix] = {}  # vehicle → its newest valid fix stored now
     for index, (vehicle_id, at, flaw, repeated) in judged.items():
         duplicate = repeated or (vehicle_id, at) not in inserted
         outcomes[index] = Stored(vehicle_id, duplicate=duplicate, valid=flaw is None, flaw=flaw)
+        fix = batch[index].fix
+        if known is not None and flaw is None and not duplicate and (
+                vehicle_id not in newest_fix or newest_fix[vehicle_id].at < fix.at):
+            newest_fix[vehicle_id] = fix
+    if known is not None:  # the vehicles' latest fixes as they are now
+        for device_id, device in found.items():
+            fix = newest_fix.get(device.vehicle_id)
+            latest = device.latest
+            if fix is not None and (latest is None or latest.at < fix.at):
+                latest = Earlier(fix.at, fix.lat, fix.lng)
+            known.learn(device_id, device.vehicle_id, latest)
     return outcomes  # type: ignore[return-value]

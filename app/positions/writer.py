@@ -83,6 +83,7 @@ class Writer:
         self.queue: queue.SimpleQueue[_Waiter] = (queue_ if queue_ is not None
                                                    else queue.SimpleQueue())
         self._connection: Connection | None = None
+        self.known = ingest.KnownDevices()
         self.batches = self.fixes = 0  # written or failed, for observers (tests, benchmark)
         self.thread = threading.Thread(target=self._run, name="positions-writer", daemon=True)
         self.thread.start()
@@ -138,14 +139,16 @@ class Writer:
             try:
                 received = [w.received for w in batch]
                 try:
-                    outcomes = ingest.store_batch(driver, dialect, received)
+                    outcomes = ingest.store_batch(driver, dialect, received, known=self.known)
                 except ingest.Recount:  # a retried fix in the batch: again, exactly
                     rollback()
                     driver, dialect, commit, rollback = self._begin()
-                    outcomes = ingest.store_batch(driver, dialect, received, exact=True)
+                    outcomes = ingest.store_batch(driver, dialect, received, exact=True,
+                                                  known=self.known)
                 commit()
             except Exception as exc:  # noqa: BLE001 - every waiter must be answered
                 log.error("positions batch of %d failed, answered 503: %r", len(batch), exc)
+                self.known.forget()
                 try:
                     rollback()
                 except Exception:  # noqa: BLE001 - the connection may be gone

@@ -367,3 +367,71 @@ def test_a_database_connection_lost_between_batches_costs_one_batch_not_the_writ
     assert post(traccar(third_device, T0, 31.79, 119.96)).status_code == 200
     with in_db() as s:
         assert {v for v, in s.execute(select(Position.vehicle_id))} == {other, vehicle, third}
+
+
+def test_known_devices_take_one_statement_and_still_see_what_another_process_changed(
+        live_server, gateway, known, now, in_db, committing_engine, monkeypatch):
+    """PostgreSQL: once the writer knows a device, its next fixes are stored by one
+    statement, judged against the vehicle's latest fix as the writer knows it; when another
+    process stored a newer fix meanwhile, or an admin moved the device to another vehicle,
+    the statement stores nothing and the fix is judged and stored again on what the
+    database says."""
+    if committing_engine.dialect.name != "postgresql":
+        pytest.skip("the known-devices statement is PostgreSQL's")
+    (other, _), (vehicle, device), (third, third_device) = known
+    statements = []
+    real = ingest._rows
+
+    def recorded(driver, sql, params):
+        statements.append("known" if sql.startswith("WITH f ") else sql.split()[0].lower())
+        return real(driver, sql, params)
+
+    monkeypatch.setattr(ingest, "_rows", recorded)
+    http = requests.Session()
+    post = lambda body: http.post(live_server + TRACCAR, headers=gateway,  # noqa: E731
+                                  timeout=60, json=body).json()
+    assert post(traccar(device, T0, 31.78, 119.95))["status"] == "stored"
+    statements.clear()
+    assert post(traccar(device, T0 + timedelta(seconds=10), 31.7801, 119.9501)) == {
+        "status": "stored", "vehicle_id": vehicle, "valid": True, "flaw": None}
+    assert statements == ["known"]
+
+    # another worker stored a fix 25 km east, 20 s in
+    far = T0 + timedelta(seconds=20)
+    with committing_engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO positions (vehicle_id, at, lat, lng, source, received_at, valid) "
+            "VALUES (%(v)s, %(at)s, 31.78, %(lng)s, 'traccar', %(at)s, true)",
+            {"v": vehicle, "at": far, "lng": FAR_LNG})
+        conn.exec_driver_sql(
+            "UPDATE latest_positions SET at = %(at)s, lng = %(lng)s WHERE vehicle_id = %(v)s",
+            {"v": vehicle, "at": far, "lng": FAR_LNG})
+    statements.clear()
+    back = post(traccar(device, T0 + timedelta(seconds=30), 31.7802, 119.9502))
+    # 25 km in 10 s from the fix the writer did not know of
+    assert back == {"status": "stored", "vehicle_id": vehicle, "valid": False, "flaw": "jump"}
+    assert statements == ["known", "select", "with"]
+
+    # an admin moves the device to the third vehicle
+    with committing_engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE vehicles SET device_id = NULL WHERE id IN (%s, %s)",
+                             (vehicle, third))
+        conn.exec_driver_sql("UPDATE vehicles SET device_id = %s WHERE id = %s",
+                             (device, third))
+    moved = post(traccar(device, T0 + timedelta(seconds=40), 31.70, 119.90))
+    assert moved == {"status": "stored", "vehicle_id": third, "valid": True, "flaw": None}
+    with in_db() as s:
+        assert s.get(Position, (third, T0 + timedelta(seconds=40))) is not None
+        assert s.get(Position, (vehicle, T0 + timedelta(seconds=40))) is None
+        assert s.get(LatestPosition, vehicle).at == far  # the jump never became the latest
+
+
+def test_known_devices_rest_while_most_of_what_they_know_is_out_of_date():
+    """Several processes taking the same vehicles' fixes make the writer's knowledge stale
+    more often than not: it then rests (the looked-up way, two statements, not three)."""
+    known = ingest.KnownDevices()
+    known.count(known.WINDOW, known.WINDOW // 5)  # one in five stale: worth it
+    assert known.usable()
+    known.count(known.WINDOW, known.WINDOW // 2)  # half stale: rest
+    assert [known.usable() for _ in range(known.REST)] == [False] * known.REST
+    assert known.usable()
