@@ -16,7 +16,10 @@ their parameters converted by the columns' own SQLAlchemy types (so that a time 
 exactly as every other reader and writer of the tables stores it): at the city's rate
 SQLAlchemy's per-statement execution machinery cost more than the database's work. On
 PostgreSQL the insert of the fixes and the upsert of the latest positions are one
-statement (a data-modifying CTE): one round trip, atomic on its own.
+statement (a data-modifying CTE): one round trip, atomic on its own. There the writer also
+remembers the devices it stored fixes for and their vehicles' latest fixes
+(``KnownDevices``): a batch of known devices skips the lookup and is stored by one guarded
+statement, so one round trip per batch instead of two.
 """
 from __future__ import annotations
 

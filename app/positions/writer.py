@@ -2,8 +2,9 @@
 
 A request thread parses and authenticates a fix, hands it to the process's writer and
 waits. The writer takes whatever is queued (up to ``MAX_BATCH``), stores it in one
-transaction (``ingest.store_batch``: one device lookup, one insert, one upsert of the
-latest positions, the unknown devices' counts), commits once and only then answers every
+transaction (``ingest.store_batch``: one device lookup — none on PostgreSQL when the
+writer knows the devices already — one insert, one upsert of the latest positions, the
+unknown devices' counts), commits once and only then answers every
 waiter — stored, duplicate, or the refusal the fix earned (404 unknown device, 401 bad
 key, 422 out of the kept window). So a fix answered 200 is committed: a worker killed
 after answering loses nothing it acknowledged. One commit serves every fix that arrived
