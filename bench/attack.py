@@ -15,6 +15,8 @@ loopback port; two ``python -m app.worker``. Then, each attack counting outcomes
 - accepted forgeries: forged, expired and alg-none JWTs; forged, stale, shifted, tampered
   and replayed webhooks;
 - escalations: a unit admin granting platform roles, unit users reaching other units' objects;
+- the gateway's endpoint: bad bodies and forged secrets, one fix sent 24 times at once, one
+  vehicle's fixes interleaved by 4 senders across the workers;
 - rate limit: 200 bad login codes from one client.
 
 Nothing is asserted: the table at the end is the result. Quote rounds are rate-limited per
@@ -117,7 +119,8 @@ class Product:
                     "OTB_JWT_SECRET": secrets.token_urlsafe(48),
                     "OTB_WECHAT_BASE_URL": settings["WECHAT_BASE_URL"],
                     "OTB_PROVIDERS_JSON": settings["PROVIDERS_JSON"],
-                    "OTB_RATELIMIT_QUOTES": "100000 per minute"}
+                    "OTB_RATELIMIT_QUOTES": "100000 per minute",
+                    "OTB_TRACCAR_TOKEN": secrets.token_urlsafe(24)}
         port = _free_port()
         self.base = f"http://127.0.0.1:{port}/api/v1"
         self.gunicorn = self._start("gunicorn", [sys.executable, "-m", "gunicorn", "-w", "4",
@@ -673,6 +676,110 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _forward(device: str, at: datetime, lat: float = 31.78, lng: float = 119.95,
+             **position) -> dict:
+    """A Traccar position-forwarding body."""
+    stamp = at.isoformat(timespec="milliseconds")
+    return {"position": {"deviceId": 1, "fixTime": stamp, "deviceTime": stamp, "valid": True,
+                         "latitude": lat, "longitude": lng, "speed": 10.0, "course": 90.0,
+                         "attributes": {"ignition": True}, **position},
+            "device": {"id": 1, "uniqueId": device, "name": "attack"}}
+
+
+def telemetry(c: Client, product: Product, db) -> tuple[dict, Counter, dict]:
+    """The gateway's endpoint (answered before Flask, across 4 workers): bad bodies with the
+    gateway's secret, forged secrets, one fix sent 24 times at once, and 4 senders
+    interleaving one vehicle's fixes."""
+    secret = product.env["OTB_TRACCAR_TOKEN"]
+    gateway = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    with db.connect() as conn:
+        devices = conn.execute(text("SELECT id, device_id FROM vehicles WHERE device_id IS NOT "
+                                    "NULL ORDER BY id LIMIT 3")).all()
+    (_, first), (race_vehicle, race_device), (seq_vehicle, seq_device) = devices
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    good = json.dumps(_forward(first, start))
+    deep = "[" * 100_000 + "]" * 100_000
+    cases = {
+        "JSON 100,000 deep": deep,
+        "uniqueId with a lone surrogate": good.replace(first, "\\ud800"),
+        "uniqueId with NUL": json.dumps(_forward(first + "\x00", start)),
+        "uniqueId of 100,000 characters": json.dumps(_forward("8" * 100_000, start)),
+        "latitude 1e400": good.replace('"latitude": 31.78', '"latitude": 1e400'),
+        "speed -1e308": json.dumps(_forward(first, start, speed=-1e308)),
+        "fixTime 9999-12-31": good.replace(start.isoformat(timespec="milliseconds"),
+                                           "9999-12-31T23:59:59.999+00:00"),
+        "fixTime 0001-01-01+14:00": good.replace(start.isoformat(timespec="milliseconds"),
+                                                 "0001-01-01T00:00:00+14:00"),
+        "50,000 attributes": json.dumps(_forward(first, start, attributes={
+            f"a{i}": i for i in range(50_000)})),
+        "7 MB attribute": json.dumps(_forward(first, start, attributes={"x": "y" * 7_000_000})),
+        "9 MB body": json.dumps(_forward(first, start, attributes={"x": "y" * 9_000_000})),
+        "empty body": "",
+    }
+    statuses = {}
+    for label, data in cases.items():
+        try:
+            statuses[label] = c.request("POST", "/telemetry/traccar", headers=gateway,
+                                        data=data.encode("utf-8", "surrogatepass")).status_code
+        except requests.RequestException as exc:
+            statuses[label] = type(exc).__name__
+    forged = Counter()
+    for label, headers in {
+            "none": {}, "wrong": {"Authorization": "Bearer " + secrets.token_urlsafe(24)},
+            "prefix": {"Authorization": "Bearer " + secret[:-1]},
+            "longer": {"Authorization": "Bearer " + secret + "x"},
+            "basic": {"Authorization": "Basic " + base64.b64encode(
+                f"gw:{secret}".encode()).decode()},
+            "other header": {"X-Traccar-Token": secret},
+            "empty": {"Authorization": "Bearer "}}.items():
+        resp = c.request("POST", "/telemetry/traccar", json=_forward(first, start),
+                         headers={**headers, "Content-Type": "application/json"})
+        forged["accepted" if resp.status_code < 300 else resp.status_code] += 1
+    # one fix at once from 24 senders (a gateway retrying on every connection)
+    at = start + timedelta(seconds=10)
+    answers = c.race(24, "POST", "/telemetry/traccar", None, headers=gateway,
+                     data=json.dumps(_forward(race_device, at)))
+    bodies = Counter()
+    # 4 senders interleave one vehicle's 200 fixes (times i, i+4, …): any worker, any order
+    def send(k: int) -> None:
+        http = requests.Session()
+        for i in range(k, 200, 4):
+            resp = http.post(f"{c.base}/telemetry/traccar", headers=gateway, timeout=TIMEOUT,
+                             data=json.dumps(_forward(seq_device, start + timedelta(seconds=i),
+                                                      lng=119.95 + 0.0001 * i)))
+            bodies[resp.json().get("status", resp.status_code) if resp.content else
+                   resp.status_code] += 1
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with db.connect() as conn:
+        race_rows = conn.execute(text("SELECT count(*) FROM positions WHERE vehicle_id = :v AND "
+                                      "at = :at"), {"v": race_vehicle, "at": at}).scalar()
+        seq = conn.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE NOT valid), max(at), "
+            "(SELECT at FROM latest_positions WHERE vehicle_id = :v) FROM positions "
+            "WHERE vehicle_id = :v"), {"v": seq_vehicle}).one()
+    outcome = {"24 at once": _fmt(answers), "rows of the fix sent 24 times": race_rows,
+               "4 senders x 50 fixes": _fmt(bodies), "rows stored": seq[0],
+               "marked invalid": seq[1],
+               "latest is the newest": seq[3] == seq[2] == start + timedelta(seconds=199)}
+    return statuses, forged, outcome
+
+
+def report_telemetry(c, trips, product, db):
+    bad, forged, outcome = telemetry(c, product, db)
+    rows = [("telemetry bad input", label, str(status)) for label, status in bad.items()]
+    rows += [("forged gateway secret", "7 kinds", _fmt(forged))]
+    rows += [("telemetry concurrency", label, str(value)) for label, value in outcome.items()]
+    return rows, [("5xx in telemetry bad input", f"{_5xx(Counter(bad.values()))} of {len(bad)}"),
+                  ("accepted forged gateway secrets", _accepted(forged)),
+                  ("rows of one fix sent 24 times at once", outcome["rows of the fix sent 24 times"]),
+                  ("one vehicle's 200 fixes from 4 senders: stored / latest is the newest",
+                   f"{outcome['rows stored']} / {outcome['latest is the newest']}")]
+
+
 def _5xx(statuses) -> int:
     return sum(n for s, n in statuses.items() if isinstance(s, int) and s >= 500)
 
@@ -730,7 +837,7 @@ def report_rate_limit(c, trips, product, db):
 
 
 ATTACKS = (report_races, report_bad_input, report_forgeries, report_escalations,
-           report_duplicates, report_stuck_keys, report_rate_limit)  # sign-in limit last
+           report_telemetry, report_duplicates, report_stuck_keys, report_rate_limit)  # sign-in limit last
 
 
 def main() -> int:

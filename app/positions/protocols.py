@@ -112,7 +112,10 @@ def _iso_time(value: Any, name: str) -> datetime:
     if moment.tzinfo is None:
         # Traccar and its clients write UTC; a time without an offset is read as UTC.
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise _refuse(name, "时间超出可表示的范围") from None
 
 
 def _osmand_time(value: Any, name: str) -> datetime:

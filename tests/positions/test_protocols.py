@@ -68,3 +68,12 @@ def test_a_time_without_offset_is_utc_as_traccar_writes_it():
     body = traccar("d", AT, 31.7, 119.9)
     body["position"]["fixTime"] = "2026-12-01T00:30:00.000"
     assert parse_traccar(body).at == AT
+
+
+@pytest.mark.parametrize("fix_time", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_a_time_beyond_what_utc_can_hold_is_refused_naming_the_field(fix_time):
+    body = traccar("d", AT, 31.7, 119.9)
+    body["position"]["fixTime"] = fix_time
+    with pytest.raises(ValidationFailed) as refused:
+        parse_traccar(body)
+    assert refused.value.errors == {"position.fixTime": ["时间超出可表示的范围"]}
