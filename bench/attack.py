@@ -688,8 +688,8 @@ def _forward(device: str, at: datetime, lat: float = 31.78, lng: float = 119.95,
 
 def telemetry(c: Client, product: Product, db) -> tuple[dict, Counter, dict]:
     """The gateway's endpoint (answered before Flask, across 4 workers): bad bodies with the
-    gateway's secret, forged secrets, one fix sent 24 times at once, and 4 senders
-    interleaving one vehicle's fixes."""
+    gateway's secret, forged secrets and phones' keys, one fix sent 24 times at once, and 4
+    senders interleaving one vehicle's fixes."""
     secret = product.env["OTB_TRACCAR_TOKEN"]
     gateway = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
     with db.connect() as conn:
@@ -735,6 +735,19 @@ def telemetry(c: Client, product: Product, db) -> tuple[dict, Counter, dict]:
         resp = c.request("POST", "/telemetry/traccar", json=_forward(first, start),
                          headers={**headers, "Content-Type": "application/json"})
         forged["accepted" if resp.status_code < 300 else resp.status_code] += 1
+    # a phone's key (OsmAnd): none, wrong, another vehicle's; its own as the control
+    (phone, phone_device), (other_phone, _) = devices[1], devices[2]
+    keys = {vehicle: c.ok("POST", f"/admin/vehicles/{vehicle}/device-key", "demo-admin",
+                          expect=201)["key"] for vehicle in (phone, other_phone)}
+    osmand = {"id": phone_device, "lat": 31.78, "lon": 119.95,
+              "timestamp": int((start + timedelta(seconds=5)).timestamp())}
+    for label, key in {"no key": None, "wrong key": secrets.token_urlsafe(24),
+                       "another vehicle's key": keys[other_phone],
+                       "own key (control)": keys[phone]}.items():
+        resp = c.request("GET", "/telemetry/osmand", params={**osmand, "key": key})
+        statuses[f"OsmAnd, {label}"] = resp.status_code
+        if label != "own key (control)":
+            forged["accepted" if resp.status_code < 300 else resp.status_code] += 1
     # one fix at once from 24 senders (a gateway retrying on every connection)
     at = start + timedelta(seconds=10)
     answers = c.race(24, "POST", "/telemetry/traccar", None, headers=gateway,
@@ -771,10 +784,10 @@ def telemetry(c: Client, product: Product, db) -> tuple[dict, Counter, dict]:
 def report_telemetry(c, trips, product, db):
     bad, forged, outcome = telemetry(c, product, db)
     rows = [("telemetry bad input", label, str(status)) for label, status in bad.items()]
-    rows += [("forged gateway secret", "7 kinds", _fmt(forged))]
+    rows += [("forged gateway secret or device key", "7 + 3 kinds", _fmt(forged))]
     rows += [("telemetry concurrency", label, str(value)) for label, value in outcome.items()]
     return rows, [("5xx in telemetry bad input", f"{_5xx(Counter(bad.values()))} of {len(bad)}"),
-                  ("accepted forged gateway secrets", _accepted(forged)),
+                  ("accepted forged gateway secrets and device keys", _accepted(forged)),
                   ("rows of one fix sent 24 times at once", outcome["rows of the fix sent 24 times"]),
                   ("one vehicle's 200 fixes from 4 senders: stored / latest is the newest",
                    f"{outcome['rows stored']} / {outcome['latest is the newest']}")]
