@@ -236,6 +236,15 @@ def check_window(fix: Fix, now: datetime, retention_months: int) -> None:
                                errors={"timestamp": ["早于保存期限"]})
 
 
+def in_window(item: Received) -> bool:
+    """Whether the fix falls in the kept window (``check_window`` does not refuse it)."""
+    try:
+        check_window(item.fix, item.now, item.retention_months)
+    except AppError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Received:
     """A parsed fix as a request thread hands it over: when it arrived, the retention in
@@ -371,14 +380,12 @@ def _store_known(driver, sql: _Statements, batch: Sequence[Received],
     devices: dict[int, tuple[str, Earlier | None]] = {}  # vehicle → (device, latest known)
     for index, item in enumerate(batch):
         entry = known.devices.get(item.fix.device_id)
+        # an unknown device, a phone (its key is checked on the looked-up row), a fix out of
+        # the kept window (refused once the device is known to be registered still) and a
+        # second device remembered for one vehicle take the looked-up way
         if entry is None or item.check_key or devices.get(entry[0], (item.fix.device_id,))[0] \
-                != item.fix.device_id:
+                != item.fix.device_id or not in_window(item):
             rest.append(index)
-            continue
-        try:
-            check_window(item.fix, item.now, item.retention_months)
-        except AppError as refusal:
-            outcomes[index] = refusal
             continue
         devices[entry[0]] = (item.fix.device_id, entry[1])
         per_vehicle[entry[0]].append(index)
