@@ -161,11 +161,12 @@ class _Statements:
 def _known_statement(dialect, latest: str, upsert_latest: str) -> tuple[str, str]:
     """PostgreSQL: the batch's fixes of known devices in one statement, ``{}`` standing for
     its rows of VALUES, and one such row (``device_id, expected_at`` then FIX_COLUMNS, each
-    cast to its column's type). A fix is stored only where the writer's knowledge still holds: the device
-    is still fitted to the vehicle and the vehicle's latest valid fix is still the one the
-    fix was judged against; each stored fix's vehicle and time come back, then the vehicles
-    whose knowledge no longer held (time NULL, not stored)."""
+    cast to its column's type). A fix is stored only where the writer's knowledge still
+    holds: the device is still fitted to the vehicle and the vehicle's latest valid fix is
+    still the one the fix was judged against; each stored fix's vehicle and time come back,
+    then the vehicles whose knowledge no longer held (time NULL, not stored)."""
     table = Position.__table__
+    time_type = table.c.at.type.compile(dialect=dialect)
     types = []
     for name in FIX_COLUMNS:
         type_ = table.c[name].type
@@ -173,7 +174,7 @@ def _known_statement(dialect, latest: str, upsert_latest: str) -> tuple[str, str
             type_ = next(iter(table.c[name].foreign_keys)).column.type
         types.append(type_.compile(dialect=dialect))
     row = ", ".join(f"%s::{type_}" for type_ in
-                    ["VARCHAR", table.c.at.type.compile(dialect=dialect), *types])
+                    ["VARCHAR", time_type, *types])
     fixes = ", ".join(FIX_COLUMNS)
     return (
         f"WITH f (device_id, expected_at, {fixes}) AS (VALUES {{}}), "
@@ -186,8 +187,8 @@ def _known_statement(dialect, latest: str, upsert_latest: str) -> tuple[str, str
         f"SELECT DISTINCT ON (vehicle_id) {latest} FROM stored WHERE valid "
         f"ORDER BY vehicle_id, at DESC {upsert_latest}) "
         "SELECT vehicle_id, at FROM stored UNION ALL "
-        f"SELECT DISTINCT vehicle_id, NULL::{table.c.at.type.compile(dialect=dialect)} FROM checked "
-        "WHERE NOT fresh"), f"({row})"
+        f"SELECT DISTINCT vehicle_id, NULL::{time_type} FROM checked WHERE NOT fresh"), \
+        f"({row})"
 
 
 def _binds(table, names: Sequence[str], dialect) -> list:
@@ -276,9 +277,8 @@ def _judge(sql: _Statements, batch: Sequence[Received], per_vehicle: dict[int, l
     """Each vehicle's fixes judged in time order: the rows to insert (FIX_COLUMNS, converted
     for the driver); per fix index (vehicle, converted time, flaw, a repeat in the batch);
     the valid rows newer than their vehicle's latest, in time order. The vehicle's latest
-    valid fix before the batch is ``latest_of(vehicle, index)``, ``index``
-    one of its fixes); ``earlier_of(vehicle, at)`` the valid
-    fix before a late one."""
+    valid fix before the batch is ``latest_of(vehicle, index)`` (``index`` one of its
+    fixes); the valid fix before a late one is ``earlier_of(vehicle, at)``."""
     rows: list[list] = []
     judged: dict[int, tuple] = {}
     newer: list[list] = []
@@ -404,18 +404,9 @@ def _store_known(driver, sql: _Statements, batch: Sequence[Received],
         inserted = {(vehicle_id, at) for vehicle_id, at in answer if at is not None}
         stale = {vehicle_id for vehicle_id, at in answer if at is None}
         known.count(len(per_vehicle), len(stale))
-        newest: dict[int, Fix] = {}
-        for index, (vehicle_id, at, flaw, repeated) in judged.items():
-            if vehicle_id in stale:
-                rest.append(index)
-                continue
-            duplicate = repeated or (vehicle_id, at) not in inserted
-            outcomes[index] = Stored(vehicle_id, duplicate=duplicate, valid=flaw is None,
-                                     flaw=flaw)
-            fix = batch[index].fix
-            if flaw is None and not duplicate and (
-                    vehicle_id not in newest or newest[vehicle_id].at < fix.at):
-                newest[vehicle_id] = fix
+        rest += [index for index, judgement in judged.items() if judgement[0] in stale]
+        newest = _answer(batch, {index: judgement for index, judgement in judged.items()
+                                 if judgement[0] not in stale}, inserted, outcomes)
         for vehicle_id, fix in newest.items():
             known.learn(fix.device_id, vehicle_id, Earlier(fix.at, fix.lat, fix.lng))
     if rest:
@@ -424,6 +415,21 @@ def _store_known(driver, sql: _Statements, batch: Sequence[Received],
                 driver, sql, [batch[i] for i in rest], True, known)):
             outcomes[index] = outcome
     return outcomes  # type: ignore[return-value]
+
+
+def _answer(batch: Sequence[Received], judged: dict[int, tuple], inserted: set[tuple],
+            outcomes: list) -> dict[int, Fix]:
+    """Each judged fix's outcome, stored or duplicate (``inserted``: the (vehicle, time) the
+    insert returned), into ``outcomes``; returns each vehicle's newest valid fix stored now."""
+    newest: dict[int, Fix] = {}
+    for index, (vehicle_id, at, flaw, repeated) in judged.items():
+        duplicate = repeated or (vehicle_id, at) not in inserted
+        outcomes[index] = Stored(vehicle_id, duplicate=duplicate, valid=flaw is None, flaw=flaw)
+        fix = batch[index].fix
+        if flaw is None and not duplicate and (
+                vehicle_id not in newest or newest[vehicle_id].at < fix.at):
+            newest[vehicle_id] = fix
+    return newest
 
 
 def _no_lookup(vehicle_id: int, at: datetime) -> Earlier | None:
@@ -489,14 +495,7 @@ def _store_looked_up(driver, sql: _Statements, batch: Sequence[Received], exact:
         if newest:
             _rows(driver, sql.latest.format(sql.values(len(newest), len(LATEST_COLUMNS))),
                   [value for row in newest.values() for value in row])
-    newest_fix: dict[int, Fix] = {}  # vehicle → its newest valid fix stored now
-    for index, (vehicle_id, at, flaw, repeated) in judged.items():
-        duplicate = repeated or (vehicle_id, at) not in inserted
-        outcomes[index] = Stored(vehicle_id, duplicate=duplicate, valid=flaw is None, flaw=flaw)
-        fix = batch[index].fix
-        if known is not None and flaw is None and not duplicate and (
-                vehicle_id not in newest_fix or newest_fix[vehicle_id].at < fix.at):
-            newest_fix[vehicle_id] = fix
+    newest_fix = _answer(batch, judged, inserted, outcomes)
     if known is not None:  # the vehicles' latest fixes as they are now
         for device_id, device in found.items():
             fix = newest_fix.get(device.vehicle_id)
