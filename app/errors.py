@@ -76,8 +76,16 @@ _HTTP_MESSAGES = {
 }
 
 
+# The answer to an error nobody foresaw (logged with its traceback where it is caught).
+UNEXPECTED = (500, "internal_error", "服务器内部错误，请稍后重试")
+
+
+def error_body(status: int, code: str, message: str, errors: Any = None) -> dict:
+    return {"code": code, "message": message, "status": status, "errors": errors or {}}
+
+
 def error_response(status: int, code: str, message: str, errors: Any = None):
-    resp = jsonify({"code": code, "message": message, "status": status, "errors": errors or {}})
+    resp = jsonify(error_body(status, code, message, errors))
     resp.status_code = status
     return resp
 
@@ -120,4 +128,4 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
         log.exception("unhandled error")
-        return error_response(500, "internal_error", "服务器内部错误，请稍后重试")
+        return error_response(*UNEXPECTED)

@@ -20,13 +20,13 @@ route stays in the OpenAPI document there.
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
 
 import orjson
 
 from app import clock
-from app.errors import AppError
+from app.errors import UNEXPECTED, AppError, error_body
 from app.positions import devices, ingest, protocols, writer
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,7 @@ class TraccarFastPath:
             status, document = refusal.status, refusal.body()
         except Exception:  # noqa: BLE001 - answered as the app answers the unexpected
             log.exception("unhandled error in the Traccar fast path")
-            status, document = 500, {"code": "internal_error", "status": 500, "errors": {},
-                                     "message": "服务器内部错误，请稍后重试"}
+            status, document = UNEXPECTED[0], error_body(*UNEXPECTED)
         answer = orjson.dumps(document)
         start_response(f"{status} {HTTPStatus(status).phrase}",
                        [_JSON_HEADERS, ("Content-Length", str(len(answer)))])
