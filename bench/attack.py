@@ -788,7 +788,8 @@ def report_telemetry(c, trips, product, db):
     rows += [("telemetry concurrency", label, str(value)) for label, value in outcome.items()]
     return rows, [("5xx in telemetry bad input", f"{_5xx(Counter(bad.values()))} of {len(bad)}"),
                   ("accepted forged gateway secrets and device keys", _accepted(forged)),
-                  ("rows of one fix sent 24 times at once", outcome["rows of the fix sent 24 times"]),
+                  ("rows of one fix sent 24 times at once",
+                   outcome["rows of the fix sent 24 times"]),
                   ("one vehicle's 200 fixes from 4 senders: stored / latest is the newest",
                    f"{outcome['rows stored']} / {outcome['latest is the newest']}")]
 
@@ -849,8 +850,9 @@ def report_rate_limit(c, trips, product, db):
             [("429 of 200 bad logins", limited[429])])
 
 
+# the sign-in limit last
 ATTACKS = (report_races, report_bad_input, report_forgeries, report_escalations,
-           report_telemetry, report_duplicates, report_stuck_keys, report_rate_limit)  # sign-in limit last
+           report_telemetry, report_duplicates, report_stuck_keys, report_rate_limit)
 
 
 def main() -> int:

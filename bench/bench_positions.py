@@ -196,7 +196,8 @@ def run(label: str, url: str, seconds: int) -> None:
     print(f"[{label}]   bare endpoint (Flask)    {bare_rate:8.0f} requests/s")
     print(f"[{label}]   bare endpoint (WSGI)     {raw_rate:8.0f} requests/s")
     print(f"[{label}]   ratio ingest/bare        {api_rate / bare_rate:8.2f}  (target >= 0.30)")
-    print(f"[{label}]   ratio ingest/bare WSGI   {api_rate / raw_rate:8.2f}  (the fast path's floor)")
+    print(f"[{label}]   ratio ingest/bare WSGI   {api_rate / raw_rate:8.2f}  "
+          "(the fast path's floor)")
     print(f"[{label}]   headroom over 137/s      {api_rate / 137:8.1f}x (target >= 10x)")
     print(f"[{label}] track read of a {TRACK_HOURS}-hour run, a fix every {TRACK_EVERY_S} s "
           f"({answer.get('point_count')} fixes, {len(answer.get('points', []))} drawn, "

@@ -18,9 +18,9 @@ is absurd is judged later (``ingest``) and kept as invalid.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from collections.abc import Mapping
 from typing import Any
 
 from app.errors import ValidationFailed

@@ -16,7 +16,7 @@ TRACCAR = "/api/v1/telemetry/traccar"
 
 
 def _cases(device: str, at):
-    """(headers, body bytes, content type) of what gateways send, good and bad."""
+    """(case, headers, body bytes) of what gateways send, good and bad."""
     good = json.dumps(traccar(device, at, 31.78, 119.95)).encode()
     missing = traccar(device, at, 31.78, 119.95)
     missing["position"].pop("latitude")
